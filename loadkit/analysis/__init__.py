@@ -1,0 +1,64 @@
+"""Analysis: windows, thresholds, invariants, validity, probes and baselines (pure functions).
+
+``analyze(run, thresholds)`` turns a results directory into an ``Analysis`` with a ``Verdict``
+and an exit code; ``loadkit.report`` writes it out.
+"""
+
+from loadkit.analysis.analyze import analyze, decide, evaluate_gates, load_records
+from loadkit.analysis.gates import DEFAULT_MIN_SAMPLES, Records, evaluate_threshold
+from loadkit.analysis.invariants import evaluate_invariant, fifo_inversion_rate
+from loadkit.analysis.model import (
+    Analysis,
+    BreachSpan,
+    GateKind,
+    GateResult,
+    GateStatus,
+    RunInfo,
+    Validity,
+    ValidityBudget,
+    ValidityCheck,
+    Verdict,
+)
+from loadkit.analysis.probes import (
+    Expectation,
+    Probe,
+    ProbeResult,
+    execute_probe,
+    parse_probe,
+    run_probes,
+)
+from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
+from loadkit.analysis.validity import LOST_FATES, check_validity
+
+__all__ = [
+    "DEFAULT_MIN_SAMPLES",
+    "LOST_FATES",
+    "Analysis",
+    "BreachSpan",
+    "Expectation",
+    "GateKind",
+    "GateResult",
+    "GateStatus",
+    "Probe",
+    "ProbeResult",
+    "Records",
+    "RunInfo",
+    "Validity",
+    "ValidityBudget",
+    "ValidityCheck",
+    "Verdict",
+    "analyze",
+    "check_validity",
+    "compare_steps",
+    "decide",
+    "evaluate_gates",
+    "evaluate_invariant",
+    "evaluate_threshold",
+    "execute_probe",
+    "fifo_inversion_rate",
+    "hdr_curves",
+    "load_records",
+    "parse_probe",
+    "run_probes",
+    "step_summary",
+]

@@ -1,0 +1,245 @@
+"""``analyze``: records in, an ``Analysis`` (verdict, gates, validity, tables) out. No I/O
+besides reading the run's records; reports are written by ``loadkit.report``.
+
+Verdict order (the first that applies): aborted (status ``aborted``, exit 130; still analyzed)
+→ invalid (validity failed, exit 3) → failed (a gate failed, exit 1) → inconclusive (too little
+data: no ok request, or a gate with no data, exit 3) → passed (exit 0). Gates ``as warn`` never
+fail a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from loadkit.analysis.gates import Records, evaluate_threshold, format_value, per_group, time_range
+from loadkit.analysis.invariants import evaluate_invariant
+from loadkit.analysis.model import (
+    Analysis,
+    GateKind,
+    GateResult,
+    GateStatus,
+    RunInfo,
+    Validity,
+    ValidityBudget,
+    Verdict,
+)
+from loadkit.analysis.probes import ProbeResult
+from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
+from loadkit.analysis.validity import check_validity
+from loadkit.results.frames import funnel, generator_windows, queue_wait_s, request_windows
+from loadkit.results.reader import Run
+from loadkit.results.schema import Outcome, RunStatus
+from loadkit.scenario.thresholds import Threshold
+
+REQUEST_COLUMNS = (
+    "worker",
+    "persona",
+    "step",
+    "name",
+    "method",
+    "intended_ns",
+    "service_ms",
+    "response_ms",
+    "status",
+    "outcome",
+    "attempt",
+)
+
+
+def load_records(run: Run) -> Records:
+    """The columns the analyzer needs, with ``t_s`` (seconds after t0) added."""
+    requests = run.load_requests(REQUEST_COLUMNS)
+    requests["t_s"] = (requests["intended_ns"].to_numpy() - run.t0_ns) / 1e9
+    arrivals = run.load_arrivals()
+    arrivals["t_s"] = (arrivals["scheduled_ns"].to_numpy(dtype=np.int64) - run.t0_ns) / 1e9
+    phases = tuple((p.name, p.start_s, p.end_s) for p in run.phases)
+    return Records(requests, arrivals, phases, run.onsale_offset_s, run.duration_s)
+
+
+def run_info(run: Run) -> RunInfo:
+    m = run.manifest
+    raw = m.get("scenario")
+    scenario: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return RunInfo(
+        run_id=run.run_id,
+        path=str(run.path),
+        status=run.status.value,
+        partial=run.partial,
+        partial_reasons=run.partial_reasons,
+        t0_ns=run.t0_ns,
+        onsale_offset_s=run.onsale_offset_s,
+        duration_s=run.duration_s,
+        phases=tuple((p.name, p.start_s, p.end_s) for p in run.phases),
+        target=str(m.get("target") or ""),
+        scenario=str(scenario.get("name") or ""),
+        versions=dict(m.get("versions") or {}),
+        stop_reason=m.get("stop_reason"),
+    )
+
+
+def _regression(th: Threshold, records: Records, baseline: Records | None) -> GateResult:
+    loc = str(th.location) if th.location else None
+    limit = f"{th.op.value} {th.value_text}"
+    if baseline is None:
+        return GateResult(
+            th.text,
+            GateKind.REGRESSION,
+            GateStatus.NO_DATA,
+            None,
+            "no baseline run given (--baseline RUN_DIR)",
+            limit,
+            location=loc,
+        )
+    values = []
+    for rec in (records, baseline):
+        frame = rec.requests
+        t_s = frame["t_s"].to_numpy()
+        lo, hi = time_range(th, rec, t_s)
+        frame = frame.loc[(t_s >= lo) & (t_s < hi)]
+        v, n = per_group(th, frame, np.zeros(len(frame), np.int64), 1, max(hi - lo, 1e-9))
+        values.append(float(v[0]) if n[0] > 0 else float("nan"))
+    now, base = values
+    if np.isnan(now) or np.isnan(base) or base == 0:
+        return GateResult(
+            th.text,
+            GateKind.REGRESSION,
+            GateStatus.NO_DATA,
+            None,
+            "no data in this run or the baseline",
+            limit,
+            location=loc,
+        )
+    change = now / base - 1.0
+    failed = not th.passes(change)
+    status = (GateStatus.WARN if th.warn else GateStatus.FAILED) if failed else GateStatus.PASSED
+    kind = th.stat.kind
+    return GateResult(
+        th.text,
+        GateKind.REGRESSION,
+        status,
+        change,
+        f"{change:+.1%} ({format_value(kind, base)} → {format_value(kind, now)})",
+        limit,
+        location=loc,
+    )
+
+
+def evaluate_gates(
+    thresholds: Sequence[Threshold], records: Records, t0_ns: int, baseline: Records | None = None
+) -> tuple[GateResult, ...]:
+    """Evaluate every threshold. Raises ``InputError`` for unknown steps/phases."""
+    out = []
+    for th in thresholds:
+        if th.invariant is not None:
+            out.append(
+                evaluate_invariant(
+                    th, records.requests, records.arrivals, records.onsale_offset_s, t0_ns
+                )
+            )
+        elif th.regression:
+            out.append(_regression(th, records, baseline))
+        else:
+            out.append(evaluate_threshold(th, records))
+    return tuple(out)
+
+
+def decide(
+    status: str,
+    stop_reason: str | None,
+    validity: Validity,
+    gates: Sequence[GateResult],
+    ok_requests: int,
+    min_ok: int,
+) -> tuple[Verdict, tuple[str, ...]]:
+    """The verdict and the reasons, in the order of the module docstring."""
+    failed = [
+        f"{g.text}: {g.observed_text} (limit {g.limit_text})"
+        for g in gates
+        if g.status is GateStatus.FAILED
+    ]
+    no_data = [f"{g.text}: {g.observed_text}" for g in gates if g.status is GateStatus.NO_DATA]
+    if status == RunStatus.ABORTED.value:
+        why = f"the run was aborted ({stop_reason or 'no reason recorded'}); partial results"
+        return Verdict.ABORTED, (why, *validity.reasons, *failed)
+    if not validity.valid:
+        return Verdict.INVALID, validity.reasons
+    if failed:
+        return Verdict.FAILED, tuple(failed)
+    if ok_requests < min_ok:
+        return Verdict.INCONCLUSIVE, (
+            f"too little data: {ok_requests} successful requests (need {min_ok})",
+        )
+    if no_data:
+        return Verdict.INCONCLUSIVE, tuple(f"too little data for {r}" for r in no_data)
+    warned = sum(g.status is GateStatus.WARN for g in gates)
+    summary = f"all {len(gates)} gates passed" if gates else "no gates were set"
+    return Verdict.PASSED, (summary + (f" ({warned} warning(s))" if warned else ""),)
+
+
+def tables(records: Records, t0_ns: int, baseline: Records | None = None) -> dict[str, Any]:
+    """The evidence tables of an ``Analysis`` (see its docstring), by field name."""
+    response = records.ranked("response_ms")
+    steps = step_summary(records.requests, records.phases, records.duration_s, response)
+    comparison = None
+    if baseline is not None:
+        before = step_summary(baseline.requests, baseline.phases, baseline.duration_s)
+        comparison = compare_steps(steps, before)
+    ranks = {"response_ms": response, "service_ms": records.ranked("service_ms")}
+    return {
+        "steps": steps,
+        "windows": request_windows(records.requests, width_s=1.0, by="step", ranks=ranks),
+        "generator": generator_windows(records.arrivals, t0_ns, width_s=1.0),
+        "funnel": funnel(records.arrivals),
+        "hdr": hdr_curves(records.requests, response),
+        "queue_wait_s": queue_wait_s(records.arrivals),
+        "comparison": comparison,
+    }
+
+
+def analyze(
+    run: Run,
+    thresholds: Sequence[Threshold],
+    *,
+    probes: Sequence[ProbeResult] = (),
+    baseline: Run | None = None,
+    budget: ValidityBudget = ValidityBudget(),  # noqa: B008 - frozen, so a shared default is safe
+) -> Analysis:
+    """Analyze ``run`` against ``thresholds``; ``probes`` are results of ``run_probes``.
+
+    Raises ``InputError`` (exit 2) when a threshold names a step or phase the run lacks.
+    """
+    records = load_records(run)
+    info = run_info(run)
+    base_records = load_records(baseline) if baseline is not None else None
+    gates = evaluate_gates(thresholds, records, run.t0_ns, base_records)
+    gates += tuple(p.gate() for p in probes)
+    validity = check_validity(
+        run.manifest, records.arrivals, partial_reasons=info.partial_reasons, budget=budget
+    )
+    ok = int((records.requests["outcome"] == Outcome.OK.value).sum())
+    verdict, reasons = decide(
+        info.status, info.stop_reason, validity, gates, ok, budget.min_ok_requests
+    )
+    return Analysis(
+        run=info,
+        verdict=verdict,
+        reasons=reasons,
+        gates=gates,
+        validity=validity,
+        probes=tuple(probes),
+        **tables(records, run.t0_ns, base_records),
+    )
+
+
+__all__ = [
+    "REQUEST_COLUMNS",
+    "analyze",
+    "decide",
+    "evaluate_gates",
+    "load_records",
+    "run_info",
+    "tables",
+]

@@ -1,0 +1,184 @@
+"""Client-side invariants (DOMAIN.md §5), computed from loadkit's own records only.
+
+Each check works against any target: it needs no database access, only what the journeys
+observed (arrival columns ``seats_bought``, ``shop_ok_without_token``, ``joined_ns``,
+``admitted_ns``, ``queue_position``; the request column ``attempt``).
+
+* ``no_oversell``: no seat appears in two visitors' ``seats_bought``. Observed: seats sold twice.
+* ``no_shop_without_token``: no shop 2xx answer without a token. Observed: such answers.
+* ``admission_rate, max=RATE[, tolerance=5%]``: admissions seen in any minute (tumbling
+  minutes from the on-sale) ≤ max × (1 + tolerance). Observed: the busiest minute, per minute.
+* ``fifo[, max=1%][, slack=DUR]``: among visitors who joined at or after the on-sale and were
+  admitted, taken in join order, the share of neighbours admitted in reverse order (by more
+  than ``slack``; polling blurs when admission is *seen*) must be ≤ max.
+* ``retry_amplification[, max=2]``: requests per intent (all requests / first attempts) ≤ max.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from loadkit.analysis.model import GateKind, GateResult, GateStatus
+from loadkit.scenario.thresholds import Threshold
+from loadkit.units import format_percent
+
+_NS = 1_000_000_000
+
+
+def _result(
+    th: Threshold,
+    failed: bool | None,
+    observed: float | None,
+    observed_text: str,
+    limit: str,
+    detail: str,
+    samples: int,
+) -> GateResult:
+    if failed is None:
+        status = GateStatus.NO_DATA
+    elif failed:
+        status = GateStatus.WARN if th.warn else GateStatus.FAILED
+    else:
+        status = GateStatus.PASSED
+    return GateResult(
+        th.text,
+        GateKind.INVARIANT,
+        status,
+        observed,
+        observed_text,
+        limit,
+        detail=detail,
+        location=str(th.location) if th.location else None,
+        samples=samples,
+    )
+
+
+def _no_oversell(th: Threshold, arrivals: pd.DataFrame) -> GateResult:
+    bought = arrivals[["arrival_id", "seats_bought"]].dropna()
+    seats = bought.explode("seats_bought").dropna()
+    per_seat = seats.groupby("seats_bought", observed=True)["arrival_id"].nunique()
+    twice = per_seat[per_seat > 1]
+    examples = ", ".join(f"{s} ({n} buyers)" for s, n in twice.head(5).items())
+    return _result(
+        th,
+        len(twice) > 0,
+        float(len(twice)),
+        f"{len(twice)} seats sold twice",
+        "0 seats sold twice",
+        f"e.g. {examples}" if examples else f"{len(per_seat)} seats bought, each by one visitor",
+        len(per_seat),
+    )
+
+
+def _no_shop_without_token(th: Threshold, arrivals: pd.DataFrame) -> GateResult:
+    col = arrivals["shop_ok_without_token"].fillna(0).to_numpy(dtype=np.int64)
+    n, visitors = int(col.sum()), int((col > 0).sum())
+    return _result(
+        th,
+        n > 0,
+        float(n),
+        f"{n} shop answers without a token",
+        "0",
+        f"{visitors} visitors got a shop success without a token",
+        len(col),
+    )
+
+
+def _admission_rate(
+    th: Threshold, arrivals: pd.DataFrame, onsale_s: float, t0_ns: int
+) -> GateResult:
+    max_per_min = th.param("max", float("nan")) * 60.0
+    tolerance = th.param("tolerance", 0.05)
+    adm = arrivals["admitted_ns"].dropna().to_numpy(dtype=np.int64)
+    limit = f"≤ {max_per_min:,.0f}/min (+{format_percent(tolerance)})"
+    if adm.size == 0:
+        return _result(th, None, None, "no admissions recorded", limit, "", 0)
+    minute = np.floor(((adm - t0_ns) / _NS - onsale_s) / 60.0).astype(np.int64)
+    counts = np.bincount(minute - minute.min())
+    busiest = int(counts.max())
+    when = (int(np.argmax(counts)) + minute.min()) * 60
+    failed = busiest > max_per_min * (1 + tolerance)
+    return _result(
+        th,
+        failed,
+        float(busiest),
+        f"busiest minute {busiest:,}/min",
+        limit,
+        f"busiest minute starts at on-sale {when:+d}s; {adm.size:,} admissions",
+        int(adm.size),
+    )
+
+
+def fifo_inversion_rate(
+    arrivals: pd.DataFrame, onsale_ns: int, slack_s: float = 0.0
+) -> tuple[float, int]:
+    """Share of adjacent (in join order) post-on-sale visitors admitted in reverse order."""
+    both = arrivals["joined_ns"].notna() & arrivals["admitted_ns"].notna()
+    sub = arrivals.loc[both, ["joined_ns", "admitted_ns", "queue_position"]]
+    sub = sub[sub["joined_ns"].to_numpy(dtype=np.int64) >= onsale_ns]
+    if len(sub) < 2:
+        return float("nan"), 0
+    sub = sub.sort_values(["joined_ns", "queue_position"], kind="stable")
+    adm = sub["admitted_ns"].to_numpy(dtype=np.int64)
+    inversions = int((adm[1:] + int(slack_s * _NS) < adm[:-1]).sum())
+    return inversions / (len(adm) - 1), inversions
+
+
+def _fifo(th: Threshold, arrivals: pd.DataFrame, onsale_ns: int) -> GateResult:
+    limit_rate = th.param("max", 0.01)
+    rate, n = fifo_inversion_rate(arrivals, onsale_ns, th.param("slack", 0.0))
+    limit = f"≤ {format_percent(limit_rate)} inversions"
+    if n == 0 and rate != rate:
+        return _result(th, None, None, "fewer than 2 admitted post-on-sale visitors", limit, "", 0)
+    return _result(
+        th,
+        rate > limit_rate,
+        rate,
+        f"{format_percent(rate)} inversions",
+        limit,
+        f"{n} neighbours admitted out of join order",
+        n,
+    )
+
+
+def _retry_amplification(th: Threshold, requests: pd.DataFrame) -> GateResult:
+    limit_x = th.param("max", 2.0)
+    attempts = requests["attempt"].to_numpy()
+    intents = int((attempts <= 1).sum())
+    if intents == 0:
+        return _result(th, None, None, "no requests", f"≤ {limit_x:g}×", "", 0)
+    amp = len(attempts) / intents
+    return _result(
+        th,
+        amp > limit_x,
+        amp,
+        f"{amp:.3f} requests per intent",
+        f"≤ {limit_x:g}×",
+        f"{len(attempts):,} requests for {intents:,} intents",
+        intents,
+    )
+
+
+def evaluate_invariant(
+    th: Threshold,
+    requests: pd.DataFrame,
+    arrivals: pd.DataFrame,
+    onsale_offset_s: float,
+    t0_ns: int,
+) -> GateResult:
+    """Evaluate ``invariant(...)`` on the records (``requests`` needs the ``attempt`` column)."""
+    onsale_ns = t0_ns + int(onsale_offset_s * _NS)
+    name = th.invariant
+    if name == "no_oversell":
+        return _no_oversell(th, arrivals)
+    if name == "no_shop_without_token":
+        return _no_shop_without_token(th, arrivals)
+    if name == "admission_rate":
+        return _admission_rate(th, arrivals, onsale_offset_s, t0_ns)
+    if name == "fifo":
+        return _fifo(th, arrivals, onsale_ns)
+    return _retry_amplification(th, requests)
+
+
+__all__ = ["evaluate_invariant", "fifo_inversion_rate"]

@@ -1,0 +1,202 @@
+"""Target probes: HTTP GETs after the run, with assertions on the JSON answer.
+
+A probe comes from the scenario's ``probes:`` list as a plain dict::
+
+    {name: invariants, path: /admin/invariants, headers: {X-Admin-Key: "${LOADKIT_DEMO_ADMIN_KEY}"},
+     expect: ["ok == true", "oversold == 0"]}       # or expect: {ok: true}
+
+``url`` (absolute) or ``path`` (joined to the target URL) is required. ``${VAR}`` in header
+values is read from the environment at run time (so keys stay out of scenario files).
+``run_probes`` executes them with the standard library (no gevent) and writes each answer to
+``RUN_DIR/analysis/probes/<name>.json``; header values are never written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadkit.analysis.model import GateKind, GateResult, GateStatus
+from loadkit.errors import InputError, Location
+
+_EXPECT_RE = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """``path op value`` on the JSON answer; ``path`` is dotted (``zones.0.sold``)."""
+
+    path: str
+    op: str
+    value: Any
+
+    def check(self, answer: Any) -> str | None:
+        """None when it holds, else what was wrong."""
+        node = answer
+        for part in self.path.split("."):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return f"{self.path} is missing from the answer"
+        try:
+            ok = {"==": node == self.value, "!=": node != self.value}.get(self.op)
+            if ok is None:
+                ok = {
+                    "<": node < self.value,
+                    "<=": node <= self.value,
+                    ">": node > self.value,
+                    ">=": node >= self.value,
+                }[self.op]
+        except TypeError:
+            return f"{self.path} is {node!r}, cannot compare with {self.value!r}"
+        return None if ok else f"{self.path} is {node!r}, expected {self.op} {self.value!r}"
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.op} {json.dumps(self.value)}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    url: str  # absolute, or a path joined to the target URL
+    headers: tuple[tuple[str, str], ...] = ()
+    expect: tuple[Expectation, ...] = ()
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str
+    url: str
+    status: int  # HTTP status; 0 when there was no answer
+    failures: tuple[str, ...]
+    answer: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failures and 200 <= self.status < 300
+
+    def gate(self) -> GateResult:
+        problems = ([self.error] if self.error else []) + list(self.failures)
+        return GateResult(
+            f"probe({self.name})",
+            GateKind.PROBE,
+            GateStatus.PASSED if self.ok else GateStatus.FAILED,
+            None,
+            f"HTTP {self.status}" if self.status else "no answer",
+            "all expectations hold",
+            detail="; ".join(problems),
+        )
+
+
+def _expectation(item: Any, loc: Location | None) -> Expectation:
+    if not isinstance(item, str) or not (m := _EXPECT_RE.match(item)):
+        raise InputError(
+            f"bad probe expectation {item!r}",
+            location=loc,
+            hint="Write it as 'path op value', e.g. \"ok == true\".",
+        )
+    raw = m.group(3)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw.strip("\"'")
+    return Expectation(m.group(1), m.group(2), value)
+
+
+def parse_probe(data: Mapping[str, Any], location: Location | None = None) -> Probe:
+    """Build a ``Probe`` from a plain dict. Raises ``InputError`` naming the bad key."""
+    allowed = {"name", "url", "path", "headers", "expect", "timeout"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InputError(
+            f"unknown probe key '{unknown[0]}'",
+            location=location,
+            hint=f"Valid keys: {', '.join(sorted(allowed))}.",
+        )
+    name = data.get("name")
+    url = data.get("url") or data.get("path")
+    if not isinstance(name, str) or not name:
+        raise InputError("a probe needs a name", location=location)
+    if not isinstance(url, str) or not url:
+        raise InputError(f"probe '{name}' needs a url or a path", location=location)
+    headers = data.get("headers") or {}
+    if not isinstance(headers, Mapping):
+        raise InputError(f"probe '{name}': headers must be a mapping", location=location)
+    expect = data.get("expect") or ()
+    if isinstance(expect, Mapping):
+        items = [Expectation(str(k), "==", v) for k, v in expect.items()]
+    elif isinstance(expect, list | tuple):
+        items = [_expectation(e, location) for e in expect]
+    else:
+        raise InputError(f"probe '{name}': expect must be a list or a mapping", location=location)
+    return Probe(
+        name,
+        url,
+        tuple((str(k), str(v)) for k, v in headers.items()),
+        tuple(items),
+        float(data.get("timeout", 5.0)),
+    )
+
+
+def _expand(value: str) -> str:
+    return re.sub(
+        r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ.get(m.group(1), ""), value
+    )
+
+
+def execute_probe(probe: Probe, target_url: str) -> ProbeResult:
+    """GET the probe's URL and check its expectations. Never raises for network errors."""
+    url = probe.url if "://" in probe.url else target_url.rstrip("/") + "/" + probe.url.lstrip("/")
+    request = urllib.request.Request(url, headers={k: _expand(v) for k, v in probe.headers})
+    try:
+        with urllib.request.urlopen(request, timeout=probe.timeout_s) as response:
+            status, body = int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = int(exc.code), exc.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return ProbeResult(probe.name, url, 0, (), None, f"no answer: {exc}")
+    try:
+        answer = json.loads(body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return ProbeResult(probe.name, url, status, ("the answer is not JSON",), None)
+    failures = tuple(f for e in probe.expect if (f := e.check(answer)) is not None)
+    if not 200 <= status < 300:
+        failures = (f"HTTP {status}", *failures)
+    return ProbeResult(probe.name, url, status, failures, answer)
+
+
+def run_probes(
+    probes: Sequence[Probe], target_url: str, run_dir: str | Path
+) -> tuple[ProbeResult, ...]:
+    """Execute every probe and write its answer to ``RUN_DIR/analysis/probes/<name>.json``."""
+    out_dir = Path(run_dir) / "analysis" / "probes"
+    results = []
+    for probe in probes:
+        result = execute_probe(probe, target_url)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        record = {
+            "name": result.name,
+            "url": result.url,
+            "status": result.status,
+            "ok": result.ok,
+            "failures": list(result.failures),
+            "error": result.error,
+            "answer": result.answer,
+        }
+        (out_dir / f"{probe.name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        results.append(result)
+    return tuple(results)
+
+
+__all__ = ["Expectation", "Probe", "ProbeResult", "execute_probe", "parse_probe", "run_probes"]

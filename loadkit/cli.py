@@ -1,0 +1,214 @@
+"""The ``loadkit`` command line: the only place that prints for the user and exits.
+
+Every command body delegates to the library in a line or two. Library code raises
+``LoadkitError`` subclasses; ``main`` turns them into a one-paragraph message and the
+documented exit code (0 passed · 1 gate failed · 2 bad input · 3 invalid · 130 interrupted).
+Heavy imports (pandas, matplotlib) happen inside the commands so ``loadkit --help`` is quick;
+gevent and locust are never imported here (the runner is a child process).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loadkit import __version__
+from loadkit.errors import ExitCode, LoadkitError
+
+_SCENARIO = click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+_PROFILE = click.option(
+    "--profile",
+    "-p",
+    "profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Arrival profile YAML (when the crowd arrives).",
+)
+_SEED = click.option("--seed", type=int, default=None, help="Schedule seed (default: 1).")
+_THRESHOLDS = click.option(
+    "--thresholds",
+    "-t",
+    "thresholds_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Extra thresholds file (YAML list or one expression per line).",
+)
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _finish(code: int) -> None:
+    raise _Exit(int(code))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="loadkit")
+def cli() -> None:
+    """Rehearse ticket on-sales under traffic spikes.
+
+    \b
+    Exit codes: 0 passed · 1 a gate failed · 2 bad input or usage
+                3 run invalid or inconclusive · 130 interrupted
+    """
+
+
+@cli.command()
+@_SCENARIO
+@_PROFILE
+@_THRESHOLDS
+def validate(scenario: Path, profile: Path | None, thresholds_file: Path | None) -> None:
+    """Check a scenario (and a profile, thresholds) and report every problem in one pass."""
+    from loadkit.rehearsal import validate_files
+
+    click.echo(validate_files(scenario, profile, thresholds_file))
+
+
+@cli.command()
+@_SCENARIO
+@_PROFILE
+@_SEED
+def plan(scenario: Path, profile: Path | None, seed: int | None) -> None:
+    """Print the expected arrivals per phase, the peak rate, the total and visitors in flight."""
+    from loadkit.rehearsal import plan_text
+
+    click.echo(plan_text(scenario, profile, seed))
+
+
+@cli.command()
+@_SCENARIO
+@_PROFILE
+@click.option("--host", default=None, help="Target base URL (default: the scenario's host).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Results folder root (default: results/).",
+)
+@_SEED
+@_THRESHOLDS
+@click.option("--max-in-flight", type=int, default=None, help="In-flight visitor cap per worker.")
+@click.option("--workers", type=int, default=None, help="Local worker processes (default 1).")
+@click.option("--run-id", default=None, help="Name of the run folder (default: time-scenario).")
+@click.option("--no-analyze", is_flag=True, help="Only record; analyze later with 'analyze'.")
+def run(
+    scenario: Path,
+    profile: Path | None,
+    host: str | None,
+    out_dir: Path | None,
+    seed: int | None,
+    thresholds_file: Path | None,
+    max_in_flight: int | None,
+    workers: int | None,
+    run_id: str | None,
+    no_analyze: bool,
+) -> None:
+    """Replay the crowd against a target, record every request, then analyze."""
+    from loadkit.rehearsal import RunRequest, rehearse
+
+    request = RunRequest(
+        scenario=scenario,
+        profile=profile,
+        host=host,
+        out_dir=out_dir,
+        seed=seed,
+        thresholds_file=thresholds_file,
+        max_in_flight=max_in_flight,
+        workers=workers,
+        run_id=run_id,
+        analyze=not no_analyze,
+    )
+    _finish(rehearse(request, echo=click.echo))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@_THRESHOLDS
+@click.option(
+    "--baseline",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A previous run to compare with.",
+)
+@click.option(
+    "--csv",
+    "csv_prefix",
+    is_flag=True,
+    help="RUN_DIR is a plain Locust --csv prefix (e.g. out/run for out/run_stats.csv).",
+)
+def analyze(
+    run_dir: Path, thresholds_file: Path | None, baseline: Path | None, csv_prefix: bool
+) -> None:
+    """Analyze a recorded run (offline, on any machine) and write its reports."""
+    from loadkit.rehearsal import analyze_run
+
+    _finish(analyze_run(run_dir, thresholds_file, baseline, csv=csv_prefix, echo=click.echo))
+
+
+@cli.command(name="try")
+@_SCENARIO
+@click.option("--host", required=True, help="Target base URL.")
+@click.option("--persona", default=None, help="Only this persona (default: one of each).")
+@_SEED
+def try_(scenario: Path, host: str, persona: str | None, seed: int | None) -> None:
+    """Run one visitor of each persona and print every request, status, time and capture."""
+    from loadkit.rehearsal import try_scenario
+
+    _finish(try_scenario(scenario, host, persona, seed))
+
+
+@cli.command()
+@click.option("--scenario", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@_PROFILE
+@click.option("--port", type=int, default=0, help="Demo shop port (default: a free one).")
+@_SEED
+def demo(scenario: Path | None, profile: Path | None, port: int, seed: int | None) -> None:
+    """Start the demo shop, rehearse the on-sale against it, print the verdict."""
+    from loadkit.rehearsal import run_demo
+
+    _finish(run_demo(scenario, profile, port, seed, echo=click.echo))
+
+
+@cli.command(
+    name="demo-shop",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.pass_context
+def demo_shop(ctx: click.Context) -> None:
+    """Serve the demo ticket shop in the foreground (--help for its options)."""
+    from loadkit.demo import main as shop_main
+
+    _finish(shop_main(list(ctx.args)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the command, map errors to exit codes, exit."""
+    try:
+        cli.main(args=argv, prog_name="loadkit", standalone_mode=False)
+        code = ExitCode.PASSED
+    except _Exit as done:
+        code = done.code
+    except LoadkitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        code = ExitCode.INTERRUPTED
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        code = ExitCode.INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        code = ExitCode.BAD_INPUT
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    sys.exit(int(code))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Machine-readable reports and the self-contained HTML page; ``write_reports`` writes them all.
+
+``verdict.json`` keys (stable, documented in docs/results.md): ``verdict``, ``exit_code``,
+``reasons``, ``run_id``, ``status``, ``partial``, ``partial_reasons``, ``gates`` (text, kind,
+status, observed, observed_text, limit, limit_text, location, samples, breaches, windows),
+``validity`` (valid, checks), ``report_schema``.
+``junit.xml``: one ``<testcase>`` per gate; failed gates carry ``<failure>``, no-data gates
+``<skipped>``. ``report.html`` embeds its plots as base64 PNG and loads nothing from outside.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from loadkit.analysis import Analysis, GateResult, GateStatus
+from loadkit.report.plots import render_plots
+from loadkit.report.text import breach_text, phase_order, render_markdown, step_rows
+from loadkit.results.schema import ANALYSIS_DIR
+
+REPORT_SCHEMA = 1
+
+
+def _num(v: float | None) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _gate_json(g: GateResult) -> dict[str, Any]:
+    return {
+        "text": g.text,
+        "kind": g.kind.value,
+        "status": g.status.value,
+        "observed": _num(g.observed),
+        "observed_text": g.observed_text,
+        "limit": _num(g.limit),
+        "limit_text": g.limit_text,
+        "location": g.location,
+        "samples": g.samples,
+        "detail": g.detail,
+        "breaches": [
+            {"start_s": b.start_s, "end_s": b.end_s, "worst": _num(b.worst)} for b in g.breaches
+        ],
+        "windows": {
+            "total": g.windows_total,
+            "no_data": g.windows_no_data,
+            "breached": g.windows_breached,
+            "width_s": g.window_s,
+        },
+    }
+
+
+def verdict_json(analysis: Analysis) -> dict[str, Any]:
+    """The ``verdict.json`` document (keys in the module docstring)."""
+    return {
+        "report_schema": REPORT_SCHEMA,
+        "verdict": analysis.verdict.value,
+        "exit_code": int(analysis.exit_code),
+        "reasons": list(analysis.reasons),
+        "run_id": analysis.run.run_id,
+        "status": analysis.run.status,
+        "partial": analysis.run.partial,
+        "partial_reasons": list(analysis.run.partial_reasons),
+        "gates": [_gate_json(g) for g in analysis.gates],
+        "validity": {
+            "valid": analysis.validity.valid,
+            "checks": [
+                {
+                    "name": c.name,
+                    "ok": c.ok,
+                    "observed": c.observed_text,
+                    "budget": c.budget_text,
+                    "detail": c.detail,
+                }
+                for c in analysis.validity.checks
+            ],
+        },
+    }
+
+
+def junit_xml(analysis: Analysis) -> str:
+    """JUnit XML: one test case per gate (failures marked, no-data gates skipped)."""
+    gates = analysis.gates
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": f"loadkit.{analysis.run.run_id}",
+            "tests": str(len(gates)),
+            "failures": str(sum(g.status is GateStatus.FAILED for g in gates)),
+            "errors": "0",
+            "skipped": str(sum(g.status is GateStatus.NO_DATA for g in gates)),
+        },
+    )
+    props = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("verdict", analysis.verdict.value),
+        ("exit_code", str(int(analysis.exit_code))),
+        ("valid", str(analysis.validity.valid).lower()),
+    ):
+        ET.SubElement(props, "property", {"name": name, "value": value})
+    for g in gates:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": f"loadkit.{g.kind.value}", "name": g.text, "time": "0"}
+        )
+        message = f"observed {g.observed_text}, limit {g.limit_text}"
+        if g.status is GateStatus.FAILED:
+            failure = ET.SubElement(case, "failure", {"message": message, "type": "GateFailed"})
+            failure.text = "\n".join(filter(None, [message, breach_text(g, 10), g.detail]))
+        elif g.status is GateStatus.NO_DATA:
+            ET.SubElement(case, "skipped", {"message": g.observed_text})
+        else:
+            ET.SubElement(case, "system-out").text = f"{g.status.value}: {message}"
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;padding:3px 8px;
+text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f5f5f5}
+.passed{color:#2e7d32}.failed,.invalid{color:#c62828}.warn{color:#ef6c00}
+.verdict{font-size:1.6em;font-weight:bold}img{max-width:100%;display:block;margin:1em 0}"""
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def report_html(analysis: Analysis, plots: dict[str, bytes]) -> str:
+    """A self-contained page: inline CSS, plots as data: URIs, no scripts, no external URLs."""
+    run, v = analysis.run, analysis.verdict
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>loadkit {html.escape(run.run_id)}: {v.value}</title>"
+        f"<style>{_CSS}</style></head><body>",
+        f"<p class='verdict {v.value}'>{v.value.upper()} (exit {int(analysis.exit_code)})</p>",
+        f"<p>Run <code>{html.escape(run.run_id)}</code> · status {html.escape(run.status)}"
+        f" · target <code>{html.escape(run.target)}</code></p><ul>",
+        *(f"<li>{html.escape(r)}</li>" for r in analysis.reasons),
+        "</ul>",
+    ]
+    if analysis.gates:
+        parts += [
+            "<h2>Gates</h2>",
+            _html_table(
+                ["status", "gate", "observed", "limit", "breached"],
+                [
+                    [g.status.value, g.text, g.observed_text, g.limit_text, breach_text(g)]
+                    for g in analysis.gates
+                ],
+            ),
+        ]
+    header = ["step", "requests", "errors", "error %", "rate", "p50", "p95", "p99", "max"]
+    parts += ["<h2>Steps</h2>", _html_table(header, step_rows(analysis.steps, "all"))]
+    for phase in phase_order(analysis):
+        parts += [
+            f"<h3>Phase {html.escape(phase)}</h3>",
+            _html_table(header, step_rows(analysis.steps, phase)),
+        ]
+    parts += ["<h2>Plots</h2>"]
+    for name, png in plots.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
+    parts += [
+        "<h2>Validity</h2>",
+        _html_table(
+            ["check", "ok", "observed", "budget"],
+            [
+                [c.name, "yes" if c.ok else "NO", c.observed_text, c.budget_text]
+                for c in analysis.validity.checks
+            ],
+        ),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write_reports(analysis: Analysis, run_dir: str | Path) -> dict[str, Path]:
+    """Write ``RUN_DIR/analysis/``: summary.md, verdict.json, junit.xml, report.html,
+    windows.parquet, generator.parquet and plots/*.png. Returns the paths by name."""
+    out = Path(run_dir) / ANALYSIS_DIR
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    plots = render_plots(analysis)
+    paths: dict[str, Path] = {}
+    for name, png in plots.items():
+        paths[f"plots/{name}"] = out / "plots" / name
+        paths[f"plots/{name}"].write_bytes(png)
+    texts = {
+        "summary.md": render_markdown(analysis),
+        "verdict.json": json.dumps(verdict_json(analysis), indent=2) + "\n",
+        "junit.xml": junit_xml(analysis),
+        "report.html": report_html(analysis, plots),
+    }
+    for name, text in texts.items():
+        paths[name] = out / name
+        paths[name].write_text(text, encoding="utf-8")
+    for name, frame in (
+        ("windows.parquet", analysis.windows),
+        ("generator.parquet", analysis.generator),
+    ):
+        paths[name] = out / name
+        frame.to_parquet(paths[name], index=False)
+    return paths
+
+
+__all__ = ["REPORT_SCHEMA", "junit_xml", "report_html", "verdict_json", "write_reports"]

@@ -1,0 +1,222 @@
+"""Plain-text and Markdown reports: the terminal table and ``summary.md``.
+
+Both put the verdict first. ``summary.md`` is made for a CI job summary or a PR comment:
+verdict, reasons and gates on top; details folded in ``<details>`` blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from loadkit.analysis import Analysis, GateResult, GateStatus, Verdict
+from loadkit.units import format_ms, format_percent, format_rate
+
+_SYMBOL = {
+    GateStatus.PASSED: "PASS",
+    GateStatus.FAILED: "FAIL",
+    GateStatus.NO_DATA: "NO DATA",
+    GateStatus.WARN: "WARN",
+}
+_EMOJI = {
+    GateStatus.PASSED: "✅",
+    GateStatus.FAILED: "❌",
+    GateStatus.NO_DATA: "⚪",
+    GateStatus.WARN: "⚠️",
+}
+_VERDICT_EMOJI = {
+    Verdict.PASSED: "✅",
+    Verdict.FAILED: "❌",
+    Verdict.INVALID: "🚫",
+    Verdict.INCONCLUSIVE: "❔",
+    Verdict.ABORTED: "⏹️",
+}
+STEP_COLUMNS = ("step", "requests", "errors", "error %", "rate", "p50", "p95", "p99", "max")
+
+
+class _Row:
+    """Attribute access to one table row (values typed Any, as pandas gives them)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
+def _records(frame: pd.DataFrame) -> list[Any]:
+    return [_Row({str(k): v for k, v in row.items()}) for row in frame.to_dict("records")]
+
+
+def _ms(v: float) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format_ms(v)
+
+
+def step_rows(steps: pd.DataFrame, phase: str) -> list[list[str]]:
+    """Rows of the per-step table for one phase (``all`` = whole run)."""
+    part = steps[steps["phase"] == phase]
+    return [
+        [
+            str(r.step),
+            f"{int(r.requests):,}",
+            f"{int(r.errors):,}",
+            format_percent(float(r.error_rate)),
+            format_rate(float(r.throughput_per_s)),
+            _ms(r.p50_ms),
+            _ms(r.p95_ms),
+            _ms(r.p99_ms),
+            _ms(r.max_ms),
+        ]
+        for r in _records(part)
+    ]
+
+
+def breach_text(gate: GateResult, limit: int = 3) -> str:
+    spans = [f"{b.start_s:g}s–{b.end_s:g}s" for b in gate.breaches[:limit]]
+    more = len(gate.breaches) - limit
+    return ", ".join(spans) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+    """Aligned text columns; the first ``left`` columns are left-aligned, numbers right."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).ljust(w) if i < left else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def phase_order(analysis: Analysis) -> list[str]:
+    present = set(analysis.steps["phase"])
+    names = [p[0] for p in analysis.run.phases if p[0] in present]
+    return names + [p for p in ("(none)",) if p in present]
+
+
+def render_terminal(analysis: Analysis) -> str:
+    """A terminal report: verdict and reasons, gates, per-step table (whole run and per phase),
+    validity and funnel. Plain text, no colours, fits 100 columns."""
+    run = analysis.run
+    out = [
+        f"loadkit · run {run.run_id} · {run.status}{' (partial)' if run.partial else ''}",
+        f"verdict: {analysis.verdict.value.upper()} (exit {int(analysis.exit_code)})",
+    ]
+    out += [f"  · {r}" for r in analysis.reasons]
+    if analysis.gates:
+        out += ["", "gates"]
+        rows = [
+            [_SYMBOL[g.status], g.text, g.observed_text, breach_text(g)] for g in analysis.gates
+        ]  # the limit is in the threshold text; invariants say theirs in "observed"
+        header = ("", "gate", "observed", "breached windows")
+        out += ["  " + ln for ln in _table(header, rows, left=4)]
+    out += ["", "steps, whole run"]
+    out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, "all"))]
+    for phase in phase_order(analysis):
+        out += ["", f"steps, phase {phase}"]
+        out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, phase))]
+    out += ["", "validity"]
+    out += [
+        f"  {'ok ' if c.ok else 'BAD'} {c.name}: {c.observed_text} (budget {c.budget_text})"
+        for c in analysis.validity.checks
+    ]
+    f = analysis.funnel
+    out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
+    return "\n".join(out) + "\n"
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def esc(x: str) -> str:
+        return str(x).replace("|", "\\|")
+
+    return [
+        "| " + " | ".join(esc(h) for h in header) + " |",
+        "|" + "|".join(" --- " for _ in header) + "|",
+        *("| " + " | ".join(esc(c) for c in r) + " |" for r in rows),
+    ]
+
+
+def _details(title: str, body: list[str]) -> list[str]:
+    return ["", "<details>", f"<summary>{title}</summary>", "", *body, "", "</details>"]
+
+
+def render_markdown(analysis: Analysis) -> str:
+    """``summary.md``: verdict first, gates, then details folded away."""
+    run = analysis.run
+    v = analysis.verdict
+    out = [
+        f"## {_VERDICT_EMOJI[v]} loadkit: **{v.value.upper()}** (exit {int(analysis.exit_code)})",
+        "",
+        f"Run `{run.run_id}` · status {run.status}"
+        f"{' · **partial**' if run.partial else ''} · target `{run.target or '?'}`",
+        "",
+    ]
+    out += [f"- {r}" for r in analysis.reasons]
+    if analysis.gates:
+        out += ["", "### Gates", ""]
+        out += _md_table(
+            ("", "gate", "observed", "limit", "breached windows"),
+            [
+                [_EMOJI[g.status], f"`{g.text}`", g.observed_text, g.limit_text, breach_text(g)]
+                for g in analysis.gates
+            ],
+        )
+    out += _details("Steps (whole run)", _md_table(STEP_COLUMNS, step_rows(analysis.steps, "all")))
+    for phase in phase_order(analysis):
+        out += _details(
+            f"Steps in phase {phase}", _md_table(STEP_COLUMNS, step_rows(analysis.steps, phase))
+        )
+    out += _details(
+        "Validity (generator health)",
+        _md_table(
+            ("", "check", "observed", "budget"),
+            [
+                ["✅" if c.ok else "🚫", c.name, c.observed_text, c.budget_text]
+                for c in analysis.validity.checks
+            ],
+        ),
+    )
+    out += _details(
+        "Funnel",
+        _md_table(
+            ("stage", "visitors", "of previous", "of arrived"),
+            [
+                [
+                    str(r.stage),
+                    f"{int(r.visitors):,}",
+                    format_percent(float(r.of_previous)),
+                    format_percent(float(r.of_arrived)),
+                ]
+                for r in _records(analysis.funnel)
+            ],
+        ),
+    )
+    if analysis.comparison is not None:
+        c = analysis.comparison
+        out += _details(
+            "Compared with the baseline",
+            _md_table(
+                ("step", "p95", "p95 before", "change", "p99", "p99 before", "errors Δ pp"),
+                [
+                    [
+                        str(r.step),
+                        _ms(r.p95_ms),
+                        _ms(r.p95_ms_baseline),
+                        f"{r.p95_change:+.1%}",
+                        _ms(r.p99_ms),
+                        _ms(r.p99_ms_baseline),
+                        f"{r.error_rate_change_pp:+.2f}",
+                    ]
+                    for r in _records(c)
+                ],
+            ),
+        )
+    return "\n".join(out) + "\n"
+
+
+__all__ = ["render_markdown", "render_terminal", "step_rows"]

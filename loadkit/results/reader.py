@@ -1,0 +1,261 @@
+"""Analyst-side reader of a results directory: tidy pandas frames, no gevent, no Locust.
+
+``open_run(path)`` checks the folder and the manifest and lists the record files; frames are
+read on first use (``Run.requests``, ``Run.arrivals``) or column by column for the analyzer
+(``Run.load_requests(columns)``). Dictionary-encoded strings become pandas categoricals.
+
+A crashed run (manifest status ``running``) or a folder with unreadable segments is still read:
+``Run.partial`` is true and ``Run.partial_reasons`` says why. A missing folder, a missing or
+broken manifest, or a newer ``schema_version`` raise ``ResultsError`` (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loadkit.errors import ResultsError
+from loadkit.results.schema import (
+    ARRIVAL_SCHEMA,
+    MANIFEST_NAME,
+    RECORDS_DIR,
+    REQUEST_SCHEMA,
+    SCHEMA_VERSION,
+    RunStatus,
+)
+
+_COMPACTED_FROM_KEY = b"loadkit.compacted_from"  # written by the runner's compaction
+_SEGMENT_RE = re.compile(r"(requests|arrivals)-w(\d+)(?:-(\d+))?\.parquet")
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    """A named phase of the profile, in seconds after t0, ``[start_s, end_s)``."""
+
+    name: str
+    start_s: float
+    end_s: float
+
+
+def _read_manifest(run_dir: Path) -> dict[str, Any]:
+    if not run_dir.exists():
+        raise ResultsError(
+            f"results folder not found: {run_dir}",
+            hint="Check the path (runs are under results/<run-id>/).",
+        )
+    if not run_dir.is_dir():
+        raise ResultsError(f"{run_dir} is not a folder", hint="Pass the run folder, not a file.")
+    path = run_dir / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(
+            f"no {MANIFEST_NAME} in {run_dir}: this is not a loadkit run folder",
+            hint="A run folder holds manifest.json and records/.",
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path} must hold a JSON object")
+    version = data.get("schema_version")
+    if not isinstance(version, int):
+        raise ResultsError(f"{path} has no integer schema_version")
+    if version > SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path} has schema_version {version}; this loadkit reads up to {SCHEMA_VERSION}",
+            hint="Upgrade loadkit to analyze this run.",
+        )
+    return data
+
+
+def _list_files(records: Path, kind: str) -> tuple[list[Path], list[str]]:
+    """Record files of ``kind``: compacted files plus segments they do not already hold."""
+    compacted: dict[int, Path] = {}
+    segments: list[tuple[int, int, Path]] = []
+    if records.is_dir():
+        for p in records.iterdir():
+            m = _SEGMENT_RE.fullmatch(p.name)
+            if not m or m.group(1) != kind:
+                continue
+            if m.group(3) is None:
+                compacted[int(m.group(2))] = p
+            else:
+                segments.append((int(m.group(2)), int(m.group(3)), p))
+    problems: list[str] = []
+    skip: set[str] = set()
+    for path in compacted.values():
+        try:
+            meta = pq.read_schema(path).metadata or {}
+            skip.update(json.loads(meta.get(_COMPACTED_FROM_KEY, b"[]")))
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            problems.append(f"{path.name} is unreadable ({exc})")
+    files = sorted(compacted.values()) + [p for _, _, p in sorted(segments) if p.name not in skip]
+    return files, problems
+
+
+def _arrival_dtypes(dtype: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    # nullable epoch-ns columns must stay exact integers (float64 would round them); lists stay
+    # Arrow lists so that `.list.len()` and `explode` are vectorised
+    if dtype == pa.int64():
+        return pd.Int64Dtype()
+    if pa.types.is_list(dtype):
+        return pd.ArrowDtype(dtype)
+    return None
+
+
+def _read_tables(
+    files: Sequence[Path], schema: pa.Schema, columns: Sequence[str] | None
+) -> tuple[pa.Table, list[str]]:
+    names = list(columns) if columns is not None else schema.names
+    wanted = pa.schema([schema.field(n) for n in names])
+    tables, problems = [], []
+    for path in files:
+        try:
+            table = pq.read_table(path, columns=names)
+        except (OSError, pa.ArrowException) as exc:
+            problems.append(f"{path.name} is unreadable ({exc})")
+            continue
+        tables.append(table.cast(wanted) if table.schema != wanted else table)
+    if not tables:
+        return wanted.empty_table(), problems
+    return pa.concat_tables(tables).unify_dictionaries().combine_chunks(), problems
+
+
+class Run:
+    """One results directory. Frames are read lazily; see the module docstring."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        records = path / RECORDS_DIR
+        self.request_files, req_problems = _list_files(records, "requests")
+        self.arrival_files, arr_problems = _list_files(records, "arrivals")
+        reasons = req_problems + arr_problems
+        if self.status == RunStatus.RUNNING:
+            reasons.insert(
+                0,
+                "the manifest says the run is still running (it crashed or was "
+                "killed): analyzing the records that were written",
+            )
+        elif manifest.get("records_complete") is False:
+            reasons.append("the manifest says some workers' records are missing")
+        if not self.request_files:
+            reasons.append(f"no request records in {records}")
+        self._reasons = reasons
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id") or self.path.name)
+
+    @property
+    def status(self) -> RunStatus:
+        try:
+            return RunStatus(self.manifest.get("status", "running"))
+        except ValueError:
+            return RunStatus.RUNNING
+
+    @property
+    def t0_ns(self) -> int:
+        return int(self.manifest.get("t0_ns") or 0)
+
+    @property
+    def onsale_offset_s(self) -> float:
+        return float(self.manifest.get("onsale_offset_s") or 0.0)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.manifest.get("duration_s") or 0.0)
+
+    @property
+    def phases(self) -> tuple[PhaseSpan, ...]:
+        out = []
+        for p in self.manifest.get("phases") or ():
+            if isinstance(p, dict) and {"name", "start_s", "end_s"} <= p.keys():
+                out.append(PhaseSpan(str(p["name"]), float(p["start_s"]), float(p["end_s"])))
+        return tuple(out)
+
+    @property
+    def partial(self) -> bool:
+        """True when the folder is truncated or half-written (see ``partial_reasons``)."""
+        self._touch()
+        return bool(self._reasons)
+
+    @property
+    def partial_reasons(self) -> tuple[str, ...]:
+        self._touch()
+        return tuple(self._reasons)
+
+    def _touch(self) -> None:
+        # unreadable segments are only discovered when read: read the cheap column once
+        if "_checked_requests" not in self.__dict__:
+            self.load_requests(["arrival_id"])
+        if "_checked_arrivals" not in self.__dict__:
+            self.load_arrivals(["arrival_id"])
+
+    def _note(self, problems: list[str]) -> None:
+        for p in problems:
+            if p not in self._reasons:
+                self._reasons.append(p)
+
+    def load_requests(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Request records (``REQUEST_SCHEMA`` columns, or only ``columns``) as a DataFrame."""
+        table, problems = _read_tables(self.request_files, REQUEST_SCHEMA, columns)
+        self._note(problems)
+        self.__dict__["_checked_requests"] = True
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+
+    def load_arrivals(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Arrival records (``ARRIVAL_SCHEMA`` columns, or only ``columns``) as a DataFrame."""
+        table, problems = _read_tables(self.arrival_files, ARRIVAL_SCHEMA, columns)
+        self._note(problems)
+        self.__dict__["_checked_arrivals"] = True
+        frame: pd.DataFrame = table.to_pandas(types_mapper=_arrival_dtypes)
+        return frame
+
+    @cached_property
+    def requests(self) -> pd.DataFrame:
+        """Every request record, with ``t_s`` (intended start, seconds after t0) added."""
+        df = self.load_requests()
+        df["t_s"] = (df["intended_ns"] - self.t0_ns) / 1e9
+        return df
+
+    @cached_property
+    def arrivals(self) -> pd.DataFrame:
+        """Every arrival record, with ``t_s`` (scheduled start, seconds after t0) added."""
+        df = self.load_arrivals()
+        df["t_s"] = (df["scheduled_ns"] - self.t0_ns) / 1e9
+        return df
+
+    def windows(self, width_s: float = 1.0, by: str = "step") -> pd.DataFrame:
+        """Per-window request stats by intended start (see ``loadkit.results.frames``)."""
+        from loadkit.results.frames import request_windows
+
+        return request_windows(self.requests, width_s=width_s, by=by)
+
+    def funnel(self) -> pd.DataFrame:
+        """arrived → joined → admitted → held → paid, with counts and conversion."""
+        from loadkit.results.frames import funnel
+
+        return funnel(self.arrivals)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.status.value}, partial={self.partial})"
+
+
+def open_run(path: str | Path) -> Run:
+    """Open a results directory. Raises ``ResultsError`` (exit 2) when it cannot be read."""
+    run_dir = Path(path)
+    return Run(run_dir, _read_manifest(run_dir))
+
+
+__all__ = ["PhaseSpan", "Run", "open_run"]

@@ -1,0 +1,99 @@
+"""``python -m loadkit.runner.distributed master RUN_DIR | worker --master HOST[:PORT] ...``.
+
+The process entry points of distributed replay. gevent patches the process first (before
+anything opens a socket); then the master or the worker runs to its end and the exit code is
+loadkit's usual one: 0 done · 2 bad input (bad address, refused worker) · 3 invalid (no
+workers came, the master was lost) · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from loadkit.errors import ExitCode, LoadkitError  # noqa: E402
+from loadkit.runner.distributed.options import (  # noqa: E402
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_MASTER_TIMEOUT_S,
+    WorkerOptions,
+    parse_address,
+)
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m loadkit.runner.distributed")
+    sub = parser.add_subparsers(dest="role", required=True)
+    master = sub.add_parser("master", help="coordinate the workers of the run in RUN_DIR")
+    master.add_argument("run_dir", type=Path, help="run folder holding run-spec.json (mode master)")
+    worker = sub.add_parser("worker", help="join a master and run the shards it hands out")
+    worker.add_argument("--master", required=True, help="HOST[:PORT] of the master (port 5557)")
+    worker.add_argument(
+        "--worker-dir",
+        default="loadkit-workers",
+        help="where this worker keeps its own segments (<dir>/<run-id>-w<id>/)",
+    )
+    worker.add_argument(
+        "--scenario-sha256",
+        default=None,
+        help="refuse to run any scenario but the one with this sha256",
+    )
+    worker.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=DEFAULT_CONNECT_TIMEOUT_S,
+        help="seconds to keep trying to reach the master",
+    )
+    worker.add_argument(
+        "--master-timeout",
+        type=float,
+        default=DEFAULT_MASTER_TIMEOUT_S,
+        help="stop load when the master is silent this long (seconds)",
+    )
+    return parser
+
+
+def _worker_options(args: argparse.Namespace) -> WorkerOptions:
+    host, port = parse_address(args.master)
+    return WorkerOptions(
+        master_host=host,
+        master_port=port,
+        worker_dir=args.worker_dir,
+        expect_scenario_sha256=args.scenario_sha256,
+        connect_timeout_s=args.connect_timeout,
+        master_timeout_s=args.master_timeout,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the master or a worker; returns the exit code (errors printed on stderr)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage
+        return ExitCode.PASSED if exc.code == 0 else ExitCode.BAD_INPUT
+    try:
+        if args.role == "master":
+            from loadkit.runner.distributed.master import run_master
+
+            return run_master(args.run_dir, _echo)
+        from loadkit.runner.distributed.worker import run_worker
+
+        return run_worker(_worker_options(args), _echo)
+    except LoadkitError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        return ExitCode.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

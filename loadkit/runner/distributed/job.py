@@ -1,0 +1,234 @@
+"""A worker's part of the run: its plan turned into the local runner's engine, streaming segments.
+
+The worker runs exactly the engine of a local run (``loadkit.runner.core.Engine``: scheduler
+greenlet, visitors, in-flight cap, flusher) on its shards of the seeded schedule. Its writer is
+a ``SegmentWriter`` that also puts every segment it wrote on an outbox (the very Parquet bytes),
+which the worker's sender greenlet streams to the master. The outbox is a ``deque`` because the
+flusher writes from gevent's thread pool: ``deque.append`` is thread-safe, gevent objects are not.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from loadkit.results.merge import WORKER_MANIFEST, parse_segment_name
+from loadkit.results.schema import ArrivalOutcome
+from loadkit.results.writer import RecordKind, SegmentWriter
+from loadkit.runner.distributed.messages import Batch, FilePayload, Plan, ProtocolError
+from loadkit.runner.spec import RunMode, RunSpec, check_target
+
+DRY_RUN_REASON = "dry_run"
+
+
+class StreamingWriter(SegmentWriter):
+    """A SegmentWriter that also queues each whole segment it wrote for the master."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], worker_id: int) -> None:
+        super().__init__(run_dir, worker_id)
+        self.outbox: deque[Batch] = deque()
+        self.last_seq: dict[RecordKind, int] = {k: 0 for k in RecordKind}
+
+    def write_table(self, kind: RecordKind, table: pa.Table) -> Path | None:
+        path = super().write_table(kind, table)
+        if path is not None:
+            seg = parse_segment_name(path.name)
+            seq = seg.seq if seg else self.last_seq[kind] + 1
+            self.last_seq[kind] = seq
+            self.outbox.append(
+                Batch(self.worker_id, kind.value, seq, table.num_rows, path.read_bytes())
+            )
+        return path
+
+    def segments(self) -> dict[str, int]:
+        return {k.value: v for k, v in self.last_seq.items()}
+
+    def rows(self) -> dict[str, int]:
+        return {k.value: v for k, v in self.written.items()}
+
+
+@dataclass(frozen=True)
+class _DryEnd:
+    outcome: ArrivalOutcome
+    reason: str | None
+    last_step: str
+
+
+@dataclass(frozen=True)
+class DryPersona:
+    """A persona that sends nothing: rehearses wiring, schedule and clocks without load."""
+
+    name: str
+
+    def run(self, visitor: Any) -> _DryEnd:
+        return _DryEnd(ArrivalOutcome.COMPLETED, DRY_RUN_REASON, "")
+
+
+def persona_index(weights: Sequence[float], seed: int, total: int) -> np.ndarray[Any, Any]:
+    """Persona of every arrival of the schedule (docs/architecture.md): the same on every worker.
+
+    The master uses this to name the persona of lost arrivals without compiling the scenario
+    (which may need environment variables only the workers have); it is the formula of
+    ``CompiledScenario.persona_for``.
+    """
+    p = np.asarray(weights, dtype=np.float64)
+    p = p / p.sum()
+    return np.random.default_rng([seed, 1]).choice(len(p), size=total, p=p)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything loaded and compiled before t0, so starting costs nothing."""
+
+    spec: RunSpec
+    ids: np.ndarray[Any, Any]
+    offsets_ns: np.ndarray[Any, Any]
+    persona_index: np.ndarray[Any, Any]
+    personas: tuple[Any, ...]
+    phases: tuple[Any, ...]
+    job_dir: Path
+
+
+def _save(payload: FilePayload, job_dir: Path) -> Path:
+    payload.verify()
+    name = Path(payload.name).name or "file.yaml"
+    path = job_dir / name
+    path.write_bytes(payload.content)
+    return path
+
+
+def prepare(plan: Plan, job_dir: Path, *, dry_run: bool) -> Prepared:
+    """Verify and save the plan's files, load them, compile this worker's share of the schedule.
+
+    Raises ProtocolError for a payload whose sha256 does not match, InputError for files that
+    do not load (the worker then refuses the plan with that message).
+    """
+    from loadkit.profiles import compile_schedule, load_profile
+    from loadkit.runner.journey import compile_scenario
+    from loadkit.scenario import load_scenario
+
+    job_dir.mkdir(parents=True, exist_ok=True)
+    scenario_path = _save(plan.scenario, job_dir)
+    profile_path = _save(plan.profile, job_dir)
+    try:
+        spec = RunSpec.from_dict(plan.spec)
+    except Exception as exc:
+        raise ProtocolError(f"the master's run spec is not readable here: {exc}") from None
+    spec = replace(
+        spec,
+        mode=RunMode.WORKER,
+        scenario_path=str(scenario_path),
+        profile_path=str(profile_path),
+        worker_id=plan.worker_id,
+        host=plan.host,
+        seed=plan.seed,
+        shards=plan.total_shards,
+    )
+    schedule = compile_schedule(load_profile(profile_path), plan.seed)
+    ids, offsets = schedule.for_shards(plan.shards, plan.total_shards)
+    scenario = load_scenario(scenario_path)
+    check_target(spec.host, scenario.allow_hosts)  # every worker enforces the allow-list too
+    compiled = compile_scenario(
+        scenario, seed=plan.seed, shards=plan.total_shards, request_timeout_s=spec.request_timeout_s
+    )
+    personas: tuple[Any, ...] = tuple(compiled.personas)
+    if dry_run:
+        personas = tuple(DryPersona(p.name) for p in compiled.personas)
+    index = compiled.persona_for(len(schedule), ids)
+    return Prepared(spec, ids, offsets, index, personas, tuple(schedule.phases), job_dir)
+
+
+def warm_flusher(prepared: Prepared, writer: StreamingWriter) -> Any:
+    """The flusher of this worker's records, its first-use costs paid now (before t0)."""
+    from loadkit.runner.flusher import Flusher
+    from loadkit.runner.recorder import Recorder
+
+    flusher = Flusher(Recorder(), writer, prepared.spec.flush_interval_s)
+    warm_up = getattr(flusher, "warm_up", None)
+    if warm_up is not None:
+        warm_up()
+    return flusher
+
+
+def build_engine(
+    prepared: Prepared,
+    flusher: Any,
+    t0_ns: int,
+    on_progress: Callable[[Any], None] | None = None,
+) -> Any:
+    """The local runner's engine for this worker's arrivals, starting at ``t0_ns`` (own clock)."""
+    from loadkit.runner.clock import Clock
+    from loadkit.runner.core import Arrivals, Engine, EngineOptions
+    from loadkit.runner.visitor import Target
+
+    spec = prepared.spec
+    arrivals = Arrivals(prepared.ids, prepared.offsets_ns, prepared.persona_index)
+    target = Target.from_url(
+        spec.host,
+        request_timeout_s=spec.request_timeout_s,
+        connect_timeout_s=spec.connect_timeout_s,
+    )
+    return Engine(
+        arrivals,
+        prepared.personas,
+        target=target,
+        flusher=flusher,
+        clock=Clock.measure(),
+        t0_ns=t0_ns,
+        options=EngineOptions(
+            worker_id=spec.worker_id,
+            shards=spec.shards,
+            seed=spec.seed,
+            max_in_flight=spec.max_in_flight,
+            progress_interval_s=spec.progress_interval_s,
+            duration_limit_s=spec.duration_limit_s,
+        ),
+        phases=prepared.phases,
+        on_progress=on_progress,
+    )
+
+
+def worker_manifest(
+    *,
+    run_id: str,
+    worker_id: int,
+    status: str,
+    ended: bool,
+    writer: StreamingWriter | None,
+    stop_reason: str | None,
+    t0_ns: int | None,
+    master: str,
+) -> dict[str, Any]:
+    """``worker.json``: what ``loadkit results merge`` needs to know about this folder."""
+    return {
+        "run_id": run_id,
+        "worker_id": worker_id,
+        "status": status,
+        "ended": ended,  # True: every record this worker made is in records/
+        "stop_reason": stop_reason,
+        "t0_ns": t0_ns,
+        "master": master,
+        "segments": writer.segments() if writer else {},
+        "rows": writer.rows() if writer else {},
+    }
+
+
+__all__ = [
+    "DRY_RUN_REASON",
+    "WORKER_MANIFEST",
+    "DryPersona",
+    "Prepared",
+    "StreamingWriter",
+    "build_engine",
+    "persona_index",
+    "prepare",
+    "warm_flusher",
+    "worker_manifest",
+]

@@ -1,0 +1,366 @@
+"""The master process: Locust's MasterRunner for transport and heartbeats, loadkit's plan on top.
+
+The master sends no load. It waits for the expected workers (refusing those of another loadkit
+version or scenario), measures each one's clock offset, hands out shards, then one t0 for all;
+it writes every streamed segment into ``RUN_DIR/records/``, notices a silent worker within
+``worker_lost_s`` (3 s: Locust heartbeats come every second) and accounts its unreported
+arrivals as dropped (``worker_lost``), and writes the manifest.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.event
+import locust.runners as lr
+from locust import __version__ as locust_version
+from locust.env import Environment
+
+from loadkit import __version__ as loadkit_version
+from loadkit.errors import ExitCode, InputError, RunInvalid
+from loadkit.results.merge import write_lost_arrivals
+from loadkit.results.schema import RECORDS_DIR, RunStatus
+from loadkit.results.writer import RecordKind, write_manifest
+from loadkit.runner.distributed.accounting import build_manifest, lost_arrivals
+from loadkit.runner.distributed.clock import assign_shards
+from loadkit.runner.distributed.master_io import MasterInbox, RunFiles, load_run_files
+from loadkit.runner.distributed.messages import (
+    Bye,
+    MessageType,
+    Ping,
+    Plan,
+    Start,
+    Stop,
+    to_wire,
+)
+from loadkit.runner.distributed.options import MasterOptions
+from loadkit.runner.distributed.roster import Fate, WorkerSlot
+from loadkit.runner.spec import RunSpec
+
+Echo = Callable[[str], None]
+_PINGS = 5
+_READY_TIMEOUT_S = 60.0  # workers load the scenario and compile the schedule before ready
+_DONE_GRACE_S = 10.0
+ACTIVE = (Fate.JOINED, Fate.READY, Fate.RUNNING)
+
+
+class Master:
+    """One run's master. ``run()`` returns the exit code; raises RunInvalid with no workers."""
+
+    def __init__(self, run_dir: Path, spec: RunSpec, options: MasterOptions, echo: Echo) -> None:
+        self.run_dir = run_dir
+        self.spec = spec
+        self.options = options
+        self.echo = echo
+        self.files: RunFiles = load_run_files(spec)
+        self.started_at_s = time.time()
+        self.t0_ns: int | None = None
+        self.stop_reason: str | None = None
+        self.interrupted = False
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.inbox: MasterInbox | None = None
+        self.port = 0
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @property
+    def slots(self) -> list[WorkerSlot]:
+        return self.inbox.slots if self.inbox else []
+
+    def _send(self, slot: WorkerSlot, kind: MessageType, payload: Any) -> None:
+        assert self.inbox is not None
+        self.inbox.runner.send_message(kind.value, to_wire(payload), client_id=slot.client_id)
+
+    def _active(self) -> list[WorkerSlot]:
+        return [s for s in self.slots if s.fate in ACTIVE]
+
+    def _check_liveness(self) -> None:
+        now = time.monotonic()
+        for slot in self._active():
+            silent_s = now - slot.last_heard_s
+            if silent_s > self.options.worker_lost_s:
+                slot.fate = Fate.LOST
+                slot.note = f"no heartbeat for {silent_s:.1f} s"
+                self.echo(f"worker {slot.worker_id} ({slot.hello.host}) lost: {slot.note}")
+
+    def _wait_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            if time.monotonic() >= deadline or self.interrupted:
+                return done()
+            gevent.sleep(0.05)
+            self._check_liveness()
+        return True
+
+    # -- phases --------------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        lr.HEARTBEAT_INTERVAL = 1
+        env = Environment(user_classes=[])
+        try:
+            runner = env.create_master_runner(self.options.bind, self.options.port)
+        except SystemExit:  # Locust exits when the port is taken
+            raise InputError(
+                f"master port {self.options.port} on {self.options.bind} is busy",
+                hint="Choose another --port or stop the other master.",
+            ) from None
+        self.port = int(runner.server.port)
+        self.inbox = MasterInbox(
+            runner,
+            env,
+            self.run_dir / RECORDS_DIR,
+            self.options,
+            self.files.scenario.sha256,
+            self.echo,
+        )
+        self.echo(f"loadkit master listening on {self.options.bind}:{self.port}")
+
+    def _spawn_local_workers(self) -> None:
+        logs = self.run_dir / "workers"
+        logs.mkdir(parents=True, exist_ok=True)
+        for n in range(self.options.local_workers):
+            log = open(logs / f"worker-{n}.log", "wb")  # noqa: SIM115 - the child owns it
+            self.children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "loadkit.runner.distributed",
+                        "worker",
+                        "--master",
+                        f"127.0.0.1:{self.port}",
+                        "--worker-dir",
+                        str(logs),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            log.close()
+
+    def _gather(self) -> None:
+        want = self.options.expect_workers
+        joined = self._wait_until(lambda: len(self._active()) >= want, self.options.worker_wait_s)
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if not joined:
+            have = len(self._active())
+            assert self.inbox is not None
+            refused = [r["reason"] for r in self.inbox.refused]
+            detail = f" (refused: {'; '.join(refused)})" if refused else ""
+            raise RunInvalid(
+                f"only {have} of {want} worker(s) joined within {self.options.worker_wait_s:g} s"
+                f"{detail}; no load was sent",
+                hint="Start workers with 'loadkit worker --master HOST:PORT'.",
+            )
+        assert self.inbox is not None
+        self.inbox.closed = True  # late workers are refused from now on
+
+    def _sync_clocks(self) -> None:
+        for nonce in range(_PINGS):
+            for slot in self._active():
+                self._send(slot, MessageType.PING, Ping(nonce, time.time_ns()))
+            gevent.sleep(0.02)
+        self._wait_until(lambda: all(len(s.clock_samples) >= _PINGS for s in self._active()), 2.0)
+        for slot in self._active():
+            offset = slot.settle_clock()
+            if offset is not None:
+                self.echo(
+                    f"worker {slot.worker_id} clock offset {offset.offset_ms:+.2f} ms "
+                    f"(round trip {offset.round_trip_ms:.2f} ms)"
+                )
+
+    def _plan(self) -> None:
+        active = self._active()
+        for slot, shards in zip(active, assign_shards(self.spec.shards, len(active)), strict=True):
+            slot.shards = shards
+            plan = Plan(
+                slot.worker_id,
+                self.spec.run_id,
+                self.spec.seed,
+                shards,
+                self.spec.shards,
+                slot.clock_offset_ns,
+                self.spec.host,
+                self.files.scenario,
+                self.files.profile,
+                self.spec.to_dict(),
+            )
+            self._send(slot, MessageType.PLAN, plan)
+        ready = self._wait_until(
+            lambda: all(s.fate is not Fate.JOINED for s in self.slots), _READY_TIMEOUT_S
+        )
+        refused = [s for s in self.slots if s.fate is Fate.REFUSED and s.shards]
+        if refused or not ready:
+            reason = refused[0].note if refused else "a worker did not get ready in time"
+            self._stop_all(f"run cancelled: {reason}")
+            raise InputError(f"the run could not start: {reason}")
+
+    def _start(self) -> None:
+        self.t0_ns = time.time_ns() + int(max(self.spec.start_delay_s, 0.5) * 1e9)
+        for slot in self._active():
+            slot.fate = Fate.RUNNING
+            self._send(slot, MessageType.START, Start(self.t0_ns))
+        self._write_manifest(RunStatus.RUNNING)
+
+    def _monitor(self) -> None:
+        assert self.t0_ns is not None
+        limit_s = self.spec.duration_limit_s or (self.files.duration_s + 60.0)
+        deadline = self.t0_ns / 1e9 + limit_s + self.spec.request_timeout_s + _DONE_GRACE_S
+        next_line = time.monotonic() + self.spec.progress_interval_s
+        while self._active() and not self.interrupted:
+            gevent.sleep(0.1)
+            self._check_liveness()
+            if time.time() > deadline:
+                self._stop_all("the run went past its planned end")
+                break
+            if time.monotonic() >= next_line:
+                next_line += self.spec.progress_interval_s
+                self.echo(self._progress_line())
+        if self.interrupted:
+            self.stop_reason = "interrupted"
+            self._stop_all("interrupted")
+
+    def _progress_line(self) -> str:
+        assert self.t0_ns is not None
+        elapsed_s = (time.time_ns() - self.t0_ns) / 1e9
+        arrivals = sum(s.rows[RecordKind.ARRIVALS] for s in self.slots)
+        requests = sum(s.rows[RecordKind.REQUESTS] for s in self.slots)
+        running = len(self._active())
+        lost = sum(1 for s in self.slots if s.fate is Fate.LOST)
+        return (
+            f"t{elapsed_s:+.0f}s workers {running} running, {lost} lost · "
+            f"{arrivals} arrivals, {requests} requests recorded"
+        )
+
+    def _stop_all(self, reason: str) -> None:
+        for slot in self._active():
+            self._send(slot, MessageType.STOP, Stop(reason))
+        self._wait_until(lambda: not self._active(), _DONE_GRACE_S)
+        for slot in self._active():
+            slot.fate = Fate.LOST
+            slot.note = f"did not finish after being told to stop ({reason})"
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def _account_lost(self) -> None:
+        if self.t0_ns is None:
+            return
+        records = self.run_dir / RECORDS_DIR
+        for slot in self.slots:
+            if slot.fate is not Fate.LOST or not slot.shards:
+                continue
+            ids, offsets = self.files.schedule.for_shards(slot.shards, self.spec.shards)
+            table = lost_arrivals(
+                ids,
+                offsets,
+                slot.reported_arrival_ids(),
+                worker_id=slot.worker_id,
+                t0_ns=self.t0_ns + slot.clock_offset_ns,
+                total_shards=self.spec.shards,
+                persona_names=self.files.persona_names,
+                persona_of=self.files.persona_of,
+            )
+            slot.lost_arrivals = table.num_rows
+            write_lost_arrivals(records, slot.worker_id, table)
+            self.echo(f"worker {slot.worker_id}: {table.num_rows} arrival(s) accounted as lost")
+
+    def _write_manifest(self, status: RunStatus, ended: bool = False) -> None:
+        manifest = build_manifest(
+            self.spec,
+            status=status,
+            started_at_s=self.started_at_s,
+            ended_at_s=time.time() if ended else None,
+            t0_ns=self.t0_ns,
+            workers=self.slots,
+            versions={
+                "loadkit": loadkit_version,
+                "locust": locust_version,
+                "gevent": gevent.__version__,
+            },
+            scenario=self.files.scenario_entry,
+            profile=self.files.profile_entry,
+            plan=self.files.plan_entry,
+            stop_reason=self.stop_reason,
+            master={
+                "bind": self.options.bind,
+                "port": self.port,
+                "expect_workers": self.options.expect_workers,
+                "worker_lost_s": self.options.worker_lost_s,
+                "dry_run": self.options.dry_run,
+                "refused": self.inbox.refused if self.inbox else [],
+            },
+        )
+        write_manifest(self.run_dir, manifest)
+
+    def _finish(self) -> int:
+        self._account_lost()
+        status = RunStatus.ABORTED if self.interrupted else RunStatus.COMPLETED
+        self._write_manifest(status, ended=True)
+        complete = all(s.records_complete for s in self.slots)
+        for slot in self.slots:
+            if slot.fate is Fate.DONE:
+                self._send(slot, MessageType.BYE, Bye(complete))
+        gevent.sleep(0.2)  # let the goodbyes leave before the socket closes
+        lost = sum(1 for s in self.slots if s.fate is Fate.LOST)
+        self.echo(
+            f"run {self.spec.run_id}: {status.value}, {len(self.slots)} worker(s), "
+            f"{lost} lost, records {'complete' if complete else 'INCOMPLETE'}"
+        )
+        return ExitCode.INTERRUPTED if self.interrupted else ExitCode.PASSED
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+
+    def run(self) -> int:
+        """Gather workers, plan, start, watch, account, write the manifest."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._listen()
+        try:
+            if self.options.local_workers:
+                self._spawn_local_workers()
+            try:
+                self._gather()
+                self._sync_clocks()
+                self._plan()
+            except RunInvalid as exc:
+                self.stop_reason = str(exc)
+                self._write_manifest(RunStatus.FAILED, ended=True)
+                raise
+            self._start()
+            self._monitor()
+            return self._finish()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop local worker children (by PID) and the transport."""
+        for child in self.children:
+            try:
+                child.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if self.inbox is not None:
+            self.inbox.runner.greenlet.kill(block=False)
+            self.inbox.runner.server.close(linger=0)
+
+
+def run_master(run_dir: Path, echo: Echo) -> int:
+    """Run the master of the run in ``run_dir`` (its ``run-spec.json`` has mode ``master``)."""
+    spec = RunSpec.load(run_dir)
+    options = MasterOptions.from_settings(spec.settings)
+    master = Master(run_dir, spec, options, echo)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, master.interrupt)
+    return master.run()
+
+
+__all__ = ["Master", "run_master"]

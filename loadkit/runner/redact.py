@@ -1,0 +1,42 @@
+"""Strip credentials from text before it is stored (error texts in records, reasons, logs)."""
+
+from __future__ import annotations
+
+import re
+
+MAX_ERROR_CHARS = 300
+REDACTED = "[redacted]"
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # a header line or "name=value" of a credential-carrying header
+    (
+        re.compile(
+            r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key)"
+            r"(\s*[:=]\s*)[^\r\n]+"
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), rf"\1 {REDACTED}"),
+    # JSON or query fields holding secrets
+    (
+        re.compile(
+            r"(?i)\b((?:access_|refresh_|id_)?token|password|passwd|secret|session(?:id)?)"
+            r"(\"?'?\s*[:=]\s*\"?'?)[^\"'&\s,;}]+"
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),  # JWTs
+    (re.compile(r"(?i)(\w+://)[^/\s:@]+:[^/\s@]*@"), rf"\1{REDACTED}@"),  # user:pass@ in URLs
+)
+
+
+def redact(text: str, *, max_chars: int = MAX_ERROR_CHARS) -> str:
+    """Return ``text`` with credentials, cookies and tokens replaced, cut to ``max_chars``."""
+    for pattern, repl in _RULES:
+        text = pattern.sub(repl, text)
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return text
+
+
+__all__ = ["MAX_ERROR_CHARS", "REDACTED", "redact"]

@@ -1,0 +1,149 @@
+"""One local run from start to end: manifest, engine, flushes, compaction, final manifest.
+
+A ``Plan`` holds plain inputs (arrivals, personas, the target), so a session can run without
+YAML (tests, benchmarks); ``loadkit.runner.plan.load_plan`` builds one from a ``RunSpec``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadkit.errors import ExitCode
+from loadkit.results.schema import RunStatus
+from loadkit.results.writer import SegmentWriter, write_manifest
+from loadkit.runner.clock import Clock
+from loadkit.runner.core import Arrivals, Engine, EngineOptions, EngineResult, PersonaLike
+from loadkit.runner.flusher import Flusher
+from loadkit.runner.manifest import finish_manifest, start_manifest
+from loadkit.runner.progress import PhaseLike, Progress
+from loadkit.runner.recorder import Recorder
+from loadkit.runner.redact import redact
+from loadkit.runner.spec import RunSpec
+from loadkit.runner.visitor import Target
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run: this worker's arrivals, the personas they use, the (checked) target URL.
+
+    ``run_info`` goes into the manifest (scenario/profile facts, phases, planned, onsale_offset_s,
+    duration_s).
+    """
+
+    arrivals: Arrivals
+    personas: Sequence[PersonaLike]
+    target_url: str
+    phases: Sequence[PhaseLike] = ()
+    run_info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    status: RunStatus
+    exit_code: ExitCode
+    engine: EngineResult | None
+    error: str | None = None
+
+
+class Session:
+    """Runs a plan into ``run_dir``. ``stop(reason)`` may be called from a signal handler."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        run_dir: str | os.PathLike[str],
+        plan: Plan,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        compact: bool = True,
+    ) -> None:
+        self.spec = spec
+        self.run_dir = Path(run_dir)
+        self.plan = plan
+        self.compact = compact
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.writer = SegmentWriter(self.run_dir, spec.worker_id)
+        self.flusher = Flusher(Recorder(), self.writer, spec.flush_interval_s)
+        self.flusher.warm_up()
+        self.clock = Clock.measure()
+        self.t0_ns = self.clock.now_ns() + int(spec.start_delay_s * 1e9)
+        self.engine = Engine(
+            plan.arrivals,
+            plan.personas,
+            target=Target.from_url(
+                plan.target_url,
+                request_timeout_s=spec.request_timeout_s,
+                connect_timeout_s=spec.connect_timeout_s,
+            ).resolve(),
+            flusher=self.flusher,
+            clock=self.clock,
+            t0_ns=self.t0_ns,
+            options=EngineOptions(
+                worker_id=spec.worker_id,
+                shards=spec.shards,
+                seed=spec.seed,
+                max_in_flight=spec.max_in_flight,
+                progress_interval_s=spec.progress_interval_s,
+                duration_limit_s=spec.duration_limit_s,
+            ),
+            phases=plan.phases,
+            on_progress=on_progress,
+        )
+        self._stop_requested = False
+
+    def stop(self, reason: str) -> None:
+        """End the run early: load stops, records are flushed, the manifest says aborted."""
+        self._stop_requested = True
+        self.engine.stop(reason)
+
+    def run(self) -> SessionResult:
+        manifest = start_manifest(
+            self.spec, target=self.plan.target_url, t0_ns=self.t0_ns, run_info=self.plan.run_info
+        )
+        write_manifest(self.run_dir, manifest)
+        engine_result: EngineResult | None = None
+        error: str | None = None
+        try:
+            engine_result = self.engine.run()
+            status = engine_result.status
+            stop_reason = engine_result.stop_reason
+        except Exception as exc:  # loadkit itself failed: say so in the manifest, then re-raise
+            status, error = RunStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")
+            stop_reason = f"runner failed: {error}"
+        complete = status is not RunStatus.FAILED
+        # compact only after a clean end: an interrupted run should exit fast, and its
+        # segments are whole files a reader takes as they are
+        if status is RunStatus.COMPLETED and self.compact:
+            try:
+                self.writer.compact()
+            except OSError as exc:  # the segments are still there; a reader can use them
+                error = f"compaction failed: {exc}"
+        final = finish_manifest(
+            manifest,
+            self.spec,
+            status=status,
+            stop_reason=stop_reason,
+            requests_written=self.writer.requests_written,
+            arrivals_written=self.writer.arrivals_written,
+            records_complete=complete,
+            summary=None if engine_result is None else dataclasses.asdict(engine_result),
+        )
+        write_manifest(self.run_dir, final)
+        import sys as _s, time as _t; print("DBG manifest", _t.monotonic(), file=_s.stderr)
+        return SessionResult(status, _exit_code(status), engine_result, error)
+
+
+def _exit_code(status: RunStatus) -> ExitCode:
+    if status is RunStatus.COMPLETED:
+        return ExitCode.PASSED
+    if status is RunStatus.ABORTED:
+        return ExitCode.INTERRUPTED
+    return ExitCode.INVALID
+
+
+__all__ = ["Plan", "Session", "SessionResult"]

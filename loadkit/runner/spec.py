@@ -1,0 +1,175 @@
+"""The run spec: what the CLI tells the runner process (``RUN_DIR/run-spec.json``, version 1).
+
+The CLI resolves every setting, writes this file and spawns ``python -m loadkit.runner RUN_DIR``.
+This module must stay importable without gevent or locust: the CLI imports it in-process.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from loadkit.errors import InputError, TargetError, did_you_mean
+
+SPEC_VERSION = 1
+SPEC_NAME = "run-spec.json"
+LOOPBACK_NAMES = ("localhost",)
+
+
+class RunMode(StrEnum):
+    LOCAL = "local"  # one process runs every shard
+    MASTER = "master"  # distributed: coordinates workers (a later issue)
+    WORKER = "worker"  # distributed: runs the shards a master hands it (a later issue)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything the runner needs, resolved by the CLI. Times in seconds unless named ``_ns``.
+
+    ``settings`` maps a setting name to ``{"value": ..., "source": "flag|env|yaml|default"}`` and
+    is copied verbatim into the manifest.
+    """
+
+    run_id: str
+    scenario_path: str
+    profile_path: str
+    host: str
+    seed: int
+    spec_version: int = SPEC_VERSION
+    mode: RunMode = RunMode.LOCAL
+    shards: int = 64
+    max_in_flight: int = 10_000
+    flush_interval_s: float = 1.0
+    progress_interval_s: float = 5.0
+    request_timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    thresholds: tuple[str, ...] = ()
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    start_delay_s: float = 1.0
+    duration_limit_s: float | None = None
+    worker_id: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.spec_version != SPEC_VERSION:
+            problems.append(f"spec_version {self.spec_version} (this runner reads {SPEC_VERSION})")
+        if self.shards < 1:
+            problems.append(f"shards must be >= 1, got {self.shards}")
+        if self.max_in_flight < 1:
+            problems.append(f"max_in_flight must be >= 1, got {self.max_in_flight}")
+        for name in ("flush_interval_s", "progress_interval_s", "request_timeout_s"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.connect_timeout_s <= 0:
+            problems.append(f"connect_timeout_s must be > 0, got {self.connect_timeout_s}")
+        if self.start_delay_s < 0:
+            problems.append(f"start_delay_s must be >= 0, got {self.start_delay_s}")
+        if self.duration_limit_s is not None and self.duration_limit_s <= 0:
+            problems.append(f"duration_limit_s must be > 0, got {self.duration_limit_s}")
+        if problems:
+            raise InputError("bad run spec: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form (enum as its value, tuples as lists)."""
+        out = asdict(self)
+        out["mode"] = self.mode.value
+        out["thresholds"] = list(self.thresholds)
+        out["settings"] = {k: dict(v) for k, v in self.settings.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        """Build a spec from its JSON form. Raises InputError on unknown or missing keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            hint = did_you_mean(unknown[0], known)
+            raise InputError(f"run spec: unknown key(s) {', '.join(unknown)}.{hint}")
+        kwargs = dict(data)
+        try:
+            kwargs["mode"] = RunMode(kwargs.get("mode", RunMode.LOCAL.value))
+        except ValueError:
+            modes = ", ".join(m.value for m in RunMode)
+            raise InputError(f"run spec: mode {kwargs['mode']!r} is not one of {modes}") from None
+        kwargs["thresholds"] = tuple(kwargs.get("thresholds", ()))
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # a required key is missing
+            raise InputError(f"run spec: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RunSpec:
+        """Read a spec file (or ``RUN_DIR/run-spec.json`` when given a directory)."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / SPEC_NAME
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"run spec not found: {p}") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"run spec {p} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"run spec {p} must hold a JSON object")
+        return cls.from_dict(data)
+
+    def dump(self, path: str | os.PathLike[str]) -> Path:
+        """Write the spec atomically (to a directory: as ``run-spec.json`` in it). Returns the file."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / SPEC_NAME
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, p)
+        return p
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_target(host: str, allow_hosts: Sequence[str] = ()) -> str:
+    """Check a target base URL against the allow-list; return it without credentials.
+
+    Loopback (127.0.0.0/8, ::1, localhost) is always allowed. Entries of ``allow_hosts`` match
+    the URL's host name (``shop.test``), its ``host:port``, or a shell-style pattern
+    (``*.staging.example``). Raises TargetError for a bad URL or a host not on the list.
+    """
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(
+            f"target {host!r} is not an http(s) base URL", hint="Use e.g. http://127.0.0.1:8080."
+        )
+    hostname = parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        raise TargetError(f"target {host!r} has a bad port") from None
+    candidates = {hostname, f"{hostname}:{port}"} if port else {hostname}
+    allowed = _is_loopback(hostname) or any(
+        fnmatchcase(c.lower(), pattern.lower()) for pattern in allow_hosts for c in candidates
+    )
+    if not allowed:
+        listed = ", ".join(allow_hosts) or "loopback only"
+        raise TargetError(
+            f"target host {hostname!r} is not on the scenario's allow-list ({listed})",
+            hint="Add it to the scenario's allow_hosts if you own it.",
+        )
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+__all__ = ["SPEC_NAME", "SPEC_VERSION", "RunMode", "RunSpec", "check_target"]

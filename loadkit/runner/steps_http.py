@@ -1,0 +1,359 @@
+"""The request step compiled to one closure: render (constants pre-rendered), send, classify,
+capture, record facts.
+
+Per request the closure does: a few attribute reads, the rendering of the dynamic parts only,
+``visitor.http``, a status lookup in a precomputed set, the captures, ``visitor.record``.
+No parsing, no logging, no dict-of-dicts.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from loadkit.results.schema import ArrivalOutcome, Outcome
+from loadkit.runner.journey_types import (
+    ArrivalFacts,
+    Ctx,
+    EndJourney,
+    HttpResult,
+    RetrySignal,
+)
+from loadkit.scenario.expr import EvalError, Expr
+from loadkit.scenario.jsonpath import MISSING
+from loadkit.scenario.models import Capture, CaptureSource, Expect, Fact, OnError, RequestStep
+from loadkit.scenario.templates import Template
+
+StepFn = Callable[[Ctx], None]
+_OK = Outcome.OK
+_ERROR_END = {OnError.FAIL: ArrivalOutcome.FAILED, OnError.LEAVE: ArrivalOutcome.ABANDONED}
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _render_fn(t: Template) -> Callable[[Ctx], Any]:
+    if t.const:
+        value = t.value
+        return lambda _c: value
+    return t.render  # type: ignore[return-value]
+
+
+def _url_fn(step: RequestStep) -> Callable[[Ctx], str]:
+    req = step.request
+    path, query = req.path, req.query
+    if not query:
+        if path.const:
+            text = str(path.value)
+            return lambda _c: text
+        render = path.render
+        return lambda c: str(render(c))
+    parts = [(k, _render_fn(v)) for k, v in query]
+    path_fn = _render_fn(path)
+
+    def url(c: Ctx) -> str:
+        pairs = [(k, _text(f(c))) for k, f in parts]
+        return f"{path_fn(c)}?{urlencode(pairs, quote_via=quote)}"
+
+    if path.const and all(v.const for _, v in query):
+        text = url(None)  # type: ignore[arg-type]
+        return lambda _c: text
+    return url
+
+
+def _text(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
+def _headers_fn(step: RequestStep) -> Callable[[Ctx], dict[str, str] | None]:
+    req = step.request
+    fixed: dict[str, str] = {}
+    if req.json is not None:
+        fixed["Content-Type"] = "application/json"
+    elif req.form is not None:
+        fixed["Content-Type"] = "application/x-www-form-urlencoded"
+    dynamic: list[tuple[str, Callable[[Ctx], Any]]] = []
+    for key, t in req.headers:
+        if t.const:
+            fixed[key] = _text(t.value)
+        else:
+            dynamic.append((key, t.render))  # type: ignore[arg-type]
+    if not dynamic:
+        const = fixed or None
+        return lambda _c: const
+
+    def headers(c: Ctx) -> dict[str, str]:
+        out = dict(fixed)
+        for key, f in dynamic:
+            out[key] = _text(f(c))
+        return out
+
+    return headers
+
+
+def _body_fn(step: RequestStep) -> Callable[[Ctx], bytes | None]:
+    req = step.request
+    if req.json is not None:
+        encode: Callable[[Any], bytes] = lambda v: json.dumps(v, separators=(",", ":")).encode()  # noqa: E731
+        t = req.json
+    elif req.form is not None:
+        encode = lambda v: urlencode({k: _text(x) for k, x in v.items()}).encode()  # noqa: E731
+        t = req.form
+    elif req.body is not None:
+        encode = lambda v: _text(v).encode()  # noqa: E731
+        t = req.body
+    else:
+        return lambda _c: None
+    if t.const:
+        data = encode(t.value)
+        return lambda _c: data
+    render = t.render
+    return lambda c: encode(render(c))
+
+
+# ----------------------------------------------------------------------------- classify
+
+
+Classified = tuple[Outcome, str, str | None]  # outcome, label for `outcome`, error text
+
+
+def _classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
+    business = dict(expect.outcomes)
+    ok_set = expect.ok_statuses
+    checks = expect.json
+
+    def classify(r: HttpResult) -> Classified:
+        st = r.status
+        if st == 0:
+            kind = Outcome.TIMEOUT if r.error_kind == "timeout" else Outcome.CONNECTION_ERROR
+            return kind, kind.value, r.error or kind.value
+        label = business.get(st)
+        if label is not None:
+            return _OK, label, None
+        if (st >= 400) if ok_set is None else (st not in ok_set):
+            return Outcome.HTTP_ERROR, "http_error", f"unexpected status {st}"
+        for check in checks:
+            try:
+                got = check.path.find(r.json())
+            except ValueError:
+                return Outcome.EXPECTATION_FAILED, "expectation_failed", "response is not JSON"
+            if got is MISSING or got != check.value:
+                shown = "nothing" if got is MISSING else repr(got)
+                return (Outcome.EXPECTATION_FAILED, "expectation_failed",
+                        f"expected {check.path.source} == {check.value!r}, got {shown}")  # fmt: skip
+        return _OK, "ok", None
+
+    return classify
+
+
+# ----------------------------------------------------------------------------- captures
+
+
+_VALUE_RE = re.compile(r"""\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
+
+
+def _capture_fn(cap: Capture) -> Callable[[Ctx, HttpResult], Any]:
+    """A function returning the captured value, or MISSING."""
+    if cap.source is CaptureSource.JSON:
+        assert cap.jsonpath is not None
+        find = cap.jsonpath.find
+
+        def from_json(_c: Ctx, r: HttpResult) -> Any:
+            try:
+                return find(r.json())
+            except ValueError:
+                return MISSING
+
+        return from_json
+    if cap.source is CaptureSource.REGEX:
+        assert cap.regex is not None
+        rx = cap.regex
+        group = 1 if rx.groups else 0
+
+        def from_regex(_c: Ctx, r: HttpResult) -> Any:
+            m = rx.search(r.text)
+            return MISSING if m is None else m.group(group)
+
+        return from_regex
+    name = cap.pattern
+    if cap.source is CaptureSource.HEADER:
+        return lambda _c, r: _or_missing(r.header(name))
+    if cap.source is CaptureSource.COOKIE:
+        return lambda c, _r: _or_missing(c.visitor.cookie(name))
+    return _form_field_fn(name)
+
+
+def _form_field_fn(name: str) -> Callable[[Ctx, HttpResult], Any]:
+    tag_re = re.compile(
+        r"<(input|textarea|select)\b[^>]*?\bname\s*=\s*[\"']?" + re.escape(name) + r"[\"'\s/>]",
+        re.I,
+    )
+
+    def from_form(_c: Ctx, r: HttpResult) -> Any:
+        text = r.text
+        m = tag_re.search(text)
+        if m is None:
+            return MISSING
+        end = text.find(">", m.end() - 1)
+        if m.group(1).lower() == "textarea":
+            close = text.lower().find("</textarea", end)
+            return html.unescape(text[end + 1 : close if close >= 0 else len(text)])
+        v = _VALUE_RE.search(text, m.start(), end if end >= 0 else len(text))
+        if v is None:
+            return ""
+        return html.unescape(next(g for g in v.groups() if g is not None))
+
+    return from_form
+
+
+def _or_missing(value: Any) -> Any:
+    return MISSING if value is None else value
+
+
+def _captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | None]:
+    """Run every capture into ``ctx.vars``; return the error text of the first failure."""
+    plan = [(c.var, _capture_fn(c), c.default, c.source, c.pattern) for c in caps]
+
+    def capture(c: Ctx, r: HttpResult) -> str | None:
+        v = c.vars
+        for var, fn, default, source, pattern in plan:
+            value = fn(c, r)
+            if value is MISSING:
+                if default is None:
+                    return f"capture '{var}': {source.value} {pattern!r} found nothing"
+                value = default.render(c)
+            v[var] = value
+        return None
+
+    return capture
+
+
+# ----------------------------------------------------------------------------- facts
+
+
+def _fact_setter(fact: Fact) -> Callable[[ArrivalFacts, Any, int], None]:
+    def joined(f: ArrivalFacts, v: Any, t: int) -> None:
+        if v:
+            f.joined_ns = t
+
+    def admitted(f: ArrivalFacts, v: Any, t: int) -> None:
+        if v and f.admitted_ns is None:
+            f.admitted_ns = t
+
+    def position(f: ArrivalFacts, v: Any, _t: int) -> None:
+        if v is not None and v != "":
+            f.queue_position = int(v)
+
+    def add_to(attr: str) -> Callable[[ArrivalFacts, Any, int], None]:
+        def add(f: ArrivalFacts, v: Any, _t: int) -> None:
+            items = v if isinstance(v, list | tuple) else ([] if v is None else [v])
+            getattr(f, attr).extend(str(x) for x in items)
+
+        return add
+
+    def text_to(attr: str) -> Callable[[ArrivalFacts, Any, int], None]:
+        def put(f: ArrivalFacts, v: Any, _t: int) -> None:
+            if v is not None and v != "":
+                setattr(f, attr, str(v))
+
+        return put
+
+    def count(f: ArrivalFacts, v: Any, _t: int) -> None:
+        f.shop_ok_without_token += int(v or 0)
+
+    return {
+        Fact.JOINED: joined,
+        Fact.ADMITTED: admitted,
+        Fact.QUEUE_POSITION: position,
+        Fact.TOKEN_ID: text_to("token_id"),
+        Fact.SEATS_HELD: add_to("seats_held"),
+        Fact.SEATS_BOUGHT: add_to("seats_bought"),
+        Fact.ORDER_ID: text_to("order_id"),
+        Fact.SHOP_OK_WITHOUT_TOKEN: count,
+    }[fact]
+
+
+def record_fn(record: tuple[tuple[Fact, Template], ...]) -> Callable[[Ctx, int], None] | None:
+    """Set arrival facts; ``at_ns`` is when the fact became true (the response's end)."""
+    if not record:
+        return None
+    plan = [(_fact_setter(fact), _render_fn(t)) for fact, t in record]
+
+    def apply(c: Ctx, at_ns: int) -> None:
+        facts = c.visitor.facts
+        for setter, render in plan:
+            try:
+                setter(facts, render(c), at_ns)
+            except (TypeError, ValueError) as exc:
+                raise EvalError(f"record: {exc}") from None
+
+    return apply
+
+
+# ----------------------------------------------------------------------------- the step
+
+
+def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
+    """One closure for a request step (see the module docstring for what it does)."""
+    req = step.request
+    method, rname, sname = req.method, req.request_name, step.name
+    url, headers, body = _url_fn(step), _headers_fn(step), _body_fn(step)
+    timeout = req.timeout_s if req.timeout_s is not None else timeout_s
+    classify = _classifier(step.expect)
+    capture = _captures_fn(step.captures) if step.captures else None
+    that = step.expect.condition
+    facts = record_fn(step.record)
+    on_error = step.on_error
+
+    def run(c: Ctx) -> None:
+        c.step = sname
+        v = c.visitor
+        intended, c.due_ns = c.due_ns, None
+        r = v.http(method, url(c), name=rname, step=sname, headers=headers(c), body=body(c),
+                   timeout_s=timeout, intended_ns=intended, attempt=c.attempt)  # fmt: skip
+        c.last = r
+        outcome, label, error = classify(r)
+        if outcome is _OK and label == "ok":
+            if capture is not None:
+                error = capture(c, r)
+            if error is None and that is not None:
+                error = _check_that(that, c)
+            if error is not None:
+                outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
+        v.record(r, outcome, error)
+        variables = c.vars
+        variables["status"] = r.status
+        variables["outcome"] = label
+        if outcome is not _OK:
+            _on_failure(c, r.status, outcome, error or label, on_error)
+        elif facts is not None and label == "ok":
+            facts(c, r.end_ns)
+
+    return run
+
+
+def _check_that(that: Expr, c: Ctx) -> str | None:
+    try:
+        return None if that.fn(c) else f"expectation failed: {that.source}"
+    except EvalError as exc:
+        return f"expectation {that.source!r}: {exc}"
+
+
+def _on_failure(c: Ctx, status: int, outcome: Outcome, error: str, on_error: OnError) -> None:
+    scope = c.retry
+    if scope is not None and (status in scope.statuses or outcome.value in scope.errors):
+        raise RetrySignal(error)
+    if on_error is OnError.CONTINUE:
+        return
+    raise EndJourney(_ERROR_END[on_error], f"{c.step}: {error}")
+
+
+__all__ = ["StepFn", "compile_request", "record_fn"]

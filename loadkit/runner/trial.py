@@ -1,0 +1,212 @@
+"""``loadkit try SCENARIO --host URL``: one visitor of each persona, every request printed.
+
+The way a scenario author debugs a file: each request with its step, status, time and the
+values it captured, each wait, and how the journey ended with the facts it recorded. Runs in
+its own gevent-patched process: ``python -m loadkit.runner.trial SCENARIO --host URL
+[--persona NAME] [--seed N] [--time-scale F]``. Exit 0 when no journey failed, 1 when one
+failed, 2 for bad input (printed without a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+from loadkit.errors import ExitCode, LoadkitError
+from loadkit.results.schema import ArrivalOutcome, Outcome
+from loadkit.runner.journey import (
+    CompiledScenario,
+    HttpResult,
+    JourneyEnd,
+    VisitorProtocol,
+    compile_scenario,
+)
+
+_HIDDEN = {"status", "outcome", "persona", "arrival_id"}
+_MAX_VALUE = 70
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
+
+
+def _shown(name: str, value: Any) -> str:
+    """``name=value`` for the terminal, with tokens and credentials redacted."""
+    from loadkit.runner.redact import redact
+
+    return redact(f"{name}={_short(value) if not isinstance(value, str) else value}",
+                  max_chars=_MAX_VALUE + len(name) + 1)  # fmt: skip
+
+
+class TraceVisitor:
+    """Wraps a real visitor: same behaviour, plus a line per request and per wait."""
+
+    def __init__(self, inner: Any, out: TextIO, time_scale: float = 1.0) -> None:
+        self.inner = inner
+        self.out = out
+        self.time_scale = time_scale
+        self.arrival_id: int = inner.arrival_id
+        self.persona: str = inner.persona
+        self.rng = inner.rng
+        self.facts = inner.facts
+        self.vars: dict[str, Any] = inner.vars
+        self._pending: tuple[str, str, str] = ("", "", "")
+        self._seen: dict[str, Any] = {}
+
+    def http(self, method: str, url_or_path: str, **kw: Any) -> HttpResult:
+        result: HttpResult = self.inner.http(method, url_or_path, **kw)
+        self._pending = (kw["step"], method, url_or_path)
+        self._seen = dict(self.vars)  # captures run after this, before record()
+        return result
+
+    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None:
+        self.inner.record(result, outcome, error)
+        step, method, url = self._pending
+        status = str(result.status) if result.status else "---"
+        line = f"  {step:<18} {method:<6} {url:<40} {status:>3} {result.service_ms:8.1f}ms"
+        line += f"  {outcome.value}" + (f": {error}" if error else "")
+        print(line, file=self.out)
+        changed = {k: v for k, v in self.vars.items()
+                   if k not in _HIDDEN and self._seen.get(k, _NO) != v}  # fmt: skip
+        if changed:
+            shown = ", ".join(_shown(k, v) for k, v in changed.items())
+            print(f"  {'':<18} captured {shown}", file=self.out)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            scaled = seconds * self.time_scale
+            note = f" (×{self.time_scale:g} → {scaled:.2f}s)" if self.time_scale != 1 else ""
+            print(f"  {'':<18} … wait {seconds:.2f}s{note}", file=self.out)
+            self.inner.sleep(scaled)
+
+    def now_ns(self) -> int:
+        return int(self.inner.now_ns())
+
+    def cookie(self, name: str) -> str | None:
+        value: str | None = self.inner.cookie(name)
+        return value
+
+    def clear_cookies(self) -> None:
+        print(f"  {'':<18} (cookies cleared)", file=self.out)
+        self.inner.clear_cookies()
+
+
+_NO = object()
+
+
+def _facts_text(facts: Any) -> str:
+    parts = []
+    for name in ("joined_ns", "admitted_ns", "queue_position", "token_id", "seats_held",
+                 "seats_bought", "order_id", "shop_ok_without_token"):  # fmt: skip
+        value = getattr(facts, name, None)
+        if value in (None, [], 0):
+            continue
+        if name.endswith("_ns"):
+            parts.append(name.removesuffix("_ns"))
+        else:
+            parts.append(_shown(name, value))
+    return ", ".join(parts) or "none"
+
+
+VisitorFactory = Callable[[int, str], Any]
+
+
+def run_trial(
+    compiled: CompiledScenario,
+    make_visitor: VisitorFactory,
+    out: TextIO,
+    *,
+    persona: str | None = None,
+    time_scale: float = 1.0,
+) -> list[tuple[str, JourneyEnd]]:
+    """Run one journey per persona (or only ``persona``) with tracing; return how each ended."""
+    chosen = [p for p in compiled.personas if persona is None or p.name == persona]
+    ends = []
+    for arrival_id, p in enumerate(chosen):
+        print(f"persona {p.name} (arrival {arrival_id})", file=out)
+        inner = make_visitor(arrival_id, p.name)
+        visitor = TraceVisitor(inner, out, time_scale)
+        try:
+            end = p.run(visitor)
+        finally:
+            close = getattr(inner, "close", None)
+            if close is not None:
+                close()
+        reason = f": {end.reason}" if end.reason else ""
+        print(f"  → {end.outcome.value}{reason} (last step {end.last_step or '-'}); "
+              f"facts: {_facts_text(visitor.facts)}", file=out)  # fmt: skip
+        ends.append((p.name, end))
+    return ends
+
+
+def _real_visitor_factory(host: str, seed: int, timeout_s: float | None) -> VisitorFactory:
+    from loadkit.runner.clock import Clock
+    from loadkit.runner.recorder import Recorder
+    from loadkit.runner.visitor import Target, Visitor
+
+    target = Target.from_url(host, request_timeout_s=timeout_s or 10.0)
+    clock, recorder = Clock.measure(), Recorder()
+
+    def make(arrival_id: int, persona: str) -> VisitorProtocol:
+        recorder.requests.clear()
+        return Visitor(arrival_id, persona, seed=seed, target=target, recorder=recorder,
+                       clock=clock)  # fmt: skip
+
+    return make
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="loadkit try", description="Run one visitor of each persona, printing every step."
+    )
+    parser.add_argument("scenario")
+    parser.add_argument("--host", required=True, help="target base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--persona", help="only this persona")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="multiply every wait (think, poll, backoff), e.g. 0.1")  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def trial(argv: list[str], out: TextIO, environ: Mapping[str, str] | None = None) -> int:
+    """The command body; returns the exit code. Raises ``LoadkitError`` for bad input."""
+    from loadkit.runner.spec import check_target
+    from loadkit.scenario import load_scenario
+
+    args = _parse(argv)
+    scenario = load_scenario(args.scenario)
+    host = check_target(args.host, scenario.allow_hosts)
+    if args.persona is not None and args.persona not in {p.name for p in scenario.personas}:
+        from loadkit.errors import InputError, did_you_mean
+
+        names = [p.name for p in scenario.personas]
+        raise InputError(f"no persona {args.persona!r} in {args.scenario}.",
+                         hint=did_you_mean(args.persona, names).strip()
+                         or f"Personas: {', '.join(names)}.")  # fmt: skip
+    compiled = compile_scenario(scenario, seed=args.seed, environ=environ)
+    factory = _real_visitor_factory(host, args.seed, scenario.settings.request_timeout_s)
+    print(f"loadkit try {scenario.name} → {host} (seed {args.seed})", file=out)
+    ends = run_trial(compiled, factory, out, persona=args.persona, time_scale=args.time_scale)
+    failed = [name for name, end in ends if end.outcome is ArrivalOutcome.FAILED]
+    return int(ExitCode.FAILED) if failed else int(ExitCode.PASSED)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point (after gevent monkey-patching): prints, never raises for bad input."""
+    try:
+        return trial(argv, sys.stdout)
+    except LoadkitError as exc:
+        print(f"loadkit try: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+
+
+if __name__ == "__main__":
+    from gevent import monkey
+
+    monkey.patch_all()
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,321 @@
+"""One arrival's person: own connection, own cookies, own randomness; runs one journey.
+
+HTTP goes through geventhttpclient's ``HTTPClient`` (the engine beneath Locust's
+``FastHttpSession``), one client per visitor with a single keep-alive connection. We skip
+``FastHttpSession``/``UserAgent`` on purpose: per visitor they build a ``CookieJar`` with urllib
+adapters and a client pool, and per request they fire Locust's request event and its rounded
+stats, which loadkit does not use (raw records are the truth). See BENCHMARKS.md for the cost.
+
+Hot-path contract: ``http`` + ``record`` cost a few microseconds beyond the network I/O;
+``record`` appends one tuple to the recorder's list and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+from geventhttpclient.client import HTTPClient
+from geventhttpclient.response import HTTPParseError
+
+from loadkit.errors import TargetError
+from loadkit.results.schema import Outcome
+from loadkit.runner.clock import Clock
+from loadkit.runner.cookies import CookieJar
+from loadkit.runner.journey import ArrivalFacts, HttpResult
+from loadkit.runner.recorder import Recorder
+from loadkit.runner.redact import redact
+
+USER_AGENT = "loadkit (geventhttpclient)"
+_OK = Outcome.OK.value
+
+
+class _RequestTimeout(Exception):
+    """Raised inside a request by its own deadline timer (never escapes ``Visitor.http``)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where visitors send requests: a parsed base URL plus the timeouts, in seconds."""
+
+    scheme: str
+    host: str
+    port: int
+    base_path: str
+    request_timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    # getaddrinfo() result, resolved once per run (``resolve``): through gevent's thread-pool
+    # resolver every new connection would cost ~0.2 ms and a thread hop per arrival
+    addrinfo: tuple[tuple[Any, ...], ...] | None = None
+
+    def resolve(self) -> Target:
+        """This target with its address resolved now (blocking; call before the load starts).
+
+        Raises TargetError when the host name does not resolve.
+        """
+        try:
+            info = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM, socket.SOL_TCP)
+        except OSError as exc:
+            raise TargetError(f"cannot resolve target host {self.host!r}: {exc}") from None
+        return dataclasses.replace(self, addrinfo=tuple(info))
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, request_timeout_s: float = 10.0, connect_timeout_s: float = 5.0
+    ) -> Target:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetError(f"target {url!r} is not an http(s) base URL")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(
+            parts.scheme,
+            parts.hostname,
+            port,
+            parts.path.rstrip("/"),
+            request_timeout_s,
+            connect_timeout_s,
+        )
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def path_of(self, url_or_path: str) -> str:
+        """The request target for a path (joined to the base path) or a same-origin URL.
+
+        Raises TargetError for an absolute URL on another origin (the allow-list covers the base
+        URL only).
+        """
+        if url_or_path.startswith(("http://", "https://")):
+            parts = urlsplit(url_or_path)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            if (parts.scheme, parts.hostname, port) != (self.scheme, self.host, port):
+                raise TargetError(f"refusing a request to {parts.scheme}://{parts.netloc}")
+            path = parts.path or "/"
+            return f"{path}?{parts.query}" if parts.query else path
+        if not url_or_path.startswith("/"):
+            url_or_path = "/" + url_or_path
+        return self.base_path + url_or_path
+
+
+def _classify(exc: BaseException) -> tuple[str, str]:
+    """(error_kind, short text) for an exception raised while talking to the target."""
+    if isinstance(exc, _RequestTimeout):
+        return Outcome.TIMEOUT.value, "timeout: no complete response in time"
+    if isinstance(exc, TimeoutError):
+        return Outcome.TIMEOUT.value, f"timeout: {exc}" if str(exc) else "timeout"
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return Outcome.CONNECTION_ERROR.value, redact(text)
+
+
+class Visitor:
+    """The object a journey runs against (see docs/architecture.md, loadkit.runner)."""
+
+    __slots__ = (
+        "_client",
+        "_clock",
+        "_jar",
+        "_last",
+        "_recorder",
+        "_rng",
+        "_seed",
+        "_target",
+        "_timer",
+        "_worker_id",
+        "arrival_id",
+        "errors",
+        "facts",
+        "persona",
+        "requests",
+        "vars",
+    )
+
+    def __init__(
+        self,
+        arrival_id: int,
+        persona: str,
+        *,
+        seed: int,
+        target: Target,
+        recorder: Recorder,
+        clock: Clock,
+        worker_id: int = 0,
+    ) -> None:
+        self.arrival_id = arrival_id
+        self.persona = persona
+        self._seed = seed
+        self._rng: random.Random | None = None  # built on first use: seeding costs ~10 µs
+        self.facts = ArrivalFacts()
+        self.vars: dict[str, Any] = {}
+        self.requests = 0
+        self.errors = 0
+        self._target = target
+        self._recorder = recorder
+        self._clock = clock
+        self._worker_id = worker_id
+        self._jar = CookieJar()
+        self._client: HTTPClient | None = None
+        self._timer: gevent.Timeout | None = None
+        # (step, name, method, attempt) of the last http() call, for the record() that follows
+        self._last: tuple[str, str, str, int] = ("", "", "", 1)
+
+    @property
+    def rng(self) -> random.Random:
+        """The visitor's own seeded randomness: ``random.Random(seed * 1_000_003 + arrival_id)``."""
+        if self._rng is None:
+            self._rng = random.Random(self._seed * 1_000_003 + self.arrival_id)
+        return self._rng
+
+    @property
+    def last_step(self) -> str:
+        """The step of the last request sent ("" before the first)."""
+        return self._last[0]
+
+    def now_ns(self) -> int:
+        """Epoch nanoseconds on the run's monotonic-derived clock."""
+        return self._clock.now_ns()
+
+    def sleep(self, seconds: float) -> None:
+        """Think or wait, cooperatively."""
+        gevent.sleep(max(0.0, seconds))
+
+    def cookie(self, name: str) -> str | None:
+        """The value of one of this visitor's cookies, or None."""
+        return self._jar.get(name)
+
+    def clear_cookies(self) -> None:
+        """Forget every cookie (a person who lost their session, e.g. a private window)."""
+        self._jar.clear()
+
+    def _connect(self) -> HTTPClient:
+        t = self._target
+        self._client = HTTPClient(
+            t.host,
+            port=t.port,
+            ssl=t.scheme == "https",
+            insecure=True,
+            concurrency=1,
+            connection_timeout=t.connect_timeout_s,
+            # no per-operation socket timeout: each would cost a gevent Timeout per recv/send;
+            # the request's own deadline timer (see http) bounds the whole exchange instead
+            network_timeout=None,
+            headers={"User-Agent": USER_AGENT},
+        )
+        if t.addrinfo is not None:
+            addrinfo = list(t.addrinfo)
+            # geventhttpclient resolves on every connect; hand it the run's resolved address
+            self._client._connection_pool._resolve = lambda: addrinfo  # type: ignore[method-assign]
+        return self._client
+
+    def close(self) -> None:
+        """Close the visitor's connection (the person leaves)."""
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def http(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        name: str,
+        step: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout_s: float | None = None,
+        intended_ns: int | None = None,
+        attempt: int = 1,
+    ) -> HttpResult:
+        """Send one request; never raises for HTTP or network errors (status 0 then).
+
+        ``name``, ``step``, ``method`` and ``attempt`` are kept for the ``record`` call that
+        follows. Raises TargetError for an absolute URL on another origin.
+        """
+        self._last = (step, name, method, attempt)
+        path = self._target.path_of(url_or_path)
+        send_headers = dict(headers) if headers else {}
+        cookie = self._jar.header_for(path)
+        if cookie is not None:
+            given = send_headers.get("Cookie")
+            send_headers["Cookie"] = f"{given}; {cookie}" if given else cookie
+        client = self._client or self._connect()
+        seconds = self._target.request_timeout_s if timeout_s is None else timeout_s
+        timer = self._timer
+        if timer is None or timer.seconds != seconds:  # reuse: one libev timer per visitor
+            if timer is not None:
+                timer.close()
+            timer = self._timer = gevent.Timeout(seconds, _RequestTimeout)
+        status = 0
+        content = b""
+        resp_headers: Any = None
+        kind: str | None = None
+        error: str | None = None
+        start_ns = self._clock.now_ns()
+        timer.start()
+        try:
+            resp = client.request(method, path, body=body or b"", headers=send_headers)
+            content = resp.read()
+            status = resp.status_code
+            resp_headers = resp.info()
+        except (_RequestTimeout, OSError, HTTPParseError) as exc:
+            kind, error = _classify(exc)
+            self.close()  # the connection is in an unknown state: the next request reconnects
+        finally:
+            timer.cancel()
+        end_ns = self._clock.now_ns()
+        if resp_headers is not None and "set-cookie" in resp_headers:
+            self._jar.update(resp_headers.getlist("set-cookie"), path)
+        intended = start_ns if intended_ns is None else intended_ns
+        return HttpResult(
+            status=status,
+            headers=resp_headers,
+            content=content,
+            error_kind=kind,
+            error=error,
+            intended_ns=intended,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            service_ms=(end_ns - start_ns) / 1e6,
+            response_ms=(end_ns - intended) / 1e6,
+        )
+
+    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None:
+        """Append one request row (exactly once per ``http`` call)."""
+        self.requests += 1
+        value = outcome.value
+        if value != _OK:
+            self.errors += 1
+            self._recorder.error_count += 1
+            text = error if error is not None else result.error
+            error = redact(text) if text else value
+        else:
+            error = None
+        step, name, method, attempt = self._last
+        self._recorder.requests.append(
+            (
+                self.arrival_id,
+                self._worker_id,
+                self.persona,
+                step,
+                name,
+                method,
+                result.intended_ns,
+                result.start_ns,
+                result.service_ms,
+                result.response_ms,
+                result.status,
+                value,
+                error,
+                len(result.content),
+                attempt,
+            )
+        )

@@ -1,0 +1,393 @@
+"""The scenario expression language: a tokenizer and a Pratt parser compiled to closures.
+
+Scenario files are data, never code (DESIGN.md §2.8): there is no ``eval``. An expression is
+parsed once, at load time, into a tree of small Python closures ``fn(scope) -> value``; running
+it is a handful of function calls. Constant sub-expressions are folded at compile time.
+
+Grammar (lowest to highest precedence)::
+
+    expr    := or
+    or      := and ('or' and)*
+    and     := not ('and' not)*
+    not     := 'not' not | cmp
+    cmp     := sum (('=='|'!='|'<'|'<='|'>'|'>='|'in'|'not in') sum)*
+    sum     := term (('+'|'-') term)*
+    term    := unary (('*'|'/'|'//'|'%') unary)*
+    unary   := '-' unary | postfix
+    postfix := atom ('.' NAME | '[' expr ']')*
+    atom    := NUMBER | STRING | true | false | null | NAME | NAME '(' args ')' | '@'
+             | '(' expr ')' | '[' items ']'
+
+A variable that is not set, an index out of range or a type mismatch raises ``EvalError`` at
+run time (the journey then ends ``failed`` with that message).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from loadkit.scenario.functions import FUNCTIONS
+
+
+class Scope(Protocol):
+    """What an expression reads at run time: the visitor's variables and its random source."""
+
+    vars: dict[str, Any]
+    rng: Any  # random.Random
+
+
+Fn = Callable[[Scope], Any]
+
+
+class ExprError(ValueError):
+    """A syntax error; ``offset`` is the 0-based character position in the expression."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class EvalError(Exception):
+    """An expression could not be evaluated for this visitor (missing variable, bad type)."""
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A compiled expression. ``names`` are the root variables it reads, ``env`` the
+    ``env.NAME`` names, ``functions`` the functions it calls."""
+
+    source: str
+    fn: Fn = field(repr=False, compare=False)
+    names: frozenset[str] = field(repr=False)
+    env: frozenset[str] = field(repr=False)
+    functions: frozenset[str] = field(repr=False)
+    const: bool = field(repr=False)
+    value: Any = field(default=None, repr=False)  # the value when ``const``
+
+    def __call__(self, scope: Scope) -> Any:
+        return self.fn(scope)
+
+
+_TOKEN_RE = re.compile(
+    r"""(?P<ws>\s+)
+      |(?P<num>\d+\.\d*|\.\d+|\d+)
+      |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      |(?P<op>==|!=|<=|>=|//|[<>+\-*/%()\[\].,@])
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = {"and", "or", "not", "in", "true", "false", "null", "True", "False", "None"}
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # num, str, name, op, kw, end
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[_Tok]:
+    """Split ``text`` into tokens; raises ``ExprError`` at the first character it cannot read."""
+    out: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            raise ExprError(f"unexpected character {text[pos]!r}", pos)
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            word = m.group()
+            if kind == "name" and word in _KEYWORDS:
+                kind = "kw"
+            out.append(_Tok(kind, word, pos))
+        pos = m.end()
+    out.append(_Tok("end", "", len(text)))
+    return out
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+
+
+@dataclass
+class _Node:
+    """A compiled sub-expression during parsing."""
+
+    fn: Fn
+    const: bool
+    value: Any = None
+
+
+def _const(value: Any) -> _Node:
+    return _Node(lambda _c: value, True, value)
+
+
+def _fold(fn: Fn, *parts: _Node) -> _Node:
+    """Evaluate now when every part is constant (constant strings stay constant)."""
+    if all(p.const for p in parts):
+        try:
+            value = fn(_NO_SCOPE)
+        except EvalError:
+            return _Node(fn, False)
+        return _const(value)
+    return _Node(fn, False)
+
+
+class _NoScope:
+    """The scope constant folding evaluates in: no variables, no randomness."""
+
+    def __init__(self) -> None:
+        self.vars: dict[str, Any] = {}
+        self.rng: Any = None
+
+
+_NO_SCOPE = _NoScope()
+
+
+def _get_item(obj: Any, key: Any) -> Any:
+    try:
+        return obj[key]
+    except (KeyError, IndexError):
+        raise EvalError(f"{key!r} not found in {_short(obj)}") from None
+    except TypeError:
+        raise EvalError(f"cannot index {_short(obj)} with {key!r}") from None
+
+
+def _short(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _wrap_binary(op: Callable[[Any, Any], Any], sym: str) -> Callable[[Any, Any], Any]:
+    def apply(a: Any, b: Any) -> Any:
+        try:
+            return op(a, b)
+        except (TypeError, ZeroDivisionError, ValueError) as exc:
+            raise EvalError(f"cannot compute {_short(a)} {sym} {_short(b)}: {exc}") from None
+
+    return apply
+
+
+_BINARY: dict[str, tuple[int, Callable[[Any, Any], Any]]] = {
+    "==": (4, lambda a, b: a == b),
+    "!=": (4, lambda a, b: a != b),
+    "<": (4, lambda a, b: a < b),
+    "<=": (4, lambda a, b: a <= b),
+    ">": (4, lambda a, b: a > b),
+    ">=": (4, lambda a, b: a >= b),
+    "in": (4, lambda a, b: a in b),
+    "+": (5, lambda a, b: a + b),
+    "-": (5, lambda a, b: a - b),
+    "*": (6, lambda a, b: a * b),
+    "/": (6, lambda a, b: a / b),
+    "//": (6, lambda a, b: a // b),
+    "%": (6, lambda a, b: a % b),
+}
+_POSTFIX_BP = 8
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = tokenize(text)
+        self.i = 0
+        self.names: set[str] = set()
+        self.env: set[str] = set()
+        self.functions: set[str] = set()
+
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, text: str) -> _Tok:
+        if self.tok.text != text or self.tok.kind not in ("op", "kw"):
+            found = repr(self.tok.text) if self.tok.text else "the end"
+            raise ExprError(f"expected '{text}', found {found}", self.tok.pos)
+        return self.take()
+
+    def parse(self) -> _Node:
+        if self.tok.kind == "end":
+            raise ExprError("empty expression", 0)
+        node = self.expr(0)
+        if self.tok.kind != "end":
+            raise ExprError(_unexpected(self.tok), self.tok.pos)
+        return node
+
+    def expr(self, min_bp: int) -> _Node:
+        left = self.prefix()
+        while True:
+            tok = self.tok
+            if tok.kind == "kw" and tok.text == "or" and min_bp < 1:
+                self.take()
+                left = self._or(left, self.expr(1))
+            elif tok.kind == "kw" and tok.text == "and" and min_bp < 2:
+                self.take()
+                left = self._and(left, self.expr(2))
+            elif tok.kind == "kw" and tok.text == "not" and min_bp < 4:
+                if self.toks[self.i + 1].text != "in":
+                    raise ExprError("expected 'in' after 'not'", tok.pos)
+                self.i += 2
+                left = self._binary(left, self.expr(4), "not in", lambda a, b: a not in b)
+            elif (tok.kind == "op" or tok.text == "in") and tok.text in _BINARY:
+                bp, op = _BINARY[tok.text]
+                if bp <= min_bp:
+                    return left
+                self.take()
+                left = self._binary(left, self.expr(bp), tok.text, op)
+            elif tok.kind == "op" and tok.text in (".", "[") and min_bp < _POSTFIX_BP:
+                left = self.postfix(left)
+            else:
+                return left
+
+    def prefix(self) -> _Node:
+        tok = self.take()
+        if tok.kind == "num":
+            return _const(float(tok.text) if "." in tok.text else int(tok.text))
+        if tok.kind == "str":
+            return _const(_unquote(tok.text))
+        if tok.kind == "kw":
+            if tok.text in ("true", "True"):
+                return _const(True)
+            if tok.text in ("false", "False"):
+                return _const(False)
+            if tok.text in ("null", "None"):
+                return _const(None)
+            if tok.text == "not":
+                inner = self.expr(3)
+                f = inner.fn
+                return _fold(lambda c: not f(c), inner)
+        if tok.kind == "name":
+            if self.tok.text == "(" and self.tok.kind == "op":
+                return self.call(tok)
+            return self.variable(tok)
+        if tok.kind == "op":
+            if tok.text == "@":
+                self.names.add("@")
+                return _Node(_var_fn("@"), False)
+            if tok.text == "(":
+                inner = self.expr(0)
+                self.expect(")")
+                return inner
+            if tok.text == "[":
+                return self.list_literal()
+            if tok.text == "-":
+                inner = self.expr(7)
+                f = inner.fn
+                neg = _wrap_binary(lambda a, _b: -a, "-")
+                return _fold(lambda c: neg(f(c), None), inner)
+        raise ExprError(_unexpected(tok), tok.pos)
+
+    def variable(self, tok: _Tok) -> _Node:
+        if tok.text == "env":
+            if self.tok.text != ".":
+                raise ExprError("write env.NAME to read an environment variable", tok.pos)
+            self.take()
+            name = self.take()
+            if name.kind != "name":
+                raise ExprError("expected a name after 'env.'", name.pos)
+            self.env.add(name.text)
+            return _Node(_var_fn("env." + name.text), False)
+        self.names.add(tok.text)
+        return _Node(_var_fn(tok.text), False)
+
+    def call(self, tok: _Tok) -> _Node:
+        spec = FUNCTIONS.get(tok.text)
+        if spec is None:
+            from loadkit.errors import did_you_mean
+
+            hint = did_you_mean(tok.text, FUNCTIONS)
+            raise ExprError(f"unknown function '{tok.text}'.{hint}", tok.pos)
+        self.functions.add(tok.text)
+        self.expect("(")
+        args: list[_Node] = []
+        while self.tok.text != ")":
+            args.append(self.expr(0))
+            if self.tok.text != ",":
+                break
+            self.take()
+        self.expect(")")
+        if not spec.min_args <= len(args) <= spec.max_args:
+            raise ExprError(
+                f"{tok.text}() takes {spec.arity_text()} argument(s), got {len(args)}", tok.pos
+            )
+        return spec.compile(tok.text, [a.fn for a in args], all(a.const for a in args))
+
+    def list_literal(self) -> _Node:
+        items: list[_Node] = []
+        while self.tok.text != "]":
+            items.append(self.expr(0))
+            if self.tok.text != ",":
+                break
+            self.take()
+        self.expect("]")
+        fns = [n.fn for n in items]
+        return _fold(lambda c: [f(c) for f in fns], *items)
+
+    def postfix(self, left: _Node) -> _Node:
+        tok = self.take()
+        lf = left.fn
+        if tok.text == ".":
+            name = self.take()
+            if name.kind not in ("name", "kw"):
+                raise ExprError("expected a name after '.'", name.pos)
+            key = name.text
+            return _fold(lambda c: _get_item(lf(c), key), left)
+        index = self.expr(0)
+        self.expect("]")
+        xf = index.fn
+        return _fold(lambda c: _get_item(lf(c), xf(c)), left, index)
+
+    def _binary(self, a: _Node, b: _Node, sym: str, op: Callable[[Any, Any], Any]) -> _Node:
+        af, bf, apply = a.fn, b.fn, _wrap_binary(op, sym)
+        return _fold(lambda c: apply(af(c), bf(c)), a, b)
+
+    def _or(self, a: _Node, b: _Node) -> _Node:
+        af, bf = a.fn, b.fn
+        return _fold(lambda c: af(c) or bf(c), a, b)
+
+    def _and(self, a: _Node, b: _Node) -> _Node:
+        af, bf = a.fn, b.fn
+        return _fold(lambda c: af(c) and bf(c), a, b)
+
+
+def _unexpected(tok: _Tok) -> str:
+    return "unexpected end of expression" if tok.kind == "end" else f"unexpected {tok.text!r}"
+
+
+def _var_fn(name: str) -> Fn:
+    def read(c: Scope) -> Any:
+        try:
+            return c.vars[name]
+        except KeyError:
+            raise EvalError(f"variable '{name}' is not set") from None
+
+    return read
+
+
+def compile_expr(text: str) -> Expr:
+    """Parse and compile ``text``. Raises ``ExprError`` (with ``offset``) on a syntax error."""
+    parser = _Parser(text)
+    node = parser.parse()
+    return Expr(
+        source=text,
+        fn=node.fn,
+        names=frozenset(parser.names),
+        env=frozenset(parser.env),
+        functions=frozenset(parser.functions),
+        const=node.const,
+        value=node.value,
+    )
+
+
+__all__ = ["EvalError", "Expr", "ExprError", "Scope", "compile_expr", "tokenize"]

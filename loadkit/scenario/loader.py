@@ -1,0 +1,318 @@
+"""``load_scenario(path)``: YAML → a frozen ``Scenario``, every problem reported in one pass."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from loadkit.errors import InputError, Location
+from loadkit.scenario.checks import check_flow
+from loadkit.scenario.models import (
+    LOOPBACK_HOSTS,
+    Feeder,
+    FeederMode,
+    Persona,
+    ProbeSpec,
+    Scenario,
+    ScenarioSettings,
+    ThresholdSpec,
+)
+from loadkit.scenario.parse_request import is_var_name
+from loadkit.scenario.parse_steps import StepParser
+from loadkit.scenario.templates import Template
+from loadkit.scenario.values import Values
+from loadkit.sources import Problems, YamlList, YamlMap, expect_list, expect_map, load_yaml_text
+from loadkit.units import parse_duration_s
+
+TOP_KEYS = (
+    "name", "description", "host", "allow_hosts", "settings", "env", "variables", "feeders",
+    "blocks", "personas", "thresholds", "probes",
+)  # fmt: skip
+SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "time_scale")
+FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario file.
+
+    Raises ``InputError`` (one problem) or ``ValidationErrors`` (several), each with
+    file:line:column; never a traceback for a mistake in the file.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            "file not found",
+            location=Location(str(path)),
+            hint="Check the path (it is relative to the current directory).",
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc}", location=Location(str(path))) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the file is not UTF-8 text: {exc}", location=Location(str(path))
+        ) from None
+    raw = load_yaml_text(text, str(path))
+    problems = Problems()
+    top = expect_map(raw, Location(str(path), 1, 1), "a scenario file", problems)
+    if top is None:
+        problems.raise_if_any()
+        raise AssertionError("unreachable")
+    scenario = _build(top, p, hashlib.sha256(data).hexdigest(), problems)
+    problems.errors.sort(key=_position)
+    problems.raise_if_any()
+    return scenario
+
+
+def _position(error: InputError) -> tuple[int, int]:
+    loc = error.location
+    return (loc.line or 0, loc.column or 0) if loc is not None else (0, 0)
+
+
+def _build(top: YamlMap, path: Path, sha256: str, problems: Problems) -> Scenario:
+    problems.check_keys(top, TOP_KEYS, ("personas",), "the scenario")
+    settings = _settings(top, problems)
+    values = Values(problems, settings.time_scale)
+    env = _env(top, problems)
+    variables = _variables(top, values, problems)
+    feeders = _feeders(top, path.parent, values, problems)
+    blocks = top.get("blocks") if isinstance(top.get("blocks"), YamlMap) else None
+    if "blocks" in top and blocks is None:
+        problems.add("blocks maps a name to a list of steps.", top.value_loc("blocks"))
+    parser = StepParser(problems, values, blocks=blocks, feeders={f.name for f in feeders})
+    personas = _personas(top, parser, problems)
+    probes = _probes(top, problems)
+    scenario = Scenario(
+        name=str(top.get("name") or path.stem),
+        path=str(path),
+        sha256=sha256,
+        host=_host(top, problems),
+        allow_hosts=_allow_hosts(top, problems),
+        personas=personas,
+        thresholds=_thresholds(top, problems),
+        probes=probes,
+        settings=settings,
+        variables=variables,
+        env=env,
+        feeders=feeders,
+        description=str(top.get("description") or ""),
+    )
+    check_flow(scenario, values.where, problems)
+    return scenario
+
+
+def _settings(top: YamlMap, problems: Problems) -> ScenarioSettings:
+    raw = top.get("settings")
+    if raw is None:
+        return ScenarioSettings()
+    m = expect_map(raw, top.value_loc("settings"), "settings", problems)
+    if m is None:
+        return ScenarioSettings()
+    problems.check_keys(m, SETTINGS_KEYS, what="settings")
+
+    def positive_int(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"expected a whole number >= 1, got {v!r}")
+        return v
+
+    def positive_float(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+            raise ValueError(f"expected a number > 0, got {v!r}")
+        return float(v)
+
+    return ScenarioSettings(
+        max_in_flight=problems.convert(m, "max_in_flight", positive_int, None),
+        shards=problems.convert(m, "shards", positive_int, None),
+        request_timeout_s=problems.convert(m, "request_timeout", parse_duration_s, None),
+        time_scale=problems.convert(m, "time_scale", positive_float, 1.0),
+    )
+
+
+def _host(top: YamlMap, problems: Problems) -> str | None:
+    host = top.get("host")
+    if host is None:
+        return None
+    if not isinstance(host, str) or not host.startswith(("http://", "https://")):
+        problems.add(f"host must be a base URL such as http://127.0.0.1:8000, got {host!r}.",
+                     top.value_loc("host"))  # fmt: skip
+        return None
+    return host.rstrip("/")
+
+
+def _allow_hosts(top: YamlMap, problems: Problems) -> tuple[str, ...]:
+    if "allow_hosts" not in top:
+        return LOOPBACK_HOSTS
+    lst = expect_list(top["allow_hosts"], top.value_loc("allow_hosts"), "allow_hosts", problems)
+    if lst is None:
+        return LOOPBACK_HOSTS
+    for i, h in enumerate(lst):
+        if not isinstance(h, str) or not h:
+            problems.add(f"allow_hosts entries are host names, got {h!r}.", lst.item_loc(i))
+    return tuple(str(h) for h in lst)
+
+
+def _env(top: YamlMap, problems: Problems) -> tuple[tuple[str, str | None], ...]:
+    m = expect_map(top.get("env", YamlMap()), top.value_loc("env"), "env", problems)
+    if m is None:
+        return ()
+    out = []
+    for name, default in m.items():
+        if not is_var_name(name):
+            problems.add(f"{name!r} is not an environment variable name.", m.key_loc(name))
+        if isinstance(default, YamlMap | YamlList):
+            problems.add("an env default is text, a number, or null (required).", m.value_loc(name))
+        out.append((name, None if default is None else str(default)))
+    return tuple(out)
+
+
+def _variables(
+    top: YamlMap, values: Values, problems: Problems
+) -> tuple[tuple[str, Template], ...]:
+    m = expect_map(
+        top.get("variables", YamlMap()), top.value_loc("variables"), "variables", problems
+    )
+    if m is None:
+        return ()
+    out = []
+    for name, value in m.items():
+        if not is_var_name(name):
+            problems.add(f"{name!r} is not a variable name (letters, digits, _).", m.key_loc(name))
+        out.append((name, values.template(value, m.value_loc(name), f"variable '{name}'")))
+    return tuple(out)
+
+
+def _feeders(top: YamlMap, base: Path, values: Values, problems: Problems) -> tuple[Feeder, ...]:
+    m = expect_map(top.get("feeders", YamlMap()), top.value_loc("feeders"), "feeders", problems)
+    if m is None:
+        return ()
+    out = []
+    for name, spec in m.items():
+        spec_m = expect_map(spec, m.value_loc(name), f"feeder '{name}'", problems)
+        if spec_m is None:
+            continue
+        problems.check_keys(spec_m, FEEDER_KEYS, ("file",), f"feeder '{name}'")
+        mode = problems.convert(spec_m, "mode", FeederMode, FeederMode.SEQUENTIAL,
+                                "unique, sequential, random or cyclic")  # fmt: skip
+        file = base / str(spec_m.get("file", ""))
+        columns = _csv_header(file, spec_m, problems)
+        exhausted = values.end(spec_m.get("on_exhausted", "fail"), spec_m.value_loc("on_exhausted"),
+                               False)  # fmt: skip
+        out.append(Feeder(str(name), str(file), mode, columns, spec_m.loc,
+                          exhausted or Feeder.on_exhausted))  # fmt: skip
+    return tuple(out)
+
+
+def _csv_header(file: Path, spec: YamlMap, problems: Problems) -> tuple[str, ...]:
+    loc = spec.value_loc("file")
+    try:
+        with file.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except FileNotFoundError:
+        problems.add(f"feeder file not found: {file}", loc,
+                     hint="Paths are relative to the scenario file's folder.")  # fmt: skip
+        return ()
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        problems.add(f"cannot read feeder file {file}: {exc}", loc)
+        return ()
+    header = [h.strip() for h in header]
+    if not header:
+        problems.add(f"feeder file {file} is empty (the first line names the columns).", loc)
+    wanted = spec.get("columns")
+    if isinstance(wanted, YamlList):
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            problems.add(
+                f"feeder file {file} lacks column(s) {', '.join(map(str, missing))}; "
+                f"it has {', '.join(header) or 'none'}.", spec.value_loc("columns"),
+            )  # fmt: skip
+    elif wanted is not None:
+        problems.add("columns is a list of column names.", spec.value_loc("columns"))
+    return tuple(header)
+
+
+def _personas(top: YamlMap, parser: StepParser, problems: Problems) -> tuple[Persona, ...]:
+    m = expect_map(top.get("personas", YamlMap()), top.value_loc("personas"), "personas", problems)
+    if m is None:
+        return ()
+    out = []
+    for name, spec in m.items():
+        spec_m = expect_map(spec, m.value_loc(name), f"persona '{name}'", problems)
+        if spec_m is None:
+            continue
+        problems.check_keys(spec_m, ("weight", "steps", "description"), ("steps",),
+                            f"persona '{name}'")  # fmt: skip
+        weight = parser.weight(spec_m.get("weight", 1), spec_m.value_loc("weight"))
+        steps = parser.steps(spec_m.get("steps", YamlList()), spec_m.value_loc("steps"))
+        out.append(Persona(str(name), weight, steps, m.key_loc(name)))
+    if "personas" in top and not out:
+        problems.add("no personas: add at least one under 'personas:'.", top.value_loc("personas"))
+    elif out and sum(p.weight for p in out) <= 0:
+        problems.add("the persona weights add up to zero.", top.value_loc("personas"))
+    return tuple(out)
+
+
+_PROBE_EXPECT_RE = re.compile(r"^\s*[A-Za-z0-9_.\[\]-]+\s*(==|!=|<=|>=|<|>)\s*\S")
+
+
+def _probes(top: YamlMap, problems: Problems) -> tuple[ProbeSpec, ...]:
+    """``probes:`` entries: ``{name, path | url, headers, expect, timeout}``; header values may
+    read the environment as ``${VAR}``; ``expect`` is ``{ok: true}`` or ``["ok == true"]``."""
+    if "probes" not in top:
+        return ()
+    lst = expect_list(top["probes"], top.value_loc("probes"), "probes", problems)
+    out = []
+    for i, item in enumerate(lst or ()):
+        assert lst is not None
+        m = expect_map(item, lst.item_loc(i), "a probe", problems)
+        if m is None:
+            continue
+        problems.check_keys(m, ("name", "url", "path", "headers", "expect", "timeout"),
+                            ("name",), "a probe")  # fmt: skip
+        if "url" not in m and "path" not in m:
+            problems.add("a probe needs 'path' (joined to the target) or 'url'.", m.loc)
+        if "headers" in m and not isinstance(m["headers"], YamlMap):
+            problems.add("probe headers must be a mapping.", m.value_loc("headers"))
+        if "timeout" in m:
+            problems.convert(m, "timeout", parse_duration_s, 5.0)
+        expect = m.get("expect")
+        if isinstance(expect, YamlList):
+            for j, e in enumerate(expect):
+                if not isinstance(e, str) or not _PROBE_EXPECT_RE.match(e):
+                    problems.add(f"bad probe expectation {e!r}: write 'path op value', "
+                                 "e.g. \"ok == true\".", expect.item_loc(j))  # fmt: skip
+        elif expect is not None and not isinstance(expect, YamlMap):
+            problems.add("probe expect is a mapping {ok: true} or a list of 'path op value'.",
+                         m.value_loc("expect"))  # fmt: skip
+        out.append(ProbeSpec(str(m.get("name", f"probe{i + 1}")), _plain(m), m.loc))
+    return tuple(out)
+
+
+def _thresholds(top: YamlMap, problems: Problems) -> tuple[ThresholdSpec, ...]:
+    if "thresholds" not in top:
+        return ()
+    lst = expect_list(top["thresholds"], top.value_loc("thresholds"), "thresholds", problems)
+    out = []
+    for i, item in enumerate(lst or ()):
+        loc = lst.item_loc(i) if lst is not None else None
+        if not isinstance(item, str) or not item.strip():
+            problems.add(f"a threshold is one line of text, got {item!r}.", loc)
+            continue
+        out.append(ThresholdSpec(item.strip(), loc))
+    return tuple(out)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = ["load_scenario"]

@@ -1,0 +1,387 @@
+"""The scenario model: frozen dataclasses the loader builds and the runner compiles.
+
+Only the loader sees raw YAML. Expressions, templates, JSONPaths and regexes in these models are
+already compiled (see ``expr``, ``templates``, ``jsonpath``); the runner composes them into one
+closure per step (``loadkit.runner.journey.compile_scenario``). Times are seconds (``_s``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+from loadkit.errors import Location
+from loadkit.results.schema import ArrivalOutcome
+from loadkit.scenario.expr import Expr
+from loadkit.scenario.jsonpath import JsonPath
+from loadkit.scenario.templates import Template
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """One gate as written (parsed by ``loadkit.scenario.thresholds``)."""
+
+    text: str
+    location: Location | None
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    """Run settings a scenario may carry; ``None`` = use the runner's default."""
+
+    max_in_flight: int | None = None
+    shards: int | None = None
+    request_timeout_s: float | None = None
+    time_scale: float = 1.0  # multiplies every think time and fixed poll interval
+
+
+class ThinkKind(StrEnum):
+    CONSTANT = "constant"
+    UNIFORM = "uniform"
+    EXPONENTIAL = "exponential"  # a = mean
+    LOGNORMAL = "lognormal"  # a = median, b = sigma
+
+
+@dataclass(frozen=True)
+class ThinkSpec:
+    """A random duration: constant a; uniform [a, b]; exponential mean a; lognormal median a,
+    sigma b. Seconds, already multiplied by ``time_scale``."""
+
+    kind: ThinkKind
+    a_s: float
+    b_s: float = 0.0
+
+    def mean_s(self) -> float:
+        import math
+
+        if self.kind is ThinkKind.UNIFORM:
+            return (self.a_s + self.b_s) / 2
+        if self.kind is ThinkKind.LOGNORMAL:
+            return self.a_s * math.exp(self.b_s**2 / 2)
+        return self.a_s
+
+
+class CaptureSource(StrEnum):
+    JSON = "json"
+    REGEX = "regex"
+    HEADER = "header"
+    COOKIE = "cookie"
+    FORM_FIELD = "form_field"
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Set variable ``var`` from the response. No match is a failure unless a ``default``
+    (a template, e.g. ``"{{ state }}"`` to keep the previous value) is given."""
+
+    var: str
+    source: CaptureSource
+    pattern: str  # JSONPath text, regex, header name, cookie name or form field name
+    location: Location
+    jsonpath: JsonPath | None = field(default=None, repr=False)
+    regex: re.Pattern[str] | None = field(default=None, repr=False)
+    default: Template | None = None
+
+
+@dataclass(frozen=True)
+class JsonCheck:
+    """``expect.json``: the value at ``path`` must equal ``value``."""
+
+    path: JsonPath
+    value: Any
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Which statuses are fine, which are business outcomes (labelled, still ``ok``)."""
+
+    ok_statuses: frozenset[int] | None = None  # None = any status below 400
+    outcomes: tuple[tuple[int, str], ...] = ()  # e.g. (409, "seat_taken")
+    json: tuple[JsonCheck, ...] = ()
+    condition: Expr | None = None  # `expect.that`: an expression over captured values
+
+
+class OnError(StrEnum):
+    FAIL = "fail"  # the journey ends `failed` (default)
+    CONTINUE = "continue"  # carry on; `status`/`outcome` tell what happened
+    LEAVE = "leave"  # the journey ends `abandoned`, reason = the error
+
+
+class Fact(StrEnum):
+    JOINED = "joined"
+    ADMITTED = "admitted"
+    QUEUE_POSITION = "queue_position"
+    TOKEN_ID = "token_id"
+    SEATS_HELD = "seats_held"
+    SEATS_BOUGHT = "seats_bought"
+    ORDER_ID = "order_id"
+    SHOP_OK_WITHOUT_TOKEN = "shop_ok_without_token"
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    method: str
+    path: Template
+    request_name: str
+    query: tuple[tuple[str, Template], ...] = ()
+    headers: tuple[tuple[str, Template], ...] = ()
+    json: Template | None = None
+    form: Template | None = None
+    body: Template | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class StepBase:
+    name: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class RequestStep(StepBase):
+    request: RequestSpec
+    expect: Expect = field(default_factory=Expect)
+    captures: tuple[Capture, ...] = ()
+    record: tuple[tuple[Fact, Template], ...] = ()
+    on_error: OnError = OnError.FAIL
+
+
+@dataclass(frozen=True)
+class ThinkStep(StepBase):
+    think: ThinkSpec
+
+
+@dataclass(frozen=True)
+class HazardStage:
+    """From ``after_s`` of polling on, leave with rate ``per_s`` (a constant hazard)."""
+
+    after_s: float
+    per_s: float
+
+
+@dataclass(frozen=True)
+class Interval:
+    """How long to wait between polls: ``fixed``, or what the server asks for (the
+    ``Retry-After``-style ``header``, then ``json`` path), else ``fallback_s``."""
+
+    fixed: ThinkSpec | None = None
+    header: str | None = None
+    json: JsonPath | None = None
+    fallback_s: float = 1.0
+    min_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class PollStep(StepBase):
+    steps: tuple[Step, ...]
+    until: Expr
+    interval: Interval
+    deadline_s: float | None = None
+    max_polls: int | None = None
+    abandon: tuple[HazardStage, ...] = ()
+    on_deadline: ArrivalOutcome | None = ArrivalOutcome.GAVE_UP  # None = carry on
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Wait before attempt n+1: ``delays_s[n-1]`` (last one repeats), or
+    ``base_s * factor**(n-1)`` capped at ``max_s``; ± ``jitter`` fraction."""
+
+    delays_s: tuple[float, ...] = ()
+    base_s: float = 1.0
+    factor: float = 2.0
+    max_s: float = 30.0
+    jitter: float = 0.0
+
+
+@dataclass(frozen=True)
+class RetryStep(StepBase):
+    steps: tuple[Step, ...]
+    statuses: frozenset[int]
+    errors: frozenset[str]  # connection_error, timeout, expectation_failed
+    attempts: int | None  # total tries, None = no cap
+    backoff: Backoff
+    deadline_s: float | None = None
+    on_give_up: ArrivalOutcome | None = ArrivalOutcome.GAVE_UP  # None = carry on
+
+
+@dataclass(frozen=True)
+class Branch:
+    weight: float
+    steps: tuple[Step, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class ChoiceStep(StepBase):
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True)
+class IfStep(StepBase):
+    condition: Expr
+    then: tuple[Step, ...]
+    otherwise: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepeatStep(StepBase):
+    steps: tuple[Step, ...]
+    times: int | None = None
+    while_: Expr | None = None
+    until: Expr | None = None
+    index_var: str | None = None
+
+
+@dataclass(frozen=True)
+class LeaveStep(StepBase):
+    reason: Template
+    outcome: ArrivalOutcome = ArrivalOutcome.ABANDONED
+
+
+@dataclass(frozen=True)
+class SetStep(StepBase):
+    assignments: tuple[tuple[str, Template], ...]
+
+
+@dataclass(frozen=True)
+class RecordStep(StepBase):
+    record: tuple[tuple[Fact, Template], ...]
+
+
+@dataclass(frozen=True)
+class FeedStep(StepBase):
+    feeder: str
+    var: str
+
+
+@dataclass(frozen=True)
+class ClearCookiesStep(StepBase):
+    """Forget the visitor's cookies (a fan whose browser lost the queue cookie)."""
+
+
+Step: TypeAlias = (
+    RequestStep
+    | ThinkStep
+    | PollStep
+    | RetryStep
+    | ChoiceStep
+    | IfStep
+    | RepeatStep
+    | LeaveStep
+    | SetStep
+    | RecordStep
+    | FeedStep
+    | ClearCookiesStep
+)
+
+
+class FeederMode(StrEnum):
+    UNIQUE = "unique"  # each row at most once across the whole run (shard-partitioned)
+    SEQUENTIAL = "sequential"  # in order per worker process, exhausted at the end
+    RANDOM = "random"  # any row, drawn with the visitor's rng
+    CYCLIC = "cyclic"  # in order per worker process, wrapping around
+
+
+@dataclass(frozen=True)
+class Feeder:
+    name: str
+    path: str  # resolved against the scenario file's folder
+    mode: FeederMode
+    columns: tuple[str, ...]  # the columns the file has (header row)
+    location: Location
+    on_exhausted: ArrivalOutcome = ArrivalOutcome.FAILED
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    weight: float
+    steps: tuple[Step, ...]
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A check the analyzer runs against the target after the run (``loadkit.analysis.probes``):
+    ``raw`` is ``{name, path | url, headers, expect, timeout}`` as written, already validated."""
+
+    name: str
+    raw: dict[str, Any]
+    location: Location | None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    sha256: str
+    host: str | None
+    allow_hosts: tuple[str, ...]
+    personas: tuple[Persona, ...]
+    thresholds: tuple[ThresholdSpec, ...] = ()
+    probes: tuple[ProbeSpec, ...] = ()
+    settings: ScenarioSettings = field(default_factory=ScenarioSettings)
+    variables: tuple[tuple[str, Template], ...] = ()
+    env: tuple[tuple[str, str | None], ...] = ()  # name → default (None = required)
+    feeders: tuple[Feeder, ...] = ()
+    description: str = ""
+
+    def persona(self, name: str) -> Persona:
+        """The persona called ``name``; ``KeyError`` if there is none."""
+        for p in self.personas:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def expected_journey_s(self) -> float | None:
+        """A rough mean journey length (think times only, weighted by persona)."""
+        from loadkit.scenario.summary import mean_think_s
+
+        total = sum(p.weight for p in self.personas)
+        if total <= 0:
+            return None
+        return sum(p.weight * mean_think_s(p.steps) for p in self.personas) / total
+
+
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "Backoff",
+    "Branch",
+    "Capture",
+    "CaptureSource",
+    "ChoiceStep",
+    "ClearCookiesStep",
+    "Expect",
+    "Fact",
+    "FeedStep",
+    "Feeder",
+    "FeederMode",
+    "HazardStage",
+    "IfStep",
+    "Interval",
+    "JsonCheck",
+    "LeaveStep",
+    "OnError",
+    "Persona",
+    "PollStep",
+    "ProbeSpec",
+    "RecordStep",
+    "RepeatStep",
+    "RequestSpec",
+    "RequestStep",
+    "RetryStep",
+    "Scenario",
+    "ScenarioSettings",
+    "SetStep",
+    "Step",
+    "StepBase",
+    "ThinkKind",
+    "ThinkSpec",
+    "ThinkStep",
+    "ThresholdSpec",
+]

@@ -1,0 +1,125 @@
+"""Target probes over real HTTP on 127.0.0.1 (stdlib server), and baseline comparisons."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from loadkit.analysis import GateStatus, parse_probe, run_probes
+from loadkit.errors import InputError
+from loadkit.results.synthetic import LatencyBreach
+from tests.analysis.conftest import Analyze, MakeRun
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.headers.get("X-Admin-Key") != "sesame":
+            self.send_response(403)
+            self.end_headers()
+            return
+        body = json.dumps({"ok": self.path.endswith("good"), "oversold": 0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def target() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_probe_passes_fails_and_writes_the_answer(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADMIN_KEY", "sesame")
+    headers = {"X-Admin-Key": "${ADMIN_KEY}"}
+    good = parse_probe(
+        {
+            "name": "good",
+            "path": "/admin/good",
+            "headers": headers,
+            "expect": ["ok == true", "oversold == 0"],
+        }
+    )
+    bad = parse_probe(
+        {"name": "bad", "path": "/admin/bad", "headers": headers, "expect": {"ok": True}}
+    )
+    denied = parse_probe({"name": "denied", "path": "/admin/good"})
+    results = run_probes([good, bad, denied], target, tmp_path)
+    assert [r.ok for r in results] == [True, False, False]
+    assert results[1].failures == ("ok is False, expected == True",)
+    assert results[2].status == 403
+    saved = json.loads((tmp_path / "analysis" / "probes" / "good.json").read_text())
+    assert saved["answer"] == {"ok": True, "oversold": 0}
+    assert "sesame" not in (tmp_path / "analysis" / "probes" / "good.json").read_text()
+    assert [r.gate().status for r in results] == [
+        GateStatus.PASSED,
+        GateStatus.FAILED,
+        GateStatus.FAILED,
+    ]
+
+
+def test_probe_without_answer_is_a_failed_gate(tmp_path: Path) -> None:
+    probe = parse_probe({"name": "gone", "url": "http://127.0.0.1:9/x", "timeout": 1})
+    result = run_probes([probe], "http://unused", tmp_path)[0]
+    assert result.status == 0 and result.error and not result.ok
+
+
+def test_probe_definition_errors() -> None:
+    with pytest.raises(InputError, match="unknown probe key 'expects'"):
+        parse_probe({"name": "x", "path": "/", "expects": []})
+    with pytest.raises(InputError, match="needs a url or a path"):
+        parse_probe({"name": "x"})
+
+
+def test_probe_results_become_gates_of_the_analysis(
+    check: Analyze, target: str, tmp_path: Path
+) -> None:
+    probe = parse_probe(
+        {
+            "name": "bad",
+            "path": "/bad",
+            "headers": {"X-Admin-Key": "sesame"},
+            "expect": ["ok == true"],
+        }
+    )
+    a = check([], probes=run_probes([probe], target, tmp_path))
+    assert a.gates[0].text == "probe(bad)" and a.exit_code == 1
+
+
+def test_regression_against_a_baseline(check: Analyze, make_run: MakeRun) -> None:
+    base = make_run()
+    slower = make_run(breaches=(LatencyBreach("checkout", 0, 100, 900.0),))
+    a = check(
+        ["regression(p(95){step=checkout}) < 10%", "regression(p95{step=landing}) < 10%"],
+        run=slower,
+        baseline=base,
+    )
+    checkout, landing = a.gates
+    assert checkout.status is GateStatus.FAILED and checkout.observed is not None
+    assert checkout.observed > 0.5
+    assert landing.status is GateStatus.PASSED
+    assert a.comparison is not None
+    row = a.comparison[a.comparison["step"] == "checkout"].iloc[0]
+    assert row["p95_ms"] == 900.0 and row["p95_change"] > 0.5
+
+
+def test_regression_without_baseline_is_no_data(check: Analyze) -> None:
+    assert check(["regression(p95) < 10%"]).gates[0].status is GateStatus.NO_DATA

@@ -1,0 +1,67 @@
+"""Shared pytest fixtures: a running demo ticket shop (loadkit.demo) for integration tests.
+
+Fixtures (stable; other test areas rely on them):
+
+``shop_factory(workers=1, faults=None, **config) -> ShopProcess``
+    Start a demo shop on a free 127.0.0.1 port with a fresh temporary database and the fast
+    test settings below (any ShopConfig key in ``config`` overrides them; ``faults`` is merged
+    over ``FAST_FAULTS`` section by section). Every shop started is stopped (by PID) when the
+    test ends, even if it fails. Use it when a test needs its own config or several shops.
+
+``demo_shop -> ShopProcess``
+    One shop started by ``shop_factory()`` with the fast settings. Attributes: ``url``
+    (``http://127.0.0.1:PORT``), ``admin_key`` (send as ``X-Admin-Key``), ``pid``, ``db_path``.
+
+Fast settings (``FAST_CONFIG``): queue polls every 0.2 s, 6,000 admissions a minute, holds
+live 30 s, silent queue places expire after 30 s, sweeper every 0.1 s; payments take no time
+and never decline (``FAST_FAULTS``). Tests that start a shop should be marked
+``@pytest.mark.integration``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from loadkit.demo import ShopProcess
+
+FAST_CONFIG: dict[str, Any] = {
+    "refresh_interval_s": 0.2,
+    "admission_rate_per_min": 6000.0,
+    "active_cap": 0,
+    "hold_ttl_s": 30.0,
+    "hold_release_grace_s": 0.5,
+    "queue_silence_s": 30.0,
+    "token_ttl_s": 300.0,
+    "token_redeem_s": 60.0,
+    "sweeper_period_s": 0.1,
+    "seats_cache_s": 0.0,
+}
+FAST_FAULTS: dict[str, Any] = {"payment": {"latency_ms": 0, "decline_rate": 0.0}}
+
+ShopFactory = Callable[..., ShopProcess]
+
+
+@pytest.fixture
+def shop_factory() -> Iterator[ShopFactory]:
+    started: list[ShopProcess] = []
+
+    def start(workers: int = 1, faults: dict[str, Any] | None = None, **config: Any) -> ShopProcess:
+        merged_faults = {**FAST_FAULTS, **(faults or {})}
+        merged_faults["payment"] = {**FAST_FAULTS["payment"], **(faults or {}).get("payment", {})}
+        shop = ShopProcess.start(workers=workers, faults=merged_faults, **{**FAST_CONFIG, **config})
+        started.append(shop)
+        return shop
+
+    try:
+        yield start
+    finally:
+        for shop in started:
+            shop.stop()
+
+
+@pytest.fixture
+def demo_shop(shop_factory: ShopFactory) -> ShopProcess:
+    return shop_factory()

@@ -1,0 +1,3 @@
+from tests.runner.distributed.procs import procs
+
+__all__ = ["procs"]

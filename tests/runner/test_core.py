@@ -1,0 +1,130 @@
+"""The engine: arrivals start on schedule, all are accounted for, caps drop, errors are rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from loadkit.results.schema import ArrivalOutcome, RunStatus
+from loadkit.results.writer import SegmentWriter
+from loadkit.runner.clock import Clock
+from loadkit.runner.core import Arrivals, Engine, EngineOptions, EngineResult, PersonaLike
+from loadkit.runner.flusher import Flusher
+from loadkit.runner.recorder import Recorder
+from loadkit.runner.visitor import Target
+from tests.runner.standins import GetLoop, Sleeper
+
+
+def _arrivals(offsets_s: list[float], persona_index: list[int] | None = None) -> Arrivals:
+    n = len(offsets_s)
+    return Arrivals(
+        ids=np.arange(n, dtype=np.int64),
+        offsets_ns=(np.asarray(offsets_s) * 1e9).astype(np.int64),
+        persona_index=np.asarray(persona_index or [0] * n),
+    )
+
+
+def _run(
+    tmp_path: Path,
+    url: str,
+    arrivals: Arrivals,
+    personas: list[PersonaLike],
+    **options: Any,
+) -> tuple[EngineResult, Engine]:
+    clock = Clock.measure()
+    flusher = Flusher(Recorder(), SegmentWriter(tmp_path, 0), interval_s=0.2)
+    engine = Engine(
+        arrivals,
+        personas,
+        target=Target.from_url(url, request_timeout_s=2.0, connect_timeout_s=1.0),
+        flusher=flusher,
+        clock=clock,
+        t0_ns=clock.now_ns() + 50_000_000,
+        options=EngineOptions(progress_interval_s=0.1, **options),
+    )
+    return engine.run(), engine
+
+
+def _table(tmp_path: Path, kind: str) -> Any:
+    files = sorted((tmp_path / "records").glob(f"{kind}-w0-*.parquet"))
+    return pq.read_table(files).to_pandas() if files else None
+
+
+def test_every_arrival_starts_near_its_time_and_is_recorded(
+    tmp_path: Path, tiny_server: Any
+) -> None:
+    offsets = [0.0, 0.01, 0.02, 0.1, 0.1, 0.25]
+    result, _ = _run(tmp_path, tiny_server.url, _arrivals(offsets), [GetLoop(repeat=2)])
+    assert result.status is RunStatus.COMPLETED
+    assert (result.scheduled, result.started, result.dropped) == (6, 6, 0)
+    arrivals = _table(tmp_path, "arrivals").sort_values("arrival_id")
+    assert list(arrivals["outcome"]) == ["completed"] * 6
+    gaps_ns = arrivals["actual_ns"].to_numpy() - arrivals["scheduled_ns"].to_numpy()
+    assert (gaps_ns >= 0).all()
+    np.testing.assert_allclose(arrivals["lateness_ms"], gaps_ns / 1e6)
+    sched = arrivals["scheduled_ns"].to_numpy() - arrivals["scheduled_ns"].min()
+    np.testing.assert_array_equal(sched, (np.asarray(offsets) * 1e9).astype(np.int64))
+    requests = _table(tmp_path, "requests")
+    assert len(requests) == 12
+    assert set(requests["status"]) == {200}
+    assert set(requests["outcome"]) == {"ok"}
+    assert (requests["bytes"] == 5).all()
+    assert list(arrivals["requests"]) == [2] * 6
+
+
+def test_cap_turns_overflow_into_dropped_rows(tmp_path: Path, tiny_server: Any) -> None:
+    arrivals = _arrivals([0.0, 0.0, 0.0, 0.01, 0.02])
+    result, _ = _run(tmp_path, tiny_server.url, arrivals, [Sleeper(seconds=0.3)], max_in_flight=2)
+    assert (result.scheduled, result.started, result.dropped) == (5, 2, 3)
+    rows = _table(tmp_path, "arrivals")
+    dropped = rows[rows["outcome"] == ArrivalOutcome.DROPPED.value]
+    assert len(dropped) == 3
+    assert dropped["actual_ns"].isna().all()
+    assert dropped["lateness_ms"].isna().all()
+    assert "in-flight cap" in dropped["reason"].iloc[0]
+
+
+def test_unreachable_target_gives_connection_error_rows(
+    tmp_path: Path, closed_port_url: str
+) -> None:
+    result, _ = _run(tmp_path, closed_port_url, _arrivals([0.0, 0.01]), [GetLoop(repeat=3)])
+    assert result.status is RunStatus.COMPLETED
+    assert result.errors == 6
+    requests = _table(tmp_path, "requests")
+    assert len(requests) == 6
+    assert set(requests["outcome"]) == {"connection_error"}
+    assert set(requests["status"]) == {0}
+    assert requests["error"].str.contains("refused", case=False).all()
+
+
+def test_stop_aborts_and_records_killed_journeys(tmp_path: Path, tiny_server: Any) -> None:
+    import gevent
+
+    clock = Clock.measure()
+    flusher = Flusher(Recorder(), SegmentWriter(tmp_path, 0), interval_s=0.2)
+    engine = Engine(
+        _arrivals([0.0, 0.0, 5.0]),
+        [Sleeper(seconds=30)],
+        target=Target.from_url(tiny_server.url),
+        flusher=flusher,
+        clock=clock,
+        t0_ns=clock.now_ns(),
+        options=EngineOptions(),
+    )
+    gevent.spawn_later(0.2, engine.stop, "interrupted (test)")
+    result = engine.run()
+    assert result.status is RunStatus.ABORTED
+    assert result.stop_reason == "interrupted (test)"
+    rows = _table(tmp_path, "arrivals")
+    assert len(rows) == 2  # the third was never due
+    assert set(rows["outcome"]) == {"failed"}
+    assert rows["reason"].str.startswith("stopped").all()
+
+
+def test_arrivals_must_be_sorted() -> None:
+    with pytest.raises(ValueError, match="sorted"):
+        _arrivals([0.2, 0.1])

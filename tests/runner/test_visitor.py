@@ -1,0 +1,134 @@
+"""The Visitor: one person's connection, cookies and randomness; errors become results, not raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from loadkit.errors import TargetError
+from loadkit.results.schema import REQUEST_SCHEMA, Outcome
+from loadkit.runner.clock import Clock
+from loadkit.runner.cookies import CookieJar
+from loadkit.runner.recorder import Recorder
+from loadkit.runner.redact import redact
+from loadkit.runner.visitor import Target, Visitor
+
+COL = {name: i for i, name in enumerate(REQUEST_SCHEMA.names)}
+
+
+def _visitor(url: str, arrival_id: int = 5, recorder: Recorder | None = None, **kw: Any) -> Visitor:
+    target = Target.from_url(url, **kw).resolve()
+    return Visitor(
+        arrival_id, "fan", seed=11, target=target, recorder=recorder or Recorder(),
+        clock=Clock.measure(), worker_id=2,
+    )  # fmt: skip
+
+
+def test_http_then_record_appends_one_full_row(tiny_server: Any) -> None:
+    rec = Recorder()
+    v = _visitor(tiny_server.url, recorder=rec)
+    result = v.http(
+        "GET",
+        "/hello",
+        name="GET /hello",
+        step="landing",
+        intended_ns=v.now_ns() - 5_000_000,
+        attempt=2,
+    )
+    v.record(result, Outcome.OK)
+    v.close()
+    assert result.status == 200 and result.content == b"hello" and result.error_kind is None
+    assert result.response_ms >= result.service_ms + 4.9
+    (row,) = rec.requests
+    assert len(row) == len(REQUEST_SCHEMA)
+    assert row[COL["arrival_id"]] == 5 and row[COL["worker"]] == 2
+    assert (row[COL["persona"]], row[COL["step"]], row[COL["name"]]) == (
+        "fan",
+        "landing",
+        "GET /hello",
+    )
+    assert (row[COL["method"]], row[COL["status"]], row[COL["outcome"]]) == ("GET", 200, "ok")
+    assert row[COL["error"]] is None and row[COL["bytes"]] == 5 and row[COL["attempt"]] == 2
+    assert v.requests == 1 and v.errors == 0
+
+
+def test_cookies_are_kept_per_visitor(tiny_server: Any) -> None:
+    a, b = _visitor(tiny_server.url, 1), _visitor(tiny_server.url, 2)
+    a.http("GET", "/cookie/set", name="set", step="s")
+    assert a.http("GET", "/cookie/echo", name="echo", step="s").content == b"sid=abc123"
+    assert b.http("GET", "/cookie/echo", name="echo", step="s").content == b""
+    assert a.cookie("sid") == "abc123"
+    a.clear_cookies()
+    assert a.http("GET", "/cookie/echo", name="echo", step="s").content == b""
+    a.close()
+    b.close()
+
+
+def test_unreachable_target_is_a_connection_error_result(closed_port_url: str) -> None:
+    rec = Recorder()
+    v = _visitor(closed_port_url, recorder=rec)
+    result = v.http("POST", "/x", name="x", step="s", body=b"{}")
+    v.record(result, Outcome.CONNECTION_ERROR)
+    assert (result.status, result.error_kind) == (0, "connection_error")
+    assert "refused" in (result.error or "").lower()
+    assert rec.requests[0][COL["outcome"]] == "connection_error"
+    assert rec.error_count == 1 and v.errors == 1
+
+
+def test_slow_response_times_out(tiny_server: Any) -> None:
+    v = _visitor(tiny_server.url)
+    result = v.http("GET", "/slow", name="slow", step="s", timeout_s=0.1)
+    assert (result.status, result.error_kind) == (0, "timeout")
+    # the next request gets a fresh connection and works
+    assert v.http("GET", "/", name="root", step="s").status == 200
+    v.close()
+
+
+def test_stored_error_text_is_redacted(tiny_server: Any) -> None:
+    rec = Recorder()
+    v = _visitor(tiny_server.url, recorder=rec)
+    result = v.http("GET", "/fail", name="fail", step="s")
+    v.record(result, Outcome.HTTP_ERROR, "503 for Authorization: Bearer eyJabc.def.ghi")
+    error = rec.requests[0][COL["error"]]
+    assert "eyJ" not in error and "Bearer eyJ" not in error and "503" in error
+    v.close()
+
+
+def test_rng_is_seeded_per_arrival(tiny_server: Any) -> None:
+    draws = [_visitor(tiny_server.url, 9).rng.random() for _ in range(2)]
+    assert draws[0] == draws[1]
+    assert _visitor(tiny_server.url, 10).rng.random() != draws[0]
+
+
+def test_paths_join_the_base_path_and_other_origins_are_refused() -> None:
+    t = Target.from_url("http://127.0.0.1:8080/api/")
+    assert t.path_of("/events/1") == "/api/events/1"
+    assert t.path_of("events/1") == "/api/events/1"
+    assert t.path_of("http://127.0.0.1:8080/x?a=1") == "/x?a=1"
+    with pytest.raises(TargetError, match="refusing"):
+        t.path_of("http://evil.example/x")
+
+
+def test_cookie_jar_honours_path_and_deletion() -> None:
+    jar = CookieJar()
+    jar.update(["a=1; Path=/", "b=2; Path=/shop", "c=3; Max-Age=0"], "/")
+    assert jar.header_for("/") == "a=1"
+    assert jar.header_for("/shop/cart") == "a=1; b=2"
+    jar.update(["a=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT"], "/")
+    assert jar.header_for("/") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ('{"access_token": "s3cr3t-value"}', "s3cr3t-value"),
+        ("Cookie: sid=abc; other=1", "sid=abc"),
+        ("GET http://bob:hunter2@shop/x", "hunter2"),
+        ("token=abcdef&x=1", "abcdef"),
+    ],
+)
+def test_redact_removes_credentials(text: str, secret: str) -> None:
+    assert secret not in redact(text)
+    assert "[redacted]" in redact(text)
