@@ -11,8 +11,11 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
-    areas = sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules([str(here)])
-                   if m.name.startswith("bench_"))
+    areas = sorted(
+        m.name[len("bench_") :]
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.startswith("bench_")
+    )
     chosen = argv or areas
     unknown = [a for a in chosen if a not in areas]
     if unknown:

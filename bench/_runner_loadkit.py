@@ -4,10 +4,12 @@
 t0, each runs one journey that repeats a GET on its keep-alive connection until the window ends;
 recording on (segments flushed every second). Requests are counted over the window.
 
-``python -m bench._runner_loadkit schedule URL RATE SECONDS OUT``: Poisson arrivals at RATE/s,
-each one GET; writes lateness figures from the arrival records.
+``python -m bench._runner_loadkit schedule URL RATE SECONDS OUT [GETS]``: Poisson arrivals at
+RATE/s, each GETS requests (default 1; 0 = the scheduler alone); writes lateness figures from
+the arrival records.
 
-``python -m bench._runner_loadkit record OUT``: the cost of ``Visitor.record`` alone.
+``python -m bench._runner_loadkit micro OUT``: ``Visitor.record`` alone, and what a new
+visitor's client costs (ours vs a Locust ``FastHttpSession`` per visitor).
 """
 
 from gevent import monkey
@@ -15,6 +17,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -34,7 +37,7 @@ class _End:
     last_step: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class RepeatGet:
     """A persona that GETs one path until ``until_mono_s`` (or ``repeat`` times)."""
 
@@ -78,22 +81,30 @@ def _session(
     return Session(spec, run_dir, plan, compact=False)
 
 
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (the flusher's writer thread included)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def loop(url: str, users: int, warm_s: float, measure_s: float, out: str) -> None:
     import gevent
 
     delay_s = 0.5
-    until = time.monotonic() + delay_s + warm_s + measure_s + 0.5
-    session = _session(
-        tempfile.mkdtemp(), url, np.zeros(users, np.int64), RepeatGet(until_mono_s=until), delay_s
-    )
+    persona = RepeatGet()
+    session = _session(tempfile.mkdtemp(), url, np.zeros(users, np.int64), persona, delay_s)
+    t0_mono_s = session.clock.to_monotonic_ns(session.t0_ns) / 1e9
+    persona.until_mono_s = t0_mono_s + warm_s + measure_s + 0.5
     counts: dict[str, float] = {}
 
     def measure() -> None:
-        gevent.sleep(delay_s + warm_s)
-        n0, t0 = session.flusher.pending_requests(), time.perf_counter()
+        gevent.sleep(max(0.0, t0_mono_s + warm_s - time.monotonic()))
+        n0, t0, c0 = session.flusher.pending_requests(), time.perf_counter(), _cpu_s()
         gevent.sleep(measure_s)
         counts.update(
-            requests=session.flusher.pending_requests() - n0, seconds=time.perf_counter() - t0
+            requests=session.flusher.pending_requests() - n0,
+            seconds=time.perf_counter() - t0,
+            cpu_s=_cpu_s() - c0,
         )
 
     gevent.spawn(measure)
@@ -105,7 +116,7 @@ def loop(url: str, users: int, warm_s: float, measure_s: float, out: str) -> Non
         json.dump(counts, f)
 
 
-def schedule(url: str, rate: float, seconds: float, out: str) -> None:
+def schedule(url: str, rate: float, seconds: float, out: str, repeat: int = 1) -> None:
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(7)
@@ -113,7 +124,7 @@ def schedule(url: str, rate: float, seconds: float, out: str) -> None:
     offsets_s = np.cumsum(gaps_s)
     offsets_ns = (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64)
     run_dir = tempfile.mkdtemp()
-    session = _session(run_dir, url, offsets_ns, RepeatGet(repeat=1), 1.0)
+    session = _session(run_dir, url, offsets_ns, RepeatGet(repeat=repeat), 1.0)
     cpu0 = time.process_time()
     result = session.run()
     cpu_s = time.process_time() - cpu0
@@ -134,21 +145,30 @@ def schedule(url: str, rate: float, seconds: float, out: str) -> None:
         json.dump(figures, f)
 
 
-def record_cost(out: str) -> None:
+def micro(out: str) -> None:
+    """Per-visitor and per-request costs measured without a network."""
+    from geventhttpclient.client import HTTPClient
+    from locust.contrib.fasthttp import FastHttpSession
+    from locust.event import EventHook
+
     from loadkit.runner.clock import Clock
     from loadkit.runner.journey import HttpResult
     from loadkit.runner.recorder import Recorder
     from loadkit.runner.visitor import Target, Visitor
 
+    def best_us(fn: Any, n: int) -> float:
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best = min(best, (time.perf_counter() - t) / n)
+        return best * 1e6
+
     rec = Recorder()
-    v = Visitor(
-        1,
-        "fan",
-        seed=1,
-        target=Target.from_url("http://127.0.0.1:9"),
-        recorder=rec,
-        clock=Clock.measure(),
-    )
+    target = Target.from_url("http://127.0.0.1:9").resolve()
+    clock = Clock.measure()
+    v = Visitor(1, "fan", seed=1, target=target, recorder=rec, clock=clock)
     result = HttpResult(
         status=200,
         headers=None,
@@ -161,16 +181,30 @@ def record_cost(out: str) -> None:
         service_ms=1.0,
         response_ms=1.0,
     )
-    n = 200_000
-    best = float("inf")
-    for _ in range(5):
-        rec.requests = []
-        t = time.perf_counter()
-        for _ in range(n):
-            v.record(result, Outcome.OK)
-        best = min(best, (time.perf_counter() - t) / n)
+
+    def record() -> None:
+        v.record(result, Outcome.OK)
+
+    def new_visitor() -> None:
+        Visitor(2, "fan", seed=1, target=target, recorder=rec, clock=clock)._connect()
+
+    hook = EventHook()
+
+    def new_fasthttpsession() -> None:
+        FastHttpSession("http://127.0.0.1:9", request_event=hook, user=None)
+
+    def new_httpclient() -> None:
+        HTTPClient("127.0.0.1", port=9, concurrency=1, connection_timeout=5)
+
+    figures = {
+        "record_us": best_us(record, 100_000),
+        "visitor_us": best_us(new_visitor, 5_000),
+        "httpclient_us": best_us(new_httpclient, 5_000),
+        "fasthttpsession_us": best_us(new_fasthttpsession, 5_000),
+    }
+    rec.requests = []
     with open(out, "w") as f:
-        json.dump({"record_us": best * 1e6}, f)
+        json.dump(figures, f)
 
 
 def main(argv: list[str]) -> None:
@@ -178,9 +212,9 @@ def main(argv: list[str]) -> None:
     if mode == "loop":
         loop(args[0], int(args[1]), float(args[2]), float(args[3]), args[4])
     elif mode == "schedule":
-        schedule(args[0], float(args[1]), float(args[2]), args[3])
-    elif mode == "record":
-        record_cost(args[0])
+        schedule(args[0], float(args[1]), float(args[2]), args[3], *map(int, args[4:5]))
+    elif mode == "micro":
+        micro(args[0])
     else:
         raise SystemExit(f"unknown mode {mode}")
 

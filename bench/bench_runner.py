@@ -25,14 +25,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 32
 WARM_S = 2.0
-MEASURE_S = 6.0
-ROUNDS = 2
+MEASURE_S = 5.0
+ROUNDS = 3
 TARGET_CORE = "0"
 GENERATOR_CORE = "1"
 BODY = b"<html><body>loadkit bench: a small static page</body></html>\n"
@@ -73,6 +74,8 @@ http {{
 def nginx() -> Iterator[str]:
     """Our own nginx on a free loopback port, pinned to the target core; stopped by PID."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(exe).exists():
+        raise RuntimeError("nginx is not installed: apt-get install nginx-light")
     prefix = Path(tempfile.mkdtemp(prefix="loadkit-nginx-"))
     (prefix / "www").mkdir()
     (prefix / "tmp").mkdir()
@@ -141,48 +144,39 @@ def _child(
         out.unlink(missing_ok=True)
 
 
-def plain_locust(url: str) -> float:
+@dataclass(frozen=True)
+class Loop:
+    """One throughput round: requests/s over the window and CPU µs per request."""
+
+    rps: float
+    cpu_us: float
+
+
+def _loop(r: dict[str, Any]) -> Loop:
+    n = max(1.0, float(r["requests"]))
+    return Loop(n / float(r["seconds"]), float(r["cpu_s"]) / n * 1e6)
+
+
+def plain_locust(url: str) -> Loop:
     locust = str(Path(sys.executable).with_name("locust"))
     run_s = int(WARM_S + MEASURE_S + 2)
     cmd = [
-        locust,
-        "-f",
-        "bench/locust_plain.py",
-        "--headless",
-        "-u",
-        str(USERS),
-        "-r",
-        "10000",
-        "-t",
-        f"{run_s:g}s",
-        "--host",
-        url,
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-    ]
+        locust, "-f", "bench/locust_plain.py", "--headless", "-u", str(USERS), "-r", "10000",
+        "-t", f"{run_s}s", "--host", url, "--only-summary", "--loglevel", "WARNING",
+    ]  # fmt: skip
     env = {"LOADKIT_BENCH_WARM_S": str(WARM_S), "LOADKIT_BENCH_MEASURE_S": str(MEASURE_S)}
-    r = _child(cmd, env)
-    return float(r["requests"]) / float(r["seconds"])
+    return _loop(_child(cmd, env))
 
 
-def loadkit_loop(url: str) -> float:
+def loadkit_loop(url: str) -> Loop:
     cmd = [
-        sys.executable,
-        "-m",
-        "bench._runner_loadkit",
-        "loop",
-        url,
-        str(USERS),
-        str(WARM_S),
-        str(MEASURE_S),
-        "{out}",
-    ]
-    r = _child(cmd)
-    return float(r["requests"]) / float(r["seconds"])
+        sys.executable, "-m", "bench._runner_loadkit", "loop", url, str(USERS), str(WARM_S),
+        str(MEASURE_S), "{out}",
+    ]  # fmt: skip
+    return _loop(_child(cmd))
 
 
-def schedule_accuracy(url: str, rate: float, seconds: float) -> dict[str, Any]:
+def schedule_accuracy(url: str, rate: float, seconds: float, gets: int = 1) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
@@ -192,46 +186,78 @@ def schedule_accuracy(url: str, rate: float, seconds: float) -> dict[str, Any]:
         str(rate),
         str(seconds),
         "{out}",
+        str(gets),
     ]
     return _child(cmd)
 
 
-def record_cost() -> float:
-    r = _child([sys.executable, "-m", "bench._runner_loadkit", "record", "{out}"])
-    return float(r["record_us"])
+def micro() -> dict[str, Any]:
+    return _child([sys.executable, "-m", "bench._runner_loadkit", "micro", "{out}"])
+
+
+def _rounds(values: list[Loop]) -> str:
+    return ", ".join(f"{x.rps:,.0f} ({x.cpu_us:.0f} µs)" for x in values)
 
 
 def run() -> str:
-    lines = ["## Runner (`python -m bench runner`)", ""]
+    load_before = os.getloadavg()[0]
     with nginx() as url:
-        locust_rps: list[float] = []
-        loadkit_rps: list[float] = []
+        locust: list[Loop] = []
+        loadkit: list[Loop] = []
         for _ in range(ROUNDS):
-            locust_rps.append(plain_locust(url))
-            loadkit_rps.append(loadkit_loop(url))
+            locust.append(plain_locust(url))
+            loadkit.append(loadkit_loop(url))
         steady = schedule_accuracy(url, 500, 8)
         spike = schedule_accuracy(url, 2000, 4)
-    rec_us = record_cost()
-    best_locust, best_loadkit = max(locust_rps), max(loadkit_rps)
-    ratio = best_loadkit / best_locust
-    lines += [
-        f"nginx static file on core {TARGET_CORE}, generator on core {GENERATOR_CORE} (taskset); "
-        f"{USERS} concurrent users, {WARM_S:g}s warm-up, {MEASURE_S:g}s window, best of {ROUNDS} "
-        "alternating rounds.",
+        bare_steady = schedule_accuracy(url, 500, 8, gets=0)
+        bare_spike = schedule_accuracy(url, 2000, 4, gets=0)
+    costs = micro()
+    load_after = os.getloadavg()[0]
+    best_locust = max(x.rps for x in locust)
+    best_loadkit = max(x.rps for x in loadkit)
+    cpu_locust = min(x.cpu_us for x in locust)
+    cpu_loadkit = min(x.cpu_us for x in loadkit)
+    lines = [
+        "## Runner (`python -m bench runner`)",
         "",
-        "| what | requests/s |",
-        "| --- | ---: |",
-        f"| plain Locust FastHttpUser loop | {best_locust:,.0f} (rounds: {', '.join(f'{x:,.0f}' for x in locust_rps)}) |",
-        f"| loadkit visitors, recording on | {best_loadkit:,.0f} (rounds: {', '.join(f'{x:,.0f}' for x in loadkit_rps)}) |",
-        f"| **ratio loadkit / Locust** | **{ratio:.2f}x** |",
+        f"nginx serving a {len(BODY)}-byte static file on core {TARGET_CORE}, load generator on "
+        f"core {GENERATOR_CORE} (taskset). {USERS} concurrent users / visitors looping the same "
+        f"keep-alive GET; {WARM_S:g} s warm-up, {MEASURE_S:g} s window; {ROUNDS} alternating "
+        f"rounds. Machine load average {load_before:.1f} before, {load_after:.1f} after: other "
+        "processes share both cores, so requests/s vary from round to round; the generator's "
+        "CPU time per request (user + system, over the window) is the steadier figure.",
         "",
-        "| schedule | arrivals | dropped | lateness p50 | p99 | max |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| what | requests/s, best | CPU per request, best | rounds: req/s (CPU/req) |",
+        "| --- | ---: | ---: | --- |",
+        f"| plain Locust: FastHttpUser, `constant(0)`, `self.client.get` | {best_locust:,.0f} "
+        f"| {cpu_locust:.0f} µs | {_rounds(locust)} |",
+        f"| loadkit: one journey per visitor repeating `visitor.http` + `visitor.record`, "
+        f"recording to Parquet | {best_loadkit:,.0f} | {cpu_loadkit:.0f} µs | {_rounds(loadkit)} |",
+        f"| **loadkit / Locust** | **{best_loadkit / best_locust:.2f}x** "
+        f"| **{cpu_locust / cpu_loadkit:.2f}x** as efficient | |",
+        "",
+        "Schedule accuracy: Poisson arrivals; each a new visitor (new connection) doing one GET, "
+        "or (scheduler alone) a visitor that sends nothing.",
+        "",
+        "| schedule | arrivals | dropped | lateness p50 | p99 | max | generator CPU per arrival |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label, s in (("Poisson 500/s, 8 s", steady), ("Poisson 2,000/s spike, 4 s", spike)):
+    for label, s in (
+        ("500/s for 8 s, one GET each", steady),
+        ("2,000/s spike for 4 s, one GET each", spike),
+        ("500/s for 8 s, scheduler alone", bare_steady),
+        ("2,000/s for 4 s, scheduler alone", bare_spike),
+    ):
         lines.append(
             f"| {label} | {s['arrivals']:,} | {s['dropped']} | {s['p50_ms']:.2f} ms | "
-            f"{s['p99_ms']:.2f} ms | {s['max_ms']:.2f} ms |"
+            f"{s['p99_ms']:.2f} ms | {s['max_ms']:.2f} ms | {s['cpu_us_per_arrival']:.0f} µs |"
         )
-    lines += ["", f"`Visitor.record` alone: {rec_us:.2f} µs per request row.", ""]
+    lines += [
+        "",
+        f"Costs without network: `Visitor.record` {costs['record_us']:.2f} µs per row; a new "
+        f"visitor with its client {costs['visitor_us']:.1f} µs (geventhttpclient `HTTPClient` "
+        f"alone {costs['httpclient_us']:.1f} µs, a Locust `FastHttpSession` "
+        f"{costs['fasthttpsession_us']:.1f} µs).",
+        "",
+    ]
     return "\n".join(lines)

@@ -2,11 +2,13 @@
 
 Run by the locust CLI (``locust -f bench/locust_plain.py --headless ...``). A greenlet started
 at test_start counts Locust's own total requests over a measurement window (after a warm-up)
-and writes ``{"requests": N, "seconds": S}`` to $LOADKIT_BENCH_OUT; no per-request hook is added.
+and the process's CPU time over it, and writes ``{"requests", "seconds", "cpu_s"}`` to
+$LOADKIT_BENCH_OUT; no per-request hook is added.
 """
 
 import json
 import os
+import resource
 import time
 
 import gevent
@@ -28,12 +30,23 @@ class PlainUser(FastHttpUser):
 def _measure(environment) -> None:  # type: ignore[no-untyped-def]
     gevent.sleep(WARM_S)
     stats = environment.runner.stats.total
-    n0, t0 = stats.num_requests, time.perf_counter()
+    n0, t0, c0 = stats.num_requests, time.perf_counter(), _cpu_s()
     gevent.sleep(MEASURE_S)
-    n1, t1 = stats.num_requests, time.perf_counter()
-    failures = stats.num_failures
+    n1, t1, c1 = stats.num_requests, time.perf_counter(), _cpu_s()
+    out = {
+        "requests": n1 - n0,
+        "seconds": t1 - t0,
+        "cpu_s": c1 - c0,
+        "failures": stats.num_failures,
+    }
     with open(os.environ["LOADKIT_BENCH_OUT"], "w") as f:
-        json.dump({"requests": n1 - n0, "seconds": t1 - t0, "failures": failures}, f)
+        json.dump(out, f)
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (threads included)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 @events.test_start.add_listener

@@ -151,10 +151,10 @@ def analyze(
 
 @cli.command(name="try")
 @_SCENARIO
-@click.option("--host", required=True, help="Target base URL.")
+@click.option("--host", default=None, help="Target base URL (default: the scenario's host).")
 @click.option("--persona", default=None, help="Only this persona (default: one of each).")
 @_SEED
-def try_(scenario: Path, host: str, persona: str | None, seed: int | None) -> None:
+def try_(scenario: Path, host: str | None, persona: str | None, seed: int | None) -> None:
     """Run one visitor of each persona and print every request, status, time and capture."""
     from loadkit.rehearsal import try_scenario
 
@@ -188,9 +188,9 @@ def demo_shop(ctx: click.Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the command, map errors to exit codes, exit."""
+    code: int = ExitCode.PASSED
     try:
         cli.main(args=argv, prog_name="loadkit", standalone_mode=False)
-        code = ExitCode.PASSED
     except _Exit as done:
         code = done.code
     except LoadkitError as exc:

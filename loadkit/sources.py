@@ -128,7 +128,8 @@ def load_yaml_file(path: str | Path) -> Any:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
-            "file not found", location=Location(str(path)),
+            "file not found",
+            location=Location(str(path)),
             hint="Check the path (it is relative to the current directory).",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -218,7 +219,9 @@ def expect_list(value: Any, loc: Location, what: str, problems: Problems) -> Yam
     """Return ``value`` if it is a list, else record a problem and return ``None``."""
     if isinstance(value, YamlList):
         return value
-    problems.add(f"{what} must be a list (lines starting with '- '), got {type(value).__name__}.", loc)
+    problems.add(
+        f"{what} must be a list (lines starting with '- '), got {type(value).__name__}.", loc
+    )
     return None
 
 

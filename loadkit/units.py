@@ -25,10 +25,25 @@ _COMPOUND_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|sec|s|min|m|h)")
 _RATE_RE = re.compile(
     r"^\s*(\d+(?:\.\d+)?)\s*(k)?\s*(?:/|per\s+)\s*(s|sec|second|m|min|minute|h|hour)\s*$"
 )
-_RATE_PER_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 1 / 60, "min": 1 / 60,
-               "minute": 1 / 60, "h": 1 / 3600, "hour": 1 / 3600}
-_SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+_RATE_PER_S = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 1 / 60,
+    "min": 1 / 60,
+    "minute": 1 / 60,
+    "h": 1 / 3600,
+    "hour": 1 / 3600,
+}
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
 
 DURATION_HELP = "a duration such as 250ms, 1.5s, 2m, 1h or 1m30s (a bare number means seconds)"
 RATE_HELP = "a rate such as 500/s, 30/min, 1.2k/s or 'per minute' (a bare number means per second)"

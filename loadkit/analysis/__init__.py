@@ -7,6 +7,8 @@ and an exit code; ``loadkit.report`` writes it out.
 from loadkit.analysis.analyze import analyze, decide, evaluate_gates, load_records
 from loadkit.analysis.gates import DEFAULT_MIN_SAMPLES, Records, evaluate_threshold
 from loadkit.analysis.invariants import evaluate_invariant, fifo_inversion_rate
+from loadkit.analysis.locust_csv import LIMITS as LOCUST_CSV_LIMITS
+from loadkit.analysis.locust_csv import analyze_locust_csv, read_locust_stats
 from loadkit.analysis.model import (
     Analysis,
     BreachSpan,
@@ -24,6 +26,7 @@ from loadkit.analysis.probes import (
     Probe,
     ProbeResult,
     execute_probe,
+    load_probe_results,
     parse_probe,
     run_probes,
 )
@@ -32,6 +35,7 @@ from loadkit.analysis.validity import LOST_FATES, check_validity
 
 __all__ = [
     "DEFAULT_MIN_SAMPLES",
+    "LOCUST_CSV_LIMITS",
     "LOST_FATES",
     "Analysis",
     "BreachSpan",
@@ -48,6 +52,7 @@ __all__ = [
     "ValidityCheck",
     "Verdict",
     "analyze",
+    "analyze_locust_csv",
     "check_validity",
     "compare_steps",
     "decide",
@@ -57,8 +62,10 @@ __all__ = [
     "execute_probe",
     "fifo_inversion_rate",
     "hdr_curves",
+    "load_probe_results",
     "load_records",
     "parse_probe",
+    "read_locust_stats",
     "run_probes",
     "step_summary",
 ]

@@ -34,26 +34,35 @@ from loadkit.results.reader import Run
 from loadkit.results.schema import Outcome, RunStatus
 from loadkit.scenario.thresholds import Threshold
 
-REQUEST_COLUMNS = (
-    "worker",
+REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt")
+SELECTOR_COLUMNS = ("worker", "persona", "name", "method", "status")  # read only when selected
+ARRIVAL_COLUMNS = (
+    "arrival_id",
     "persona",
-    "step",
-    "name",
-    "method",
-    "intended_ns",
-    "service_ms",
-    "response_ms",
-    "status",
+    "worker",
+    "scheduled_ns",
+    "actual_ns",
+    "end_ns",
+    "lateness_ms",
     "outcome",
-    "attempt",
+    "joined_ns",
+    "admitted_ns",
+    "queue_position",
+    "seats_held",
+    "seats_bought",
+    "order_id",
+    "shop_ok_without_token",
 )
 
 
-def load_records(run: Run) -> Records:
-    """The columns the analyzer needs, with ``t_s`` (seconds after t0) added."""
-    requests = run.load_requests(REQUEST_COLUMNS)
+def load_records(run: Run, thresholds: Sequence[Threshold] = ()) -> Records:
+    """The columns the analyzer needs, with ``t_s`` (seconds after t0) added. Selector columns
+    (persona, name, ...) are read only when a threshold selects on them."""
+    selected = {key for th in thresholds for key, _ in th.selector}
+    columns = [*REQUEST_COLUMNS, *(c for c in SELECTOR_COLUMNS if c in selected)]
+    requests = run.load_requests(columns)
     requests["t_s"] = (requests["intended_ns"].to_numpy() - run.t0_ns) / 1e9
-    arrivals = run.load_arrivals()
+    arrivals = run.load_arrivals(ARRIVAL_COLUMNS)
     arrivals["t_s"] = (arrivals["scheduled_ns"].to_numpy(dtype=np.int64) - run.t0_ns) / 1e9
     phases = tuple((p.name, p.start_s, p.end_s) for p in run.phases)
     return Records(requests, arrivals, phases, run.onsale_offset_s, run.duration_s)
@@ -211,9 +220,9 @@ def analyze(
 
     Raises ``InputError`` (exit 2) when a threshold names a step or phase the run lacks.
     """
-    records = load_records(run)
+    records = load_records(run, thresholds)
     info = run_info(run)
-    base_records = load_records(baseline) if baseline is not None else None
+    base_records = load_records(baseline, thresholds) if baseline is not None else None
     gates = evaluate_gates(thresholds, records, run.t0_ns, base_records)
     gates += tuple(p.gate() for p in probes)
     validity = check_validity(
@@ -235,7 +244,9 @@ def analyze(
 
 
 __all__ = [
+    "ARRIVAL_COLUMNS",
     "REQUEST_COLUMNS",
+    "SELECTOR_COLUMNS",
     "analyze",
     "decide",
     "evaluate_gates",

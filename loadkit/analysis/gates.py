@@ -16,6 +16,7 @@ reported *no data*.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,8 +140,9 @@ def per_group(
                 return np.bincount(codes[chosen], weights=values, minlength=n) / counts, counts
         qs = [stat.q if stat.q is not None else 50.0]
         if ranked is not None and kind is not StatKind.LATENESS:
-            rows = frame.index.to_numpy()[chosen]
-            return ranked_quantiles(codes[chosen], ranked.rank[rows], ranked, n, qs)[:, 0], counts
+            whole = isinstance(frame.index, pd.RangeIndex) and len(frame) == ranked.rank.size
+            ranks = ranked.rank[chosen] if whole else ranked.rank[frame.index.to_numpy()[chosen]]
+            return ranked_quantiles(codes[chosen], ranks, ranked, n, qs)[:, 0], counts
         q = grouped_quantiles(codes[chosen], values, n, qs)
         return q[:, 0], counts
     if kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
@@ -182,65 +184,85 @@ def _status(th: Threshold, failed: bool) -> GateStatus:
     return GateStatus.WARN if th.warn else GateStatus.FAILED
 
 
-def evaluate_threshold(th: Threshold, records: Records) -> GateResult:
-    """Evaluate one (non-invariant, non-regression) threshold. Raises ``InputError`` for names
-    the records do not have."""
-    check_names(th, records)
+def _counts_drops(th: Threshold) -> bool:
+    """A visitor-level error rate: dropped arrivals count as failed requests (DESIGN.md §3)."""
+    request_only = {"step", "name", "method", "status", "outcome"}
+    return th.stat.kind is StatKind.ERROR_RATE and not request_only & set(dict(th.selector))
+
+
+def _measure(
+    th: Threshold,
+    records: Records,
+    span: tuple[float, float],
+    code_of: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    width_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stat per group over ``[lo, hi)``; ``code_of`` maps times to group codes."""
+    lo, hi = span
     frame = records.arrivals if _on_arrivals(th) else records.requests
+    t_s = frame["t_s"].to_numpy()
+    inside = (t_s >= lo) & (t_s < hi)
     time_kinds = (StatKind.RESPONSE, StatKind.SERVICE)
     ranked = records.ranked(f"{th.stat.kind.value}_ms") if th.stat.kind in time_kinds else None
-    t_s = frame["t_s"].to_numpy()
-    lo, hi = time_range(th, records, t_s)
-    inside = (t_s >= lo) & (t_s < hi)
-    frame, t_s = frame.loc[inside], t_s[inside]
-    needs = th.stat.kind in _SAMPLED_KINDS
-    min_n = (th.min_samples or DEFAULT_MIN_SAMPLES) if needs else 0
-    kind = th.stat.kind
-    loc = str(th.location) if th.location else None
-    limit = f"{th.op.value} {th.value_text}"
-    about: dict[str, Any] = dict(
-        stat=th.stat.label,
-        stat_kind=kind.value,
-        limit=th.value,
-        selector=th.selector,
-        window_s=th.window_s if th.windowed else None,
-    )
-    if not th.windowed:
-        span = records.duration_s if th.phase is None and th.start is None else hi - lo
-        values, samples = per_group(
-            th, frame, np.zeros(len(frame), np.int64), 1, max(span, 1e-9), ranked
+    # copy only the columns the stat reads, and only when the range leaves rows out
+    wanted = ["outcome", "response_ms", "service_ms", "lateness_ms", *dict(th.selector)]
+    frame = frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]]
+    if not inside.all():
+        frame = frame.loc[inside]
+    values, samples = per_group(th, frame, code_of(t_s[inside]), n, width_s, ranked)
+    if _counts_drops(th):
+        arr = records.arrivals
+        a_s = arr["t_s"].to_numpy()
+        dropped = (arr["outcome"] == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool) & (
+            (a_s >= lo) & (a_s < hi) & selection_mask(arr, th.selector)
         )
-        value, n = float(values[0]), int(samples[0])
-        if n < min_n or (needs and math.isnan(value)):
-            return GateResult(
-                th.text,
-                GateKind.THRESHOLD,
-                GateStatus.NO_DATA,
-                None,
-                f"no data ({n} samples, need {min_n})",
-                limit,
-                location=loc,
-                samples=n,
-                **about,
-            )  # type: ignore[arg-type]
-        return GateResult(
-            th.text,
-            GateKind.THRESHOLD,
-            _status(th, not th.passes(value)),
-            value,
-            format_value(kind, value),
-            limit,
-            location=loc,
-            samples=n,
-            **about,
-        )  # type: ignore[arg-type]
+        drops = np.bincount(code_of(a_s[dropped]), minlength=n)
+        errors = np.nan_to_num(values * samples)
+        samples = samples + drops
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = (errors + drops) / samples
+    return values, samples
+
+
+def _no_data(th: Threshold, text: str, about: dict[str, Any]) -> GateResult:
+    limit = f"{th.op.value} {th.value_text}"
+    return GateResult(th.text, GateKind.THRESHOLD, GateStatus.NO_DATA, None, text, limit, **about)
+
+
+def _aggregate(
+    th: Threshold, records: Records, span: tuple[float, float], min_n: int, about: dict[str, Any]
+) -> GateResult:
+    lo, hi = span
+    seconds = records.duration_s if th.phase is None and th.start is None else hi - lo
+    values, samples = _measure(
+        th, records, span, lambda t: np.zeros(len(t), np.int64), 1, max(seconds, 1e-9)
+    )
+    value, n = float(values[0]), int(samples[0])
+    about = {**about, "samples": n}
+    if n < min_n or math.isnan(value):
+        return _no_data(th, f"no data ({n} samples, need {min_n})", about)
+    return GateResult(
+        th.text,
+        GateKind.THRESHOLD,
+        _status(th, not th.passes(value)),
+        value,
+        format_value(th.stat.kind, value),
+        f"{th.op.value} {th.value_text}",
+        **about,
+    )
+
+
+def _windowed(
+    th: Threshold, records: Records, span: tuple[float, float], min_n: int, about: dict[str, Any]
+) -> GateResult:
     width = th.window_s
-    first, last = math.floor(lo / width), max(math.ceil(hi / width) - 1, math.floor(lo / width))
-    n_w = last - first + 1
-    codes = np.floor(t_s / width).astype(np.int64) - first
-    values, samples = per_group(th, frame, codes, n_w, width, ranked)
-    has_data = samples >= max(min_n, 1) if needs else np.ones(n_w, dtype=bool)
-    has_data &= ~np.isnan(values)
+    first = math.floor(span[0] / width)
+    n_w = max(math.ceil(span[1] / width) - 1, first) - first + 1
+    values, samples = _measure(
+        th, records, span, lambda t: np.floor(t / width).astype(np.int64) - first, n_w, width
+    )
+    has_data = (samples >= max(min_n, 1)) & ~np.isnan(values)
     breached = has_data & ~np.array([th.passes(v) for v in values.tolist()], dtype=bool)
     spans = [
         BreachSpan((first + a) * width, (first + b) * width, _worst(th, values[a:b]))
@@ -255,36 +277,47 @@ def evaluate_threshold(th: Threshold, records: Records) -> GateResult:
         failed, rule = share < th.in_windows, f"{format_percent(share)} of windows pass"
     else:
         failed, rule = n_breached > 0, f"{n_breached} of {n_data} windows breached"
-    common: dict[str, Any] = dict(
-        about,
-        location=loc,
-        samples=int(samples.sum()),
-        breaches=tuple(spans),
-        windows_total=n_w,
-        windows_no_data=n_w - n_data,
-        windows_breached=n_breached,
-    )
+    about = {
+        **about,
+        "samples": int(samples.sum()),
+        "breaches": tuple(spans),
+        "windows_total": n_w,
+        "windows_no_data": n_w - n_data,
+        "windows_breached": n_breached,
+    }
     if n_data == 0:
-        return GateResult(
-            th.text,
-            GateKind.THRESHOLD,
-            GateStatus.NO_DATA,
-            None,
-            f"no data (no {width:g}s window has {max(min_n, 1)} samples)",
-            limit,
-            **common,
-        )  # type: ignore[arg-type]
+        return _no_data(th, f"no data (no {width:g}s window has {max(min_n, 1)} samples)", about)
     worst = _worst(th, values[has_data])
     return GateResult(
         th.text,
         GateKind.THRESHOLD,
         _status(th, failed),
         worst,
-        f"worst {format_value(kind, worst)}; {rule}",
-        limit,
+        f"worst {format_value(th.stat.kind, worst)}; {rule}",
+        f"{th.op.value} {th.value_text}",
         detail=f"{n_data} windows of {width:g}s with data, {n_w - n_data} without",
-        **common,  # type: ignore[arg-type]
+        **about,
     )
+
+
+def evaluate_threshold(th: Threshold, records: Records) -> GateResult:
+    """Evaluate one (non-invariant, non-regression) threshold. Raises ``InputError`` for names
+    the records do not have."""
+    check_names(th, records)
+    frame = records.arrivals if _on_arrivals(th) else records.requests
+    span = time_range(th, records, frame["t_s"].to_numpy())
+    min_n = (th.min_samples or DEFAULT_MIN_SAMPLES) if th.stat.kind in _SAMPLED_KINDS else 0
+    about: dict[str, Any] = {
+        "location": str(th.location) if th.location else None,
+        "stat": th.stat.label,
+        "stat_kind": th.stat.kind.value,
+        "limit": th.value,
+        "selector": th.selector,
+        "window_s": th.window_s if th.windowed else None,
+    }
+    if th.windowed:
+        return _windowed(th, records, span, min_n, about)
+    return _aggregate(th, records, span, min_n, about)
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from typing import Any
 
 from loadkit.analysis.model import GateKind, GateResult, GateStatus
 from loadkit.errors import InputError, Location
+from loadkit.units import parse_duration_s
 
 _EXPECT_RE = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 
@@ -140,12 +141,16 @@ def parse_probe(data: Mapping[str, Any], location: Location | None = None) -> Pr
         items = [_expectation(e, location) for e in expect]
     else:
         raise InputError(f"probe '{name}': expect must be a list or a mapping", location=location)
+    try:
+        timeout_s = parse_duration_s(data.get("timeout", 5.0))
+    except ValueError as exc:
+        raise InputError(f"probe '{name}': bad timeout: {exc}", location=location) from None
     return Probe(
         name,
         url,
         tuple((str(k), str(v)) for k, v in headers.items()),
         tuple(items),
-        float(data.get("timeout", 5.0)),
+        timeout_s,
     )
 
 
@@ -199,4 +204,37 @@ def run_probes(
     return tuple(results)
 
 
-__all__ = ["Expectation", "Probe", "ProbeResult", "execute_probe", "parse_probe", "run_probes"]
+def load_probe_results(run_dir: str | Path) -> tuple[ProbeResult, ...]:
+    """The probe answers a previous ``run_probes`` saved in ``RUN_DIR/analysis/probes/``.
+
+    Probes ask the target right after the run; re-analyzing offline (months later, on
+    another machine) reuses what the target answered then.
+    """
+    out = []
+    for path in sorted((Path(run_dir) / "analysis" / "probes").glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            out.append(
+                ProbeResult(
+                    name=str(data["name"]),
+                    url=str(data["url"]),
+                    status=int(data["status"]),
+                    failures=tuple(str(f) for f in data.get("failures", ())),
+                    answer=data.get("answer"),
+                    error=data.get("error"),
+                )
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            out.append(ProbeResult(path.stem, str(path), 0, (), error="saved answer unreadable"))
+    return tuple(out)
+
+
+__all__ = [
+    "Expectation",
+    "Probe",
+    "ProbeResult",
+    "execute_probe",
+    "load_probe_results",
+    "parse_probe",
+    "run_probes",
+]

@@ -32,12 +32,15 @@ def _block(codes: np.ndarray, n: int, ok: np.ndarray, ranked: Ranked) -> pd.Data
     total = np.bincount(codes, minlength=n)
     n_ok = np.bincount(codes[ok], minlength=n)
     q = ranked_quantiles(codes[ok], ranked.rank[ok], ranked, n, QUANTILES)
-    out = pd.DataFrame({"requests": total, "ok": n_ok, "errors": total - n_ok})
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["error_rate"] = out["errors"] / out["requests"]
-    for j, label in enumerate(QUANTILE_LABELS):
-        out[f"{label}_ms"] = q[:, j]
-    return out
+        columns = {
+            "requests": total,
+            "ok": n_ok,
+            "errors": total - n_ok,
+            "error_rate": (total - n_ok) / total,
+        }
+    columns.update({f"{label}_ms": q[:, j] for j, label in enumerate(QUANTILE_LABELS)})
+    return pd.DataFrame(columns)  # built at once: inserting columns one by one is slow
 
 
 def step_summary(

@@ -59,6 +59,8 @@ async def put_config(st: ShopState, req: Request) -> Response:
         except ConfigError as exc:
             raise _problems(exc) from exc
         db.put_setting(conn, "config", new.to_json())
+        if new.onsale_at > now:  # a new t0 in the future re-arms the on-sale (pre-queue, shuffle)
+            conn.execute("UPDATE wr_state SET opened = 0, credit = 0, credit_at = ?", (now,))
         db.bump_version(conn)
         db.audit(conn, now, "config", detail=patch)
     st.refresh()

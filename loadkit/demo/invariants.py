@@ -107,7 +107,8 @@ def holds_released_within_ttl(
         "SELECT hold_id FROM holds WHERE state = 'active' AND expires_at + ? < ?", (grace_s, now)
     ).fetchall()
     late = conn.execute(
-        "SELECT hold_id FROM holds WHERE state = 'expired' AND released_at > expires_at + ?",
+        "SELECT hold_id FROM holds WHERE state = 'expired' AND released_at > expires_at + ?"
+        " AND hold_id NOT IN (SELECT hold_id FROM orders)",  # a payment held it past its TTL
         (grace_s,),
     ).fetchall()
     return {

@@ -19,6 +19,7 @@ from typing import Any
 
 from loadkit.demo import db
 from loadkit.demo.config import Bug
+from loadkit.demo.seating import release_hold
 from loadkit.demo.state import Principal, ShopState
 from loadkit.demo.web import HttpError, Request, Response, json_response, require_str
 
@@ -132,41 +133,51 @@ def _order_body(
     }
 
 
+def _capture(conn: sqlite3.Connection, c: Claim, now: float) -> None:
+    """The seats are sold and the visitor's token is consumed."""
+    conn.execute("UPDATE holds SET state = 'converted' WHERE hold_id = ?", (c.hold_id,))
+    marks = ",".join("?" * len(c.seats))
+    conn.execute(
+        f"UPDATE seats SET state = 'sold', hold_id = ? WHERE seat_id IN ({marks})",
+        (c.hold_id, *c.seats),
+    )
+    conn.execute(
+        "UPDATE visitors SET token_consumed_at = COALESCE(token_consumed_at, ?)"
+        " WHERE request_id = ?",
+        (now, c.principal.request_id),
+    )
+
+
+def _decline(st: ShopState, conn: sqlite3.Connection, c: Claim, now: float) -> None:
+    """The hold stays the visitor's, to retry with another card, unless it ran out meanwhile."""
+    conn.execute(
+        "UPDATE holds SET state = 'active' WHERE hold_id = ? AND state = 'ordering'",
+        (c.hold_id,),
+    )
+    if st.bug(Bug.NO_HOLD_SWEEPER):
+        return
+    expired = conn.execute(
+        "SELECT 1 FROM holds WHERE hold_id = ? AND state = 'active' AND expires_at <= ?",
+        (c.hold_id, now),
+    ).fetchone()
+    if expired:
+        release_hold(conn, c.hold_id, "expired", now)
+
+
 def _settle(
     st: ShopState, conn: sqlite3.Connection, c: Claim, key: str, captured: bool, now: float
 ) -> tuple[int, dict[str, Any]]:
+    """Record the provider's answer, the order's outcome and the idempotent reply."""
     state = "paid" if captured else "declined"
-    conn.execute(
-        "INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            uuid.uuid4().hex,
-            c.order_id,
-            key,
-            "captured" if captured else "declined",
-            c.amount_cents,
-            now,
-        ),
-    )
+    payment = (uuid.uuid4().hex, c.order_id, key, "captured" if captured else "declined")
+    conn.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?)", (*payment, c.amount_cents, now))
     conn.execute(
         "UPDATE orders SET state = ?, completed_at = ? WHERE order_id = ?", (state, now, c.order_id)
     )
     if captured:
-        conn.execute("UPDATE holds SET state = 'converted' WHERE hold_id = ?", (c.hold_id,))
-        marks = ",".join("?" * len(c.seats))
-        conn.execute(
-            f"UPDATE seats SET state = 'sold', hold_id = ? WHERE seat_id IN ({marks})",
-            (c.hold_id, *c.seats),
-        )
-        conn.execute(
-            "UPDATE visitors SET token_consumed_at = COALESCE(token_consumed_at, ?)"
-            " WHERE request_id = ?",
-            (now, c.principal.request_id),
-        )
-    else:  # the hold stays the visitor's, to retry with another card
-        conn.execute(
-            "UPDATE holds SET state = 'active' WHERE hold_id = ? AND state = 'ordering'",
-            (c.hold_id,),
-        )
+        _capture(conn, c, now)
+    else:
+        _decline(st, conn, c, now)
     status = 201 if captured else 402
     body = _order_body(c.order_id, c.hold_id, c.seats, state, c.amount_cents)
     if not captured:

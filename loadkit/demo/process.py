@@ -35,6 +35,36 @@ def _drain(stream: IO[str], into: list[str]) -> None:
         del into[:-200]  # keep the tail only
 
 
+def _command(
+    host: str,
+    port: int,
+    workers: int,
+    db: str,
+    admin_key: str,
+    config: dict[str, Any],
+    faults: dict[str, Any] | None,
+    fresh: bool,
+) -> list[str]:
+    # "--flag=value": a value starting with "-" (a random key can) is not taken for a flag
+    cmd = [
+        sys.executable,
+        "-m",
+        "loadkit.demo",
+        f"--host={host}",
+        f"--port={port}",
+        f"--workers={workers}",
+        f"--db={db}",
+        f"--admin-key={admin_key}",
+    ]
+    if config:
+        cmd.append("--config-json=" + json.dumps(config))
+    if faults:
+        cmd.append("--faults-json=" + json.dumps(faults))
+    if fresh:
+        cmd.append("--fresh")
+    return cmd
+
+
 class ShopProcess:
     """A running demo shop. Attributes: ``url``, ``admin_key``, ``pid``, ``db_path``, ``port``.
 
@@ -86,23 +116,7 @@ class ShopProcess:
             tmpdir = tempfile.mkdtemp(prefix="loadkit-shop-")
             db = Path(tmpdir) / "shop.sqlite3"
         admin_key = admin_key or secrets.token_urlsafe(16)
-        # "--flag=value": a value starting with "-" (a random key can) is not taken for a flag
-        cmd = [
-            sys.executable,
-            "-m",
-            "loadkit.demo",
-            f"--host={host}",
-            f"--port={port}",
-            f"--workers={workers}",
-            f"--db={db}",
-            f"--admin-key={admin_key}",
-        ]
-        if config:
-            cmd.append("--config-json=" + json.dumps(config))
-        if faults:
-            cmd.append("--faults-json=" + json.dumps(faults))
-        if fresh:
-            cmd.append("--fresh")
+        cmd = _command(host, port, workers, str(db), admin_key, config, faults, fresh)
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )

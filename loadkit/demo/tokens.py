@@ -50,7 +50,11 @@ def sign_cookie(secret: bytes, request_id: str) -> str:
 def verify_cookie(secret: bytes, value: str) -> str | None:
     """The request_id the cookie was issued for, or None if it is not ours."""
     request_id, _, sig = value.rpartition(".")
-    if not request_id or not hmac.compare_digest(sig, _sig(secret, "wr:" + request_id)):
+    if (
+        not value.isascii()
+        or not request_id
+        or not hmac.compare_digest(sig, _sig(secret, "wr:" + request_id))
+    ):
         return None
     return request_id
 

@@ -82,6 +82,10 @@ def admission_step(st: ShopState, conn: sqlite3.Connection, now: float) -> None:
         _open_room(st, conn, now)
         credit, credit_at = 0.0, st.onsale_at
     per_s = _rate_per_s(st)
+    if per_s <= 0:  # admission paused: nothing accrues, nothing carried over
+        if credit:
+            conn.execute("UPDATE wr_state SET credit = 0, credit_at = ?", (now,))
+        return
     burst = bucket_size(per_s, st.config.sweeper_period_s)
     credit = min(burst, credit + per_s * max(0.0, now - credit_at))
     if credit < 1.0:
@@ -152,10 +156,10 @@ def sweep_silent(st: ShopState, conn: sqlite3.Connection, now: float) -> int:
 def _describe(
     st: ShopState, conn: sqlite3.Connection, request_id: str, now: float
 ) -> dict[str, Any]:
-    state, rank = conn.execute(
-        "SELECT state, rank FROM visitors WHERE request_id = ?", (request_id,)
+    state, rank, serving = conn.execute(
+        "SELECT v.state, v.rank, w.serving FROM visitors v, wr_state w WHERE v.request_id = ?",
+        (request_id,),
     ).fetchone()
-    serving = int(conn.execute("SELECT serving FROM wr_state").fetchone()[0])
     per_s = _rate_per_s(st)
     until_start = max(0.0, st.onsale_at - now)
     position: int | None = None

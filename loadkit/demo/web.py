@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
+MAX_BODY_BYTES = 1_000_000
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Request:
             raise HttpError(400, "malformed_json", "request body must be a JSON object")
         try:
             data = json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise HttpError(
                 400, "malformed_json", f"request body is not valid JSON: {exc}"
             ) from exc
@@ -164,9 +165,14 @@ def _match_segments(pattern: tuple[str, ...], parts: tuple[str, ...]) -> dict[st
 async def read_request(scope: Mapping[str, Any], receive: Callable[[], Awaitable[Any]]) -> Request:
     """Build a Request from an ASGI http scope, reading the whole body."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HttpError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
         if not message.get("more_body"):
             break
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

@@ -8,8 +8,10 @@ Arrival times are ``Λ⁻¹(y_k)``, the inverse of the profile's exact integrate
 * Uniform: ``N = round(Λ(T))`` and ``y_k = (k + 1/2) Λ(T) / N``: the arrivals sit at the
   midpoint quantiles of Λ, so a constant rate gives exactly even spacing.
 
-``Λ⁻¹`` is computed by bracketing each ``y_k`` in a grid cell of exact ``Λ`` values, then a few
-safeguarded Newton steps (bisection when a Newton step leaves the bracket), to float precision.
+``Λ⁻¹`` is computed by bracketing each ``y_k`` in a cell of a fine grid of exact ``Λ`` values
+(every breakpoint is a grid point), solving the cell's quadratic model of ``Λ`` in closed form,
+then safeguarded Newton steps on the exact ``Λ`` (bisection when a step leaves the bracket)
+until they fall below a microsecond: usually one step, to float precision.
 Everything is vectorised and done in chunks, so 10 million arrivals take seconds, not minutes.
 
 Randomness: ``numpy.random.default_rng([seed, 0])`` (PCG64). Stream ``[seed, 1]`` is kept for
@@ -185,7 +187,8 @@ def _first_guess(grid: _Grid, y: FloatArray) -> tuple[FloatArray, FloatArray, Fl
     Within a cell λ is modelled as linear, so Λ is quadratic and the guess solves it in closed
     form: exact for constant, ramp, steps and trace pieces, O(h³) off for exponential ones.
     """
-    i = np.clip(np.searchsorted(grid.cum, y, side="right") - 1, 0, grid.t_s.size - 2)
+    # Λ(0) = 0 <= y, so the index is never negative; only the top needs a cap.
+    i = np.minimum(np.searchsorted(grid.cum, y, side="right") - 1, grid.t_s.size - 2)
     lo, hi = grid.t_s[i], grid.t_s[i + 1]
     d = y - grid.cum[i]
     a, s = grid.rate0[i], grid.slope[i]
@@ -193,7 +196,7 @@ def _first_guess(grid: _Grid, y: FloatArray) -> tuple[FloatArray, FloatArray, Fl
     root = np.sqrt(np.maximum(a * a + 2.0 * s * d, 0.0))
     denom = a + root
     x = np.divide(2.0 * d, denom, out=np.full_like(y, np.inf), where=denom > 0)
-    t = np.clip(lo + x, lo, hi)
+    t = np.minimum(lo + x, hi)  # x >= 0 since y >= Λ(lo)
     return t, lo, hi
 
 

@@ -22,6 +22,7 @@ from loadkit.analysis import Analysis, GateResult, GateStatus
 from loadkit.report.plots import render_plots
 from loadkit.report.text import breach_text, phase_order, render_markdown, step_rows
 from loadkit.results.schema import ANALYSIS_DIR
+from loadkit.units import format_percent
 
 REPORT_SCHEMA = 1
 
@@ -177,6 +178,20 @@ def report_html(analysis: Analysis, plots: dict[str, bytes]) -> str:
             [
                 [c.name, "yes" if c.ok else "NO", c.observed_text, c.budget_text]
                 for c in analysis.validity.checks
+            ],
+        ),
+        "<h2>Funnel</h2>",
+        _html_table(
+            ["stage", "visitors", "of previous", "of arrived"],
+            [
+                [str(stage), f"{int(n):,}", format_percent(float(prev)), format_percent(float(a))]
+                for stage, n, prev, a in zip(
+                    analysis.funnel["stage"],
+                    analysis.funnel["visitors"],
+                    analysis.funnel["of_previous"],
+                    analysis.funnel["of_arrived"],
+                    strict=True,
+                )
             ],
         ),
         "</body></html>",

@@ -10,10 +10,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loadkit.analysis import Analysis, GateResult, GateStatus, Verdict
-from loadkit.units import format_ms, format_percent, format_rate
+from loadkit.units import format_duration, format_ms, format_percent, format_rate
 
 _SYMBOL = {
     GateStatus.PASSED: "PASS",
@@ -53,6 +54,10 @@ def _records(frame: pd.DataFrame) -> list[Any]:
 
 def _ms(v: float) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format_ms(v)
+
+
+def _change(fraction: float) -> str:
+    return "—" if fraction != fraction else f"{fraction:+.1%}"
 
 
 def step_rows(steps: pd.DataFrame, phase: str) -> list[list[str]]:
@@ -125,6 +130,22 @@ def render_terminal(analysis: Analysis) -> str:
         f"  {'ok ' if c.ok else 'BAD'} {c.name}: {c.observed_text} (budget {c.budget_text})"
         for c in analysis.validity.checks
     ]
+    if analysis.comparison is not None:
+        rows = [
+            [
+                str(r.step),
+                _ms(r.p95_ms_baseline),
+                _ms(r.p95_ms),
+                _change(r.p95_change),
+                _ms(r.p99_ms_baseline),
+                _ms(r.p99_ms),
+                _change(r.p99_change),
+            ]
+            for r in _records(analysis.comparison)
+        ]
+        out += ["", "compared with the baseline"]
+        names = ("step", "p95 before", "p95 now", "change", "p99 before", "p99 now", "change")
+        out += ["  " + ln for ln in _table(names, rows)]
     f = analysis.funnel
     out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
     return "\n".join(out) + "\n"
@@ -196,6 +217,16 @@ def render_markdown(analysis: Analysis) -> str:
             ],
         ),
     )
+    wait = analysis.queue_wait_s
+    if wait.size:
+        qs = np.percentile(wait, [50, 90, 95, 99, 100])
+        out += _details(
+            "Queue wait (join → admission)",
+            _md_table(
+                ("visitors", "p50", "p90", "p95", "p99", "max"),
+                [[f"{wait.size:,}", *(format_duration(float(v)) for v in qs)]],
+            ),
+        )
     if analysis.comparison is not None:
         c = analysis.comparison
         out += _details(
@@ -207,7 +238,7 @@ def render_markdown(analysis: Analysis) -> str:
                         str(r.step),
                         _ms(r.p95_ms),
                         _ms(r.p95_ms_baseline),
-                        f"{r.p95_change:+.1%}",
+                        _change(r.p95_change),
                         _ms(r.p99_ms),
                         _ms(r.p99_ms_baseline),
                         f"{r.error_rate_change_pp:+.2f}",

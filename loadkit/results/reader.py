@@ -117,6 +117,13 @@ def _read_tables(
 ) -> tuple[pa.Table, list[str]]:
     names = list(columns) if columns is not None else schema.names
     wanted = pa.schema([schema.field(n) for n in names])
+    if not files:
+        return wanted.empty_table(), []
+    try:  # all files at once: pyarrow reads them in parallel
+        table = pq.read_table([str(p) for p in files], columns=names, schema=wanted)
+        return table.unify_dictionaries(), []
+    except (OSError, pa.ArrowException):
+        pass  # one file at a time, to name the bad ones and keep the rest
     tables, problems = [], []
     for path in files:
         try:
@@ -127,7 +134,7 @@ def _read_tables(
         tables.append(table.cast(wanted) if table.schema != wanted else table)
     if not tables:
         return wanted.empty_table(), problems
-    return pa.concat_tables(tables).unify_dictionaries().combine_chunks(), problems
+    return pa.concat_tables(tables).unify_dictionaries(), problems
 
 
 class Run:
@@ -236,11 +243,22 @@ class Run:
         df["t_s"] = (df["scheduled_ns"] - self.t0_ns) / 1e9
         return df
 
-    def windows(self, width_s: float = 1.0, by: str = "step") -> pd.DataFrame:
-        """Per-window request stats by intended start (see ``loadkit.results.frames``)."""
-        from loadkit.results.frames import request_windows
+    def windows(self, width_s: float = 1.0, by: str | None = "step") -> pd.DataFrame:
+        """Per-window request stats by intended start (``loadkit.results.frames``); ``by`` is
+        a request column (step, name, persona, method, ...), ``phase``, or None for all."""
+        from loadkit.results.frames import phase_labels, request_windows
 
-        return request_windows(self.requests, width_s=width_s, by=by)
+        requests = self.requests
+        if by == "phase":
+            spans = [(p.name, p.start_s, p.end_s) for p in self.phases]
+            requests = requests.assign(phase=phase_labels(requests["t_s"].to_numpy(), spans))
+        return request_windows(requests, width_s=width_s, by=by)
+
+    def generator_windows(self, width_s: float = 1.0) -> pd.DataFrame:
+        """Per-window generator health: offered/started rate, drops, lateness, in flight."""
+        from loadkit.results.frames import generator_windows
+
+        return generator_windows(self.arrivals, self.t0_ns, width_s=width_s)
 
     def funnel(self) -> pd.DataFrame:
         """arrived → joined → admitted → held → paid, with counts and conversion."""

@@ -51,6 +51,7 @@ class ArrivalOutcome(StrEnum):
     GAVE_UP = "gave_up"  # retries or poll deadline exhausted
     FAILED = "failed"  # an error ended the journey (failed capture, unrenderable template)
     DROPPED = "dropped"  # never started: the in-flight cap was full or the worker was lost
+    CUT = "cut"  # still in flight when the run's drain time after the profile ran out
 
 
 REQUEST_SCHEMA = pa.schema(
@@ -58,7 +59,10 @@ REQUEST_SCHEMA = pa.schema(
         ("arrival_id", pa.int64()),  # global index of the arrival in the seeded schedule
         ("worker", pa.int32()),
         ("persona", pa.dictionary(pa.int32(), pa.string())),
-        ("step", pa.dictionary(pa.int32(), pa.string())),  # the journey step's name (e.g. queue.poll)
+        (
+            "step",
+            pa.dictionary(pa.int32(), pa.string()),
+        ),  # the journey step's name (e.g. queue.poll)
         ("name", pa.dictionary(pa.int32(), pa.string())),  # request name (URL template)
         ("method", pa.dictionary(pa.int32(), pa.string())),
         ("intended_ns", pa.int64()),  # when the request was meant to go out (epoch ns)

@@ -1,7 +1,9 @@
 """``python -m loadkit.runner RUN_DIR``: run the load described by ``RUN_DIR/run-spec.json``.
 
 Monkey-patches first thing (before anything imports sockets), runs, and exits with the run's
-exit code: 0 completed, 2 bad input (nothing ran), 3 the runner failed, 130 interrupted.
+exit code: 0 completed (the verdict is the CLI's business), 2 bad input (nothing was sent),
+3 the runner itself failed (manifest ``failed``), 130 interrupted (SIGINT/SIGTERM; manifest
+``aborted``).
 """
 
 from gevent import monkey
@@ -9,6 +11,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import sys  # noqa: E402
+import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from loadkit.errors import ExitCode, LoadkitError  # noqa: E402
@@ -28,10 +31,14 @@ def main(argv: list[str]) -> int:
         spec = RunSpec.load(run_dir)
         plan = load_plan(spec)
         session = Session(spec, run_dir, plan, on_progress=progress_printer(sys.stderr))
+        return run_session(session)
     except LoadkitError as exc:
         print(f"loadkit runner: {exc}", file=sys.stderr, flush=True)
         return int(exc.exit_code)
-    return run_session(session)
+    except Exception:  # a loadkit bug: show it, and call the run invalid rather than failed
+        traceback.print_exc()
+        print("loadkit runner: internal error (above); the run is invalid", file=sys.stderr)
+        return int(ExitCode.INVALID)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The open-model load engine of one process: a scheduler greenlet and the visitors it starts.
 
 Arrivals start at their scheduled times whatever the target's speed (DESIGN.md §2.1-2.2):
-the scheduler sleeps on the monotonic clock until the next due time, then starts every arrival
-due by now (arrivals due within the same wake-up go out as one batch). A cap on visitors in
-flight turns overflow into *dropped* arrivals, recorded as such. Every arrival's lateness
-(actual start - scheduled start, measured when its greenlet begins to run) is recorded.
+the scheduler wakes every ~10 ms on the monotonic clock and arms a libev start timer for each
+arrival due in the next 20 ms; each visitor greenlet starts from its own timer. A cap on
+visitors in flight, checked as each arrival comes due, turns overflow into *dropped* arrivals,
+recorded as such. Every arrival's lateness (actual start - scheduled start, measured when its
+greenlet begins to run) is recorded; an arrival never starts early.
 
 Inputs are plain (arrays and persona objects), so the engine is testable without YAML.
 """
@@ -28,9 +29,11 @@ from loadkit.runner.flusher import Flusher
 from loadkit.runner.progress import PhaseLike, Progress, percentile, phase_at
 from loadkit.runner.recorder import arrival_row
 from loadkit.runner.redact import redact
-from loadkit.runner.visitor import Target, Visitor
+from loadkit.runner.visitor import RunState, Target, Visitor
 
 POLL_S = 0.05
+ARM_AHEAD_NS = 20_000_000  # arm start timers this far ahead of each arrival
+ARM_MIN_SLEEP_S = 0.002
 STOPPED_REASON = "stopped: the run ended before the journey did"
 
 
@@ -78,6 +81,9 @@ class EngineOptions:
     max_in_flight: int = 10_000
     progress_interval_s: float = 5.0
     duration_limit_s: float | None = None  # from t0; None: run until every journey ended
+    # Journeys still going this long after the profile's end (from t0: duration + drain) are
+    # cut: a rehearsal ends on time even if the waiting room still holds people.
+    drain_deadline_s: float | None = None
     kill_timeout_s: float = 1.5  # how long killed visitors get to record their end
 
 
@@ -85,7 +91,7 @@ class EngineOptions:
 class EngineResult:
     status: RunStatus
     stop_reason: str | None
-    scheduled: int
+    scheduled: int  # arrivals that came due: started + dropped
     started: int
     dropped: int
     requests: int
@@ -124,7 +130,6 @@ class Engine:
         self.options = options
         self.phases = list(phases)
         self.on_progress = on_progress
-        self.scheduled = 0
         self.started = 0
         self.dropped = 0
         self.in_flight = 0
@@ -133,16 +138,18 @@ class Engine:
         self._stop_reason: str | None = None
         self._aborted = False
         self._schedule_done = False
-        self._stopping = False
-        # spawned visitors that have not begun to run: arrival id -> (scheduled_ns, persona)
+        self.state = RunState()
+        # armed visitors (start timer set) that have not begun: arrival id -> (scheduled_ns, persona)
         self._pending: dict[int, tuple[int, PersonaLike]] = {}
         self._finished = gevent.event.Event()
+        # what a journey killed at the end records: failed (stopped early) or cut (drain)
+        self.kill_outcome = ArrivalOutcome.FAILED
+        self.kill_reason = STOPPED_REASON
 
     # -- control -----------------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
         """End the run early (status aborted). Safe to call more than once."""
-        import sys as _s; print("DBG stop called", time.monotonic(), file=_s.stderr)
         if self._stop_reason is None:
             self._stop_reason = reason
             self._aborted = True
@@ -154,14 +161,11 @@ class Engine:
         scheduler = gevent.spawn(self._schedule)
         ticker = gevent.spawn(self._progress_loop)
         self._wait_for_end()
-        import sys as _s; _t=time.monotonic(); print("DBG woke", _t, file=_s.stderr)
-        scheduler.kill()
-        print("DBG sched killed", time.monotonic()-_t, file=_s.stderr)
+        self.state.stopping = True  # the scheduler and every visitor check this flag
+        scheduler.kill(block=False)
         self._kill_visitors()
-        print("DBG killed", time.monotonic()-_t, len(self.group), file=_s.stderr)
-        ticker.kill()
+        ticker.kill(block=False)
         self.flusher.stop()
-        print("DBG flushed", time.monotonic()-_t, file=_s.stderr)
         if self.on_progress is not None:
             self.on_progress(self.snapshot(final=True))
         return self._result()
@@ -172,63 +176,86 @@ class Engine:
         Polls a flag instead of blocking on an Event: under overload a woken waiter can sit
         behind thousands of ready visitors, and a stop must take effect within ~2 s.
         """
-        deadline_ns = None
-        if self.options.duration_limit_s is not None:
-            deadline_ns = self.t0_ns + int(self.options.duration_limit_s * 1e9)
+        limits = [
+            (s, why)
+            for s, why in (
+                (self.options.duration_limit_s, "duration limit {:g}s reached"),
+                (self.options.drain_deadline_s, "drain time ran out at t0+{:g}s"),
+            )
+            if s is not None
+        ]
+        limit_s, why = min(limits, default=(None, ""))
+        deadline_ns = None if limit_s is None else self.t0_ns + int(limit_s * 1e9)
         while not self._finished.is_set():
             if deadline_ns is not None and self.clock.now_ns() >= deadline_ns:
                 if self._stop_reason is None:
-                    self._stop_reason = f"duration limit {self.options.duration_limit_s:g}s reached"
+                    self._stop_reason = why.format(limit_s)
+                    self.kill_outcome = ArrivalOutcome.CUT
+                    self.kill_reason = f"cut: still in flight when the {self._stop_reason}"
                 return
             gevent.sleep(POLL_S)
 
     def _kill_visitors(self) -> None:
-        """Kill every visitor at once; they record their arrival row as they die."""
-        self._stopping = True
-        try:
-            gevent.killall(list(self.group), block=True, timeout=self.options.kill_timeout_s)
-        except gevent.Timeout:
-            pass  # a survivor may still record later; its rows after the last flush are lost
-        # spawned but never switched to: they never started, so they count as dropped
+        """Stop every visitor; each records its arrival row as it dies.
+
+        Visitors see ``state.stopping`` at their next request or sleep; the others are killed.
+        Both paths are waited for by polling (not joining): under overload gevent runs queued
+        callbacks (kills, joins) only a few ms per loop turn, while timers still fire.
+        """
+        gevent.killall(list(self.group), block=False)
+        deadline_s = time.monotonic() + self.options.kill_timeout_s
+        while self.in_flight > 0 and time.monotonic() < deadline_s:
+            gevent.sleep(POLL_S / 5)
+        # (a survivor may still record later; its rows after the last flush are lost)
+        # armed but never started: those already due count as dropped, later ones never were due
+        now_ns = self.clock.now_ns()
         for arrival_id, (scheduled_ns, persona) in list(self._pending.items()):
-            self._drop(arrival_id, scheduled_ns, persona, "the run stopped before it started")
-            self.in_flight -= 1
+            if scheduled_ns <= now_ns:
+                self._drop(arrival_id, scheduled_ns, persona, "the run stopped before it started")
         self._pending.clear()
 
     # -- scheduling ----------------------------------------------------------------------------
 
     def _schedule(self) -> None:
+        """Arm a start timer for every arrival due in the next ``ARM_AHEAD_NS``, then sleep.
+
+        Each visitor greenlet starts from its own libev timer, not from a spawn callback: under
+        load gevent runs queued callbacks only a few ms per loop turn, while due timers all
+        fire in the same turn, so arrivals start on time even when the loop is busy.
+        """
         offsets = self.arrivals.offsets_ns.tolist()  # python ints: cheaper per element than numpy
         t0_mono = self.clock.to_monotonic_ns(self.t0_ns)
+        loop = gevent.get_hub().loop
         monotonic_ns = time.monotonic_ns
         n = len(offsets)
         i = 0
-        while i < n:
+        state = self.state
+        while i < n and not state.stopping:
+            loop.update_now()  # timers count from the loop's cached clock: make it current
             now = monotonic_ns()
-            due = t0_mono + offsets[i]
-            if due > now:
-                gevent.sleep((due - now) / 1e9)
-                continue  # re-check: the timer may fire a little early
-            while i < n and t0_mono + offsets[i] <= now:
-                self._launch(i)
+            horizon = now + ARM_AHEAD_NS
+            while i < n and t0_mono + offsets[i] <= horizon:
+                self._arm(i, max(0, t0_mono + offsets[i] - now))
                 i += 1
+            if i < n:
+                wake_ns = t0_mono + offsets[i] - ARM_AHEAD_NS // 2
+                gevent.sleep(max(ARM_MIN_SLEEP_S, (wake_ns - monotonic_ns()) / 1e9))
         self._schedule_done = True
-        if self.in_flight == 0:
-            self._finished.set()
+        self._check_finished()
 
-    def _launch(self, i: int) -> None:
-        self.scheduled += 1
+    def _arm(self, i: int, delay_ns: int) -> None:
         a = self.arrivals
         arrival_id = int(a.ids[i])
         scheduled_ns = self.t0_ns + int(a.offsets_ns[i])
         persona = self.personas[int(a.persona_index[i])]
-        if self.in_flight >= self.options.max_in_flight:
-            cap = self.options.max_in_flight
-            self._drop(arrival_id, scheduled_ns, persona, f"in-flight cap of {cap} was full")
-            return
-        self.in_flight += 1
         self._pending[arrival_id] = (scheduled_ns, persona)
-        self.group.spawn(self._visit, arrival_id, scheduled_ns, persona)
+        greenlet = gevent.Greenlet(self._visit, arrival_id, scheduled_ns, persona)
+        self.group.add(greenlet)
+        greenlet.start_later(delay_ns / 1e9)
+
+    def _check_finished(self) -> None:
+        if self._schedule_done and self.in_flight == 0 and not self._pending:
+            self._finished.set()
 
     def _drop(self, arrival_id: int, scheduled_ns: int, persona: PersonaLike, reason: str) -> None:
         self.dropped += 1
@@ -249,13 +276,32 @@ class Engine:
 
     def _visit(self, arrival_id: int, scheduled_ns: int, persona: PersonaLike) -> None:
         actual_ns = self.clock.now_ns()
+        if actual_ns < scheduled_ns:  # a timer fired early (clock granularity): never start early
+            gevent.sleep((scheduled_ns - actual_ns) / 1e9)
+            actual_ns = self.clock.now_ns()
         del self._pending[arrival_id]
-        if self._stopping:  # started after the stop: never ran, counts as dropped
-            self.in_flight -= 1
-            self._drop(arrival_id, scheduled_ns, persona, "the run stopped before it started")
+        refusal = self._refusal()
+        if refusal is not None:
+            self._drop(arrival_id, scheduled_ns, persona, refusal)
+            self._check_finished()
             return
+        self.in_flight += 1
         self.started += 1
         self.lateness_ms.append((actual_ns - scheduled_ns) / 1e6)
+        self._journey(arrival_id, scheduled_ns, actual_ns, persona)
+
+    def _refusal(self) -> str | None:
+        """Why a due arrival cannot start now (it is then dropped), or None."""
+        if self.state.stopping:
+            return "the run stopped before it started"
+        if self.in_flight >= self.options.max_in_flight:
+            return f"in-flight cap of {self.options.max_in_flight} was full"
+        return None
+
+    def _journey(
+        self, arrival_id: int, scheduled_ns: int, actual_ns: int, persona: PersonaLike
+    ) -> None:
+        """Run one visitor's journey; always leaves its arrival row, even when killed."""
         opts = self.options
         visitor = Visitor(
             arrival_id,
@@ -265,17 +311,21 @@ class Engine:
             recorder=self.recorder,
             clock=self.clock,
             worker_id=opts.worker_id,
+            state=self.state,
         )
-        # until the journey returns, assume it is being killed (run stopped)
-        outcome: ArrivalOutcome = ArrivalOutcome.FAILED
-        reason: str | None = STOPPED_REASON
+        outcome: ArrivalOutcome | None = None  # None until the journey returns or fails
+        reason: str | None = None
         last_step: str | None = None
         try:
             end = persona.run(visitor)
-            outcome, reason, last_step = end.outcome, end.reason, end.last_step
+            outcome, last_step = end.outcome, end.last_step
+            reason = redact(end.reason) if end.reason else None
         except Exception as exc:  # a journey bug or a refused URL fails this arrival, not the run
+            outcome = ArrivalOutcome.FAILED
             reason = redact(f"{type(exc).__name__}: {exc}")
         finally:
+            if outcome is None:  # killed: the run stopped (failed) or its drain ran out (cut)
+                outcome, reason = self.kill_outcome, self.kill_reason
             if last_step is None:
                 last_step = visitor.last_step
             visitor.close()
@@ -297,8 +347,7 @@ class Engine:
                     facts=visitor.facts,
                 )
             )
-            if self._schedule_done and self.in_flight == 0:
-                self._finished.set()
+            self._check_finished()
 
     # -- reporting -----------------------------------------------------------------------------
 
@@ -316,7 +365,7 @@ class Engine:
         return Progress(
             elapsed_s=elapsed_s,
             phase=phase_at(self.phases, elapsed_s),
-            scheduled=self.scheduled,
+            scheduled=self.due_count() if not final else self.started + self.dropped,
             started=self.started,
             dropped=self.dropped,
             in_flight=self.in_flight,
@@ -325,6 +374,11 @@ class Engine:
             lateness_p99_ms=percentile(window, 99.0),
             final=final,
         )
+
+    def due_count(self) -> int:
+        """Arrivals whose scheduled time has passed."""
+        elapsed_ns = self.clock.now_ns() - self.t0_ns
+        return int(np.searchsorted(self.arrivals.offsets_ns, elapsed_ns, side="right"))
 
     @property
     def _start_mark(self) -> tuple[float, int, int]:
@@ -345,7 +399,7 @@ class Engine:
         return EngineResult(
             status=status,
             stop_reason=self._stop_reason,
-            scheduled=self.scheduled,
+            scheduled=self.started + self.dropped,
             started=self.started,
             dropped=self.dropped,
             requests=self.flusher.pending_requests(),

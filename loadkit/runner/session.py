@@ -71,7 +71,11 @@ class Session:
         self.flusher = Flusher(Recorder(), self.writer, spec.flush_interval_s)
         self.flusher.warm_up()
         self.clock = Clock.measure()
-        self.t0_ns = self.clock.now_ns() + int(spec.start_delay_s * 1e9)
+        self.t0_ns = _pick_t0_ns(spec, self.clock.now_ns())
+        duration_s = plan.run_info.get("duration_s")
+        drain_deadline_s = None
+        if spec.drain_timeout_s is not None and isinstance(duration_s, int | float):
+            drain_deadline_s = float(duration_s) + spec.drain_timeout_s
         self.engine = Engine(
             plan.arrivals,
             plan.personas,
@@ -90,6 +94,7 @@ class Session:
                 max_in_flight=spec.max_in_flight,
                 progress_interval_s=spec.progress_interval_s,
                 duration_limit_s=spec.duration_limit_s,
+                drain_deadline_s=drain_deadline_s,
             ),
             phases=plan.phases,
             on_progress=on_progress,
@@ -134,8 +139,19 @@ class Session:
             summary=None if engine_result is None else dataclasses.asdict(engine_result),
         )
         write_manifest(self.run_dir, final)
-        import sys as _s, time as _t; print("DBG manifest", _t.monotonic(), file=_s.stderr)
         return SessionResult(status, _exit_code(status), engine_result, error)
+
+
+# A caller-chosen t0 closer than this is too tight to start on time; use the delay instead.
+MIN_T0_LEAD_S = 0.2
+
+
+def _pick_t0_ns(spec: RunSpec, now_ns: int) -> int:
+    """The run's t0: the caller's (``loadkit demo`` aligns the shop's on-sale with it) if it is
+    still ahead of us, else now + ``start_delay_s``."""
+    if spec.t0_ns is not None and spec.t0_ns >= now_ns + int(MIN_T0_LEAD_S * 1e9):
+        return spec.t0_ns
+    return now_ns + int(spec.start_delay_s * 1e9)
 
 
 def _exit_code(status: RunStatus) -> ExitCode:

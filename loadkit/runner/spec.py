@@ -56,6 +56,8 @@ class RunSpec:
     start_delay_s: float = 1.0
     duration_limit_s: float | None = None
     worker_id: int = 0
+    t0_ns: int | None = None  # absolute start (epoch ns) chosen by the caller; else now + delay
+    drain_timeout_s: float | None = None  # cut journeys this long after the profile's end
 
     def __post_init__(self) -> None:
         problems = []
@@ -72,6 +74,8 @@ class RunSpec:
             problems.append(f"connect_timeout_s must be > 0, got {self.connect_timeout_s}")
         if self.start_delay_s < 0:
             problems.append(f"start_delay_s must be >= 0, got {self.start_delay_s}")
+        if self.drain_timeout_s is not None and self.drain_timeout_s < 0:
+            problems.append(f"drain_timeout_s must be >= 0, got {self.drain_timeout_s}")
         if self.duration_limit_s is not None and self.duration_limit_s <= 0:
             problems.append(f"duration_limit_s must be > 0, got {self.duration_limit_s}")
         if problems:

@@ -229,7 +229,10 @@ def _captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str |
             if value is MISSING:
                 if default is None:
                     return f"capture '{var}': {source.value} {pattern!r} found nothing"
-                value = default.render(c)
+                try:
+                    value = default.render(c)
+                except EvalError as exc:  # still record the request before the journey ends
+                    return f"capture '{var}' default: {exc}"
             v[var] = value
         return None
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from loadkit.errors import ExitCode, LoadkitError
+from loadkit.errors import ExitCode, InputError, LoadkitError, did_you_mean
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey import (
     CompiledScenario,
@@ -163,7 +163,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         prog="loadkit try", description="Run one visitor of each persona, printing every step."
     )
     parser.add_argument("scenario")
-    parser.add_argument("--host", required=True, help="target base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--host", help="target base URL (default: the scenario's host)")
     parser.add_argument("--persona", help="only this persona")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-scale", type=float, default=1.0,
@@ -178,10 +178,11 @@ def trial(argv: list[str], out: TextIO, environ: Mapping[str, str] | None = None
 
     args = _parse(argv)
     scenario = load_scenario(args.scenario)
-    host = check_target(args.host, scenario.allow_hosts)
+    wanted: str | None = args.host or scenario.host
+    if wanted is None:
+        raise InputError("no target host.", hint="Pass --host URL or set 'host:' in the scenario.")
+    host = check_target(wanted, scenario.allow_hosts)
     if args.persona is not None and args.persona not in {p.name for p in scenario.personas}:
-        from loadkit.errors import InputError, did_you_mean
-
         names = [p.name for p in scenario.personas]
         raise InputError(f"no persona {args.persona!r} in {args.scenario}.",
                          hint=did_you_mean(args.persona, names).strip()

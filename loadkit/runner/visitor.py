@@ -40,6 +40,16 @@ class _RequestTimeout(Exception):
     """Raised inside a request by its own deadline timer (never escapes ``Visitor.http``)."""
 
 
+class RunState:
+    """Shared by a run's visitors: once ``stopping`` is set, a visitor's next request or sleep
+    raises ``GreenletExit`` (the journey unwinds; the engine records the arrival as stopped)."""
+
+    __slots__ = ("stopping",)
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+
 @dataclass(frozen=True)
 class Target:
     """Where visitors send requests: a parsed base URL plus the timeouts, in seconds."""
@@ -125,6 +135,7 @@ class Visitor:
         "_recorder",
         "_rng",
         "_seed",
+        "_state",
         "_target",
         "_timer",
         "_worker_id",
@@ -146,6 +157,7 @@ class Visitor:
         recorder: Recorder,
         clock: Clock,
         worker_id: int = 0,
+        state: RunState | None = None,
     ) -> None:
         self.arrival_id = arrival_id
         self.persona = persona
@@ -159,6 +171,7 @@ class Visitor:
         self._recorder = recorder
         self._clock = clock
         self._worker_id = worker_id
+        self._state = state or RunState()
         self._jar = CookieJar()
         self._client: HTTPClient | None = None
         self._timer: gevent.Timeout | None = None
@@ -182,8 +195,12 @@ class Visitor:
         return self._clock.now_ns()
 
     def sleep(self, seconds: float) -> None:
-        """Think or wait, cooperatively."""
+        """Think or wait, cooperatively. Raises GreenletExit when the run is stopping."""
+        if self._state.stopping:
+            raise gevent.GreenletExit
         gevent.sleep(max(0.0, seconds))
+        if self._state.stopping:
+            raise gevent.GreenletExit
 
     def cookie(self, name: str) -> str | None:
         """The value of one of this visitor's cookies, or None."""
@@ -204,7 +221,7 @@ class Visitor:
             connection_timeout=t.connect_timeout_s,
             # no per-operation socket timeout: each would cost a gevent Timeout per recv/send;
             # the request's own deadline timer (see http) bounds the whole exchange instead
-            network_timeout=None,
+            network_timeout=None,  # type: ignore[arg-type]  # None = no socket timeout
             headers={"User-Agent": USER_AGENT},
         )
         if t.addrinfo is not None:
@@ -238,8 +255,11 @@ class Visitor:
         """Send one request; never raises for HTTP or network errors (status 0 then).
 
         ``name``, ``step``, ``method`` and ``attempt`` are kept for the ``record`` call that
-        follows. Raises TargetError for an absolute URL on another origin.
+        follows. Raises TargetError for an absolute URL on another origin, and GreenletExit
+        when the run is stopping.
         """
+        if self._state.stopping:
+            raise gevent.GreenletExit
         self._last = (step, name, method, attempt)
         path = self._target.path_of(url_or_path)
         send_headers = dict(headers) if headers else {}

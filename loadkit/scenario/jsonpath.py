@@ -177,12 +177,51 @@ def compile_jsonpath(text: str) -> JsonPath:
         return nodes
 
     if single:
+        keys = _plain_keys(text)
+        if keys is not None:
+            return JsonPath(text, True, _direct(keys))
 
         def find_one(doc: Any) -> Any:
             return next(run(doc), _MISSING)
 
         return JsonPath(text, True, find_one)
     return JsonPath(text, False, lambda doc: list(run(doc)))
+
+
+_PLAIN_PART_RE = re.compile(
+    r"""\.([A-Za-z_][A-Za-z0-9_\-]*)|\[(-?\d+)\]|\['([^']*)'\]|\["([^"]*)"\]"""
+)
+
+
+def _plain_keys(text: str) -> list[str | int] | None:
+    """The keys of a path made only of names and indexes (``$.a[0].b``), else None."""
+    keys: list[str | int] = []
+    pos = 1
+    while pos < len(text):
+        m = _PLAIN_PART_RE.match(text, pos)
+        if m is None:
+            return None
+        name, index, q1, q2 = m.groups()
+        keys.append(int(index) if index is not None else (name or q1 or q2 or ""))
+        pos = m.end()
+    return keys
+
+
+def _direct(keys: list[str | int]) -> Callable[[Any], Any]:
+    """The fast path for the most common captures (``$.request_id``): plain lookups."""
+
+    def find(doc: Any) -> Any:
+        node = doc
+        for key in keys:
+            if isinstance(key, str):
+                if not isinstance(node, dict) or key not in node:
+                    return _MISSING
+            elif not isinstance(node, list) or not -len(node) <= key < len(node):
+                return _MISSING
+            node = node[key]
+        return node
+
+    return find
 
 
 def _chain(select: _Select, nodes: Iterator[Any]) -> Iterator[Any]:

@@ -64,7 +64,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if top is None:
         problems.raise_if_any()
         raise AssertionError("unreachable")
-    scenario = _build(top, p, hashlib.sha256(data).hexdigest(), problems)
+    scenario = _build(top, p, hashlib.sha256(data).hexdigest(), problems, text.splitlines())
     problems.errors.sort(key=_position)
     problems.raise_if_any()
     return scenario
@@ -75,10 +75,10 @@ def _position(error: InputError) -> tuple[int, int]:
     return (loc.line or 0, loc.column or 0) if loc is not None else (0, 0)
 
 
-def _build(top: YamlMap, path: Path, sha256: str, problems: Problems) -> Scenario:
+def _build(top: YamlMap, path: Path, sha256: str, problems: Problems, lines: list[str]) -> Scenario:
     problems.check_keys(top, TOP_KEYS, ("personas",), "the scenario")
     settings = _settings(top, problems)
-    values = Values(problems, settings.time_scale)
+    values = Values(problems, settings.time_scale, lines)
     env = _env(top, problems)
     variables = _variables(top, values, problems)
     feeders = _feeders(top, path.parent, values, problems)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import InputError, Location, did_you_mean
+from loadkit.scenario.models import ThresholdSpec
 from loadkit.units import parse_duration_s, parse_fraction, parse_rate_per_s
 
 
@@ -189,14 +190,6 @@ class Threshold:
 
     def __str__(self) -> str:
         return self.text
-
-
-@dataclass(frozen=True)
-class ThresholdSpec:
-    """A threshold's text and where it was written (a scenario, a thresholds file)."""
-
-    text: str
-    location: Location | None
 
 
 class _Parser:

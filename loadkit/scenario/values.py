@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from loadkit.errors import Location
@@ -33,13 +34,34 @@ END_CHOICES = {
 class Values:
     """Located value parsing; remembers where each compiled template/expression came from."""
 
-    def __init__(self, problems: Problems, time_scale: float = 1.0) -> None:
+    def __init__(
+        self, problems: Problems, time_scale: float = 1.0, lines: list[str] | None = None
+    ) -> None:
         self.problems = problems
         self.time_scale = time_scale
+        self.lines = lines or []  # the source, to point at the exact character of an error
         self.where: dict[int, Location] = {}
 
-    def _bad_expr(self, what: str, exc: ExprError, loc: Location) -> None:
-        self.problems.add(f"bad {what}: {exc} (at character {exc.offset + 1})", loc)
+    def _bad_expr(
+        self, what: str, exc: ExprError, loc: Location, raw: str | None = None, shift: int = 0
+    ) -> None:
+        offset = exc.offset + shift
+        self.problems.add(f"bad {what}: {exc} (at character {offset + 1})",
+                          self._at(loc, raw, offset))  # fmt: skip
+
+    def _at(self, loc: Location, raw: str | None, offset: int) -> Location:
+        """``loc`` moved to character ``offset`` of ``raw`` when ``raw`` is written on that line
+        as is (plain or in quotes without escapes); else ``loc`` unchanged."""
+        if raw is None or loc.line is None or loc.column is None:
+            return loc
+        if not 0 < loc.line <= len(self.lines):
+            return loc
+        line, col = self.lines[loc.line - 1], loc.column - 1
+        if line[col : col + 1] in ("'", '"'):
+            col += 1
+        if not line.startswith(raw[: offset + 1], col):
+            return loc
+        return replace(loc, column=col + offset + 1)
 
     def expr(self, value: Any, loc: Location, what: str = "condition") -> Expr:
         if isinstance(value, bool):
@@ -47,13 +69,15 @@ class Values:
         if not isinstance(value, str | int | float):
             self.problems.add(f"{what} must be an expression (text), got {_kind(value)}.", loc)
             return _FALSE_EXPR
-        text = str(value).strip()
+        raw = str(value)
+        text = raw.strip()
+        shift = raw.index(text) if text else 0
         if text.startswith("{{") and text.endswith("}}"):
-            text = text[2:-2]
+            text, shift = text[2:-2], shift + 2
         try:
             out = compile_expr(text)
         except ExprError as exc:
-            self._bad_expr(what, exc, loc)
+            self._bad_expr(what, exc, loc, raw, shift)
             return _FALSE_EXPR
         self.where[id(out)] = loc
         return out
@@ -62,7 +86,7 @@ class Values:
         try:
             out = compile_value(value)
         except ExprError as exc:
-            self._bad_expr(what, exc, loc)
+            self._bad_expr(what, exc, loc, value if isinstance(value, str) else None)
             return _EMPTY_TEMPLATE
         self.where[id(out)] = loc
         return out
@@ -74,7 +98,8 @@ class Values:
         try:
             return compile_jsonpath(value)
         except ExprError as exc:
-            self.problems.add(f"bad JSONPath {value!r}: {exc} (at character {exc.offset + 1})", loc)
+            self.problems.add(f"bad JSONPath {value!r}: {exc} (at character {exc.offset + 1})",
+                              self._at(loc, value, exc.offset))  # fmt: skip
             return None
 
     def regex(self, value: Any, loc: Location) -> re.Pattern[str] | None:

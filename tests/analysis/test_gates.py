@@ -8,7 +8,7 @@ import pytest
 from loadkit.analysis import GateStatus
 from loadkit.errors import InputError
 from loadkit.results.synthetic import ErrorBurst, LatencyBreach
-from tests.analysis.conftest import Analyze
+from tests.analysis.conftest import Analyze, MakeRun
 
 
 def _breach(start_s: float, end_s: float) -> tuple[LatencyBreach, ...]:
@@ -126,7 +126,7 @@ def test_arrival_stats_drops_and_lateness(check: Analyze) -> None:
     assert worst.status is GateStatus.FAILED and worst.observed == 500.0
 
 
-def test_windowed_values_agree_with_numpy_per_window(check: Analyze, make_run) -> None:  # type: ignore[no-untyped-def]
+def test_windowed_values_agree_with_numpy_per_window(check: Analyze, make_run: MakeRun) -> None:
     run = make_run()
     a = check(["p(90){step=landing} < 1s over 10s"], run=run)
     req = run.requests
@@ -135,3 +135,15 @@ def test_windowed_values_agree_with_numpy_per_window(check: Analyze, make_run) -
         np.percentile(g["response_ms"], 90) for _, g in ok.groupby(np.floor(ok["t_s"] / 10))
     )
     assert a.gates[0].observed == pytest.approx(worst)
+
+
+def test_dropped_arrivals_count_in_the_visitor_error_rate(check: Analyze) -> None:
+    a = check(
+        ["error_rate < 1%", "error_rate{step=landing} < 1%", "error_rate < 1% over 10s"],
+        drop_fraction=0.1,
+    )
+    whole, landing, windowed = a.gates
+    assert whole.observed == pytest.approx(100 / (900 * 5 + 100))  # a drop = a failed request
+    assert whole.status is GateStatus.FAILED
+    assert landing.observed == 0.0  # a step-level rate is about requests only
+    assert windowed.status is GateStatus.FAILED

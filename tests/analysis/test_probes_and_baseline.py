@@ -17,7 +17,7 @@ from tests.analysis.conftest import Analyze, MakeRun
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.headers.get("X-Admin-Key") != "sesame":
             self.send_response(403)
             self.end_headers()
@@ -77,7 +77,7 @@ def test_probe_passes_fails_and_writes_the_answer(
 
 
 def test_probe_without_answer_is_a_failed_gate(tmp_path: Path) -> None:
-    probe = parse_probe({"name": "gone", "url": "http://127.0.0.1:9/x", "timeout": 1})
+    probe = parse_probe({"name": "gone", "url": "http://127.0.0.1:9/x", "timeout": "1s"})
     result = run_probes([probe], "http://unused", tmp_path)[0]
     assert result.status == 0 and result.error and not result.ok
 

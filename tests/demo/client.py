@@ -33,7 +33,7 @@ def request(
     raw: bytes | None = None,
 ) -> Reply:
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         hdrs = {"content-type": "application/json", **(headers or {})}
@@ -147,3 +147,13 @@ def invariants(url: str, key: str) -> dict[str, Any]:
 
 def failed_checks(url: str, key: str) -> set[str]:
     return {name for name, c in invariants(url, key)["checks"].items() if not c["ok"]}
+
+
+def configure(shop: Any, faults: dict[str, Any] | None = None, **config: Any) -> None:
+    """Change a running shop's config and/or faults through the admin API."""
+    if config:
+        r = admin(shop.url, shop.admin_key, "PUT", "/admin/config", config)
+        assert r.status == 200, r
+    if faults:
+        r = admin(shop.url, shop.admin_key, "PUT", "/admin/faults", faults)
+        assert r.status == 200, r

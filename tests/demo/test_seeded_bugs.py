@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from loadkit.demo import ShopProcess
-from tests.conftest import ShopFactory
-from tests.demo.client import Reply, Visitor, admin, admitted_visitors, failed_checks
+from tests.demo.client import Reply, Visitor, admin, admitted_visitors, configure, failed_checks
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +22,8 @@ def _bug(shop: ShopProcess, name: str) -> None:
 
 def _queue_then_open(shop: ShopProcess, n: int) -> list[Visitor]:
     """``n`` visitors join before t0 (in order), then poll until all are admitted."""
+    r = admin(shop.url, shop.admin_key, "PUT", "/admin/config", {"onsale_in_s": 1.0})
+    assert r.status == 200, r
     visitors = [Visitor(shop.url) for _ in range(n)]
     for v in visitors:
         assert v.join()["state"] == "prequeue"
@@ -52,15 +53,15 @@ def test_non_atomic_hold_oversells_and_is_caught(shop: ShopProcess) -> None:
     assert detail["no_oversell"]["detail"]["seats_sold_twice"] == 1
 
 
-def test_lifo_admission_is_caught(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(admission_rate_per_min=600, onsale_in_s=0.6)
+def test_lifo_admission_is_caught(shop: ShopProcess) -> None:
+    configure(shop, admission_rate_per_min=600)
     _bug(shop, "lifo_admission")
     _queue_then_open(shop, 10)
     assert "fifo" in failed_checks(shop.url, shop.admin_key)
 
 
-def test_admission_times_one_and_a_half_is_caught(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(admission_rate_per_min=600, onsale_in_s=0.6)
+def test_admission_times_one_and_a_half_is_caught(shop: ShopProcess) -> None:
+    configure(shop, admission_rate_per_min=600)
     _bug(shop, "admission_x1_5")
     _queue_then_open(shop, 30)
     assert failed_checks(shop.url, shop.admin_key) == {"admission_rate"}
@@ -77,18 +78,27 @@ def test_token_reuse_allowed_is_caught(shop: ShopProcess) -> None:
 
 
 def test_no_idempotency_charges_twice_and_is_caught(shop: ShopProcess) -> None:
+    admin(
+        shop.url,
+        shop.admin_key,
+        "PUT",
+        "/admin/faults",
+        {"payment": {"latency_ms": 300, "latency_sigma": 0.01}},
+    )
     _bug(shop, "no_idempotency")
     v = Visitor(shop.url).admitted()
     hold = v.hold(quantity=1)
     key = uuid.uuid4().hex
-    first, retry = v.order(hold["hold_id"], key), v.order(hold["hold_id"], key)
+    # A retry with the same key while the first attempt is still at the payment provider.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, retry = pool.map(lambda _: v.order(hold["hold_id"], key), range(2))
     assert first.status == retry.status == 201
     assert first["order_id"] != retry["order_id"]
     assert "one_order_per_idempotency_key" in failed_checks(shop.url, shop.admin_key)
 
 
-def test_no_hold_sweeper_is_caught(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(hold_ttl_s=0.3, hold_release_grace_s=0.3)
+def test_no_hold_sweeper_is_caught(shop: ShopProcess) -> None:
+    configure(shop, hold_ttl_s=0.3, hold_release_grace_s=0.3)
     _bug(shop, "no_hold_sweeper")
     a, b = admitted_visitors(shop.url, 2)
     assert a.hold(["B-01-01"]).status == 201
@@ -99,8 +109,7 @@ def test_no_hold_sweeper_is_caught(shop_factory: ShopFactory) -> None:
 
 def test_switching_a_bug_off_restores_correct_behaviour(shop: ShopProcess) -> None:
     _bug(shop, "no_idempotency")
-    r = admin(shop.url, shop.admin_key, "PUT", "/admin/faults",
-              {"bugs": {"no_idempotency": False}})
+    r = admin(shop.url, shop.admin_key, "PUT", "/admin/faults", {"bugs": {"no_idempotency": False}})
     assert r["bugs"]["no_idempotency"] is False
     v = Visitor(shop.url).admitted()
     hold = v.hold(quantity=1)

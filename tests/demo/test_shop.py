@@ -10,8 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from loadkit.demo import ShopProcess
-from tests.conftest import ShopFactory
-from tests.demo.client import Reply, Visitor, admin, admitted_visitors, invariants, request
+from tests.demo.client import (
+    Reply,
+    Visitor,
+    admin,
+    admitted_visitors,
+    configure,
+    invariants,
+    request,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -90,9 +97,9 @@ def test_same_idempotency_key_same_answer_one_charge(shop: ShopProcess) -> None:
 
 
 def test_concurrent_retry_with_the_same_key_never_charges_twice(
-    shop_factory: ShopFactory,
+    shop: ShopProcess,
 ) -> None:
-    shop = shop_factory(faults={"payment": {"latency_ms": 300, "latency_sigma": 0.01}})
+    configure(shop, faults={"payment": {"latency_ms": 300, "latency_sigma": 0.01}})
     v = Visitor(shop.url).admitted()
     hold = v.hold(quantity=1)
     key = uuid.uuid4().hex
@@ -106,8 +113,8 @@ def test_concurrent_retry_with_the_same_key_never_charges_twice(
     assert checks["payments_match_orders"]["detail"]["captured_payments"] == 1
 
 
-def test_declined_payment_keeps_the_hold_for_another_card(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(faults={"payment": {"decline_rate": 1.0}})
+def test_declined_payment_keeps_the_hold_for_another_card(shop: ShopProcess) -> None:
+    configure(shop, faults={"payment": {"decline_rate": 1.0}})
     v = Visitor(shop.url).admitted()
     hold = v.hold(quantity=2)
     declined = v.order(hold["hold_id"])
@@ -118,8 +125,8 @@ def test_declined_payment_keeps_the_hold_for_another_card(shop_factory: ShopFact
     assert invariants(shop.url, shop.admin_key)["ok"]
 
 
-def test_hold_expiry_frees_seats_and_order_gets_410(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(hold_ttl_s=0.4)
+def test_hold_expiry_frees_seats_and_order_gets_410(shop: ShopProcess) -> None:
+    configure(shop, hold_ttl_s=0.4)
     slow, next_fan = admitted_visitors(shop.url, 2)
     hold = slow.hold(["A-02-02"])
     assert next_fan.hold(["A-02-02"]).status == 409
@@ -198,3 +205,33 @@ def test_landing_page_is_public(shop: ShopProcess) -> None:
     assert sum(z["capacity"] for z in r["zones"]) == 2000
     assert [z["zone"] for z in r["zones"]] == ["A", "B", "C", "D"]
     assert request(shop.url, "GET", "/events/other").status == 404
+
+
+def test_garbage_never_causes_a_server_error(shop: ShopProcess) -> None:
+    v = Visitor(shop.url).admitted()
+    auth = {"authorization": f"Bearer {v.token}"}
+    weird: list[tuple[str, str, bytes, dict[str, str]]] = [
+        ("POST", "/wr/join", b'{"event_id": ' * 5000, {}),
+        ("POST", "/wr/join", b"\xff\xfe", {}),
+        ("POST", "/wr/join", b'{"event_id": null}', {}),
+        ("GET", "/wr/status", b"", {"cookie": "lk_wr=\u00e9\u00e9.x"}),
+        ("GET", "/wr/status", b"", {"cookie": "lk_wr=abc"}),
+        ("POST", "/wr/token", b'{"request_id": 5}', {}),
+        ("POST", "/holds", b'{"seat_ids": [null]}', auth),
+        ("POST", "/holds", b'{"best_available": {"quantity": NaN}}', auth),
+        ("POST", "/holds", b'{"best_available": {"quantity": 1e400}}', auth),
+        ("POST", "/holds", b"x" * 1_100_000, auth),
+        ("POST", "/orders", b'{"hold_id": "x"}', {**auth, "idempotency-key": "k" * 300}),
+        ("GET", "/orders/%00", b"", auth),
+        ("DELETE", "/holds/..", b"", auth),
+        ("GET", "/events/onsale-2026/seats", b"", {"authorization": "Bearer a.b.c"}),
+        ("GET", "/events/onsale-2026/seats", b"", {"authorization": "Basic abc"}),
+        ("GET", "/admin/audit?after=-1", b"", {"x-admin-key": shop.admin_key}),
+        ("PUT", "/admin/config", b"[]", {"x-admin-key": shop.admin_key}),
+        ("PUT", "/admin/faults", b'{"bugs": []}', {"x-admin-key": shop.admin_key}),
+    ]
+    for method, path, raw, headers in weird:
+        r = request(shop.url, method, path, headers=headers, raw=raw)
+        assert 400 <= r.status < 500, (method, path, r)
+        assert isinstance(r.body, dict) and "error" in r.body, (path, r)
+    assert invariants(shop.url, shop.admin_key)["ok"]

@@ -9,7 +9,7 @@ import pytest
 
 from loadkit.demo import ShopProcess
 from tests.conftest import ShopFactory
-from tests.demo.client import Visitor, admin, invariants, request
+from tests.demo.client import Visitor, admin, configure, invariants, request
 
 pytestmark = pytest.mark.integration
 
@@ -24,13 +24,20 @@ def _admit_times(url: str, key: str) -> list[float]:
     return [e["ts"] for e in r["entries"]]
 
 
+def open_in(shop: ShopProcess, seconds: float) -> None:
+    """Set t0 ``seconds`` from now (re-arms the on-sale)."""
+    r = admin(shop.url, shop.admin_key, "PUT", "/admin/config", {"onsale_in_s": seconds})
+    assert r.status == 200, r
+
+
 def _all_admitted(visitors: list[Visitor]) -> None:
     with ThreadPoolExecutor(max_workers=len(visitors)) as pool:
         list(pool.map(lambda v: v.wait_admitted(timeout_s=15), visitors))
 
 
-def test_admission_rate_is_held(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(admission_rate_per_min=600, onsale_in_s=0.5)  # 10 a second
+def test_admission_rate_is_held(shop: ShopProcess) -> None:
+    configure(shop, admission_rate_per_min=600)  # 10 a second
+    open_in(shop, 1.0)
     visitors = [Visitor(shop.url) for _ in range(20)]
     for v in visitors:
         v.join()
@@ -43,11 +50,12 @@ def test_admission_rate_is_held(shop_factory: ShopFactory) -> None:
     assert invariants(shop.url, shop.admin_key)["checks"]["admission_rate"]["ok"]
 
 
-def test_admission_is_fifo_by_join_time(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(admission_rate_per_min=600, onsale_in_s=0.3)
+def test_admission_is_fifo_by_join_time(shop: ShopProcess) -> None:
+    configure(shop, admission_rate_per_min=600)
+    open_in(shop, 1.0)
     visitors = [Visitor(shop.url) for _ in range(12)]
     for v in visitors:
-        v.join()
+        assert v.join()["state"] == "prequeue"
     _all_admitted(visitors)
     assert _admit_order(shop.url, shop.admin_key) == [v.request_id for v in visitors]
     positions = [v.joined["position"] for v in visitors if v.joined]
@@ -55,8 +63,9 @@ def test_admission_is_fifo_by_join_time(shop_factory: ShopFactory) -> None:
     assert invariants(shop.url, shop.admin_key)["checks"]["fifo"]["ok"]
 
 
-def test_prequeue_is_shuffled_at_t0_then_fifo(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(queueing_method="prequeue_shuffle", onsale_in_s=1.0)
+def test_prequeue_is_shuffled_at_t0_then_fifo(shop: ShopProcess) -> None:
+    configure(shop, queueing_method="prequeue_shuffle")
+    open_in(shop, 1.0)
     early = [Visitor(shop.url) for _ in range(20)]
     for v in early:
         assert v.join()["state"] == "prequeue"
@@ -67,15 +76,15 @@ def test_prequeue_is_shuffled_at_t0_then_fifo(shop_factory: ShopFactory) -> None
         assert v.join()["state"] == "queued"
     _all_admitted(early + late)
     order = _admit_order(shop.url, shop.admin_key)
-    early_ids = [v.request_id for v in early]
+    early_ids = [str(v.request_id) for v in early]
     assert sorted(order[:20]) == sorted(early_ids)  # the whole pre-queue goes first ...
     assert order[:20] != early_ids  # ... shuffled ...
     assert order[20:] == [v.request_id for v in late]  # ... then FIFO
     assert invariants(shop.url, shop.admin_key)["ok"]
 
 
-def test_early_poll_gets_429_and_no_progress(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(admission_rate_per_min=0, refresh_interval_s=0.5)
+def test_early_poll_gets_429_and_no_progress(shop: ShopProcess) -> None:
+    configure(shop, admission_rate_per_min=0, refresh_interval_s=1.0)
     first, me = Visitor(shop.url), Visitor(shop.url)
     first.join()
     me.join()
@@ -83,19 +92,19 @@ def test_early_poll_gets_429_and_no_progress(shop_factory: ShopFactory) -> None:
     assert early.status == 429
     assert early["error"] == "too_early"
     assert int(early.headers["retry-after"]) >= 1
-    time.sleep(0.55)
+    time.sleep(1.05)
     on_time = me.poll()
     assert on_time.status == 200
     assert (on_time["state"], on_time["position"]) == ("queued", 2)
     assert me.poll().status == 429  # the on-time poll restarted the interval
 
 
-def test_silent_visitor_loses_the_place(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(admission_rate_per_min=0, queue_silence_s=0.6)
+def test_silent_visitor_loses_the_place(shop: ShopProcess) -> None:
+    configure(shop, admission_rate_per_min=0, queue_silence_s=1.0)
     silent, polling = Visitor(shop.url), Visitor(shop.url)
     silent.join()
     polling.join()
-    for _ in range(4):
+    for _ in range(5):
         time.sleep(0.25)
         assert polling.poll()["state"] == "queued"
     assert silent.poll()["state"] == "expired"
@@ -118,8 +127,8 @@ def test_join_with_cookie_is_idempotent(shop: ShopProcess) -> None:
     assert request(url, "POST", "/wr/join", {"event_id": "nope"}).status == 404
 
 
-def test_token_is_202_before_admission_then_stable(shop_factory: ShopFactory) -> None:
-    shop = shop_factory(admission_rate_per_min=0)
+def test_token_is_202_before_admission_then_stable(shop: ShopProcess) -> None:
+    configure(shop, admission_rate_per_min=0)
     v = Visitor(shop.url)
     v.join()
     pending = v.fetch_token()

@@ -89,3 +89,19 @@ def test_report_html_is_self_contained(reports: dict[str, Path]) -> None:
     assert "<script" not in html
     assert html.count("src='data:image/png;base64,") == 6
     assert "FAILED (exit 1)" in html
+
+
+def test_baseline_comparison_is_shown(tmp_path: Path) -> None:
+    from loadkit.analysis import analyze
+    from loadkit.report import render_markdown
+    from loadkit.results.reader import open_run
+    from loadkit.results.synthetic import LatencyBreach, SyntheticRun, write_synthetic_run
+
+    base = open_run(write_synthetic_run(tmp_path / "a", SyntheticRun(duration_s=30)))
+    slow = SyntheticRun(duration_s=30, breaches=(LatencyBreach("checkout", 0, 40, 900.0),))
+    now = open_run(write_synthetic_run(tmp_path / "b", slow))
+    analysis = analyze(now, [], baseline=base)
+    text = render_terminal(analysis)
+    assert "compared with the baseline" in text
+    assert re.search(r"checkout\s+\S+\s+900ms\s+\+\d+", text)
+    assert "<summary>Compared with the baseline</summary>" in render_markdown(analysis)

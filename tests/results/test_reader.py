@@ -62,7 +62,7 @@ def test_missing_folder_is_a_results_error(tmp_path: Path) -> None:
 
 
 def test_folder_without_manifest_is_a_results_error(tmp_path: Path) -> None:
-    with pytest.raises(ResultsError, match="no manifest.json"):
+    with pytest.raises(ResultsError, match=r"no manifest\.json"):
         open_run(tmp_path)
 
 
@@ -102,3 +102,13 @@ def test_compacted_file_and_its_leftover_segments_are_not_double_counted(tmp_pat
     run = open_run(run_dir)
     worker0 = run.requests[run.requests["worker"] == 0]
     assert len(worker0) == table.num_rows
+
+
+def test_windows_by_phase_and_generator_windows(run_dir: Path) -> None:
+    run = open_run(run_dir)
+    by_phase = run.windows(width_s=5.0, by="phase")
+    assert set(by_phase["phase"].astype(str)) == {"build-up"}  # [0, 30) holds this 20 s run
+    assert by_phase["requests"].sum() == len(run.requests)
+    generator = run.generator_windows(width_s=5.0)
+    assert generator["offered"].sum() == 200
+    assert generator["dropped"].sum() == 10

@@ -55,7 +55,7 @@ class TinyServer:
 def tiny_server() -> Iterator[TinyServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield TinyServer(f"http://127.0.0.1:{server.server_address[1]}", server)

@@ -6,7 +6,8 @@ Endpoints:
   POST /login                checks the csrf form field and the sid cookie: 200 or 403
   any  /echo                 echoes method, path, query, headers and body as JSON
   GET  /status/<code>        answers that status
-  GET  /poll/<key>?n=N       ``queued`` (with Retry-After: 0) N-1 times, then ``admitted``
+  GET  /poll/<key>?n=N       ``queued`` (Retry-After: 0 unless ?quiet, JSON refresh 0.02) N-1
+                             times, then ``admitted``
   POST /flaky/<key>?fail=N   503 for the first N calls, then 201; remembers Idempotency-Keys
 """
 
@@ -94,7 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif head == "poll":
             n = self.server.count("poll/" + segs[1])
             if n < int(query.get("n", "3")):
-                self._send(200, {"state": "queued", "position": 10 - n}, {"Retry-After": "0"})
+                headers = {} if "quiet" in query else {"Retry-After": "0"}
+                self._send(200, {"state": "queued", "position": 10 - n, "refresh": 0.02}, headers)
             else:
                 self._send(200, {"state": "admitted", "position": 0})
         elif head == "flaky":

@@ -12,13 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadkit.errors import InputError
+from loadkit.errors import InputError, Location
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey import ArrivalFacts, HttpResult, JourneyEnd, compile_scenario
 from loadkit.runner.steps_data import FeederState
 from loadkit.scenario import load_scenario
 from loadkit.scenario.models import Feeder, FeederMode
-from loadkit.errors import Location
 
 
 class FakeVisitor:
@@ -159,7 +158,7 @@ personas:
 """)  # fmt: skip
     v = FakeVisitor()
     compile_scenario(s, seed=1).personas[0].run(v)
-    (_, _, body1), (_, _, body2) = v.sent
+    (_, _, body1), _ = v.sent
     assert body1 == b'{"event_id":"e1","n":2}'
     persona = compile_scenario(s, seed=1).personas[0]
     v1, v2 = FakeVisitor(), FakeVisitor()
@@ -186,3 +185,56 @@ def test_timeouts_and_connection_errors_are_classified(tmp_path: Path) -> None:
     v.http = lambda *a, **k: HttpResult(status=0, error_kind="timeout", error="timeout")  # type: ignore[method-assign]
     assert persona.run(v).outcome is ArrivalOutcome.COMPLETED
     assert v.recorded == [Outcome.TIMEOUT] and v.vars["outcome"] == "timeout"
+
+
+def test_on_error_leave_and_expect_that(tmp_path: Path) -> None:
+    s = _scenario(tmp_path, """\
+personas:
+  leaver: {steps: [{request: GET /a, on_error: leave, name: pay}]}
+  checker:
+    steps:
+      - request: GET /b
+        capture: {n: $.n}
+        expect: {that: "n > 5"}
+""")  # fmt: skip
+    leaver, checker = compile_scenario(s, seed=1).personas
+    assert leaver.run(FakeVisitor(status=503)) == JourneyEnd(
+        ArrivalOutcome.ABANDONED, "pay: unexpected status 503", "pay"
+    )
+    v = FakeVisitor(body=b'{"n": 3}')
+    end = checker.run(v)
+    assert end.outcome is ArrivalOutcome.FAILED and "expectation failed: n > 5" in (
+        end.reason or ""
+    )
+    assert v.recorded == [Outcome.EXPECTATION_FAILED]
+
+
+def test_poll_deadline_can_carry_on_and_retry_deadline_gives_up(tmp_path: Path) -> None:
+    s = _scenario(tmp_path, """\
+personas:
+  poller:
+    steps:
+      - poll:
+          until: "state == 'done'"
+          interval: 10s
+          deadline: 25s
+          on_deadline: continue
+          steps: [{request: GET /s, capture: {state: $.state}}]
+      - set: {after: "{{ state }}"}
+  retrier:
+    steps:
+      - name: pay
+        retry:
+          when: [503]
+          attempts: unlimited
+          backoff: 1s
+          deadline: 3500ms
+          steps: [{request: GET /p}]
+""")  # fmt: skip
+    poller, retrier = compile_scenario(s, seed=1).personas
+    v = FakeVisitor(body=b'{"state": "waiting"}')
+    assert poller.run(v).outcome is ArrivalOutcome.COMPLETED
+    assert len(v.sent) == 3 and v.vars["after"] == "waiting"  # polls at 0, 10 and 20 s
+    v = FakeVisitor(status=503)
+    end = retrier.run(v)
+    assert end.outcome is ArrivalOutcome.GAVE_UP and len(v.sent) == 4  # 0, 1, 2, 3 s

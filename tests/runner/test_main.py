@@ -96,7 +96,60 @@ def test_host_off_the_allow_list_is_refused_with_exit_2(tmp_path: Path) -> None:
     assert not (run_dir / "records").exists()
 
 
+@pytest.mark.integration
 def test_missing_run_spec_is_bad_input(tmp_path: Path) -> None:
     proc = _run(tmp_path)
     assert proc.returncode == 2
     assert "run spec not found" in proc.stderr
+
+
+DEMO_SCENARIO = """\
+name: demo-landing
+personas:
+  fan:
+    steps:
+      - request: GET /events/onsale-2026
+        expect: {status: 200}
+      - request: {method: POST, path: /wr/join, json: {event_id: onsale-2026}}
+        expect: {status: 201}
+"""
+
+DEMO_PROFILE = """\
+name: demo-short
+arrivals: poisson
+duration: 2s
+segments:
+  - {kind: constant, from: 0s, to: 2s, rate: 40/s}
+phases:
+  - {name: rush, from: 0s, to: 2s}
+"""
+
+
+@pytest.mark.integration
+def test_real_load_against_the_demo_shop(tmp_path: Path, demo_shop: Any) -> None:
+    (tmp_path / "s.yaml").write_text(DEMO_SCENARIO)
+    (tmp_path / "p.yaml").write_text(DEMO_PROFILE)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    spec = RunSpec(
+        run_id="demo",
+        scenario_path=str(tmp_path / "s.yaml"),
+        profile_path=str(tmp_path / "p.yaml"),
+        host=demo_shop.url,
+        seed=5,
+        progress_interval_s=1.0,
+        start_delay_s=0.3,
+    )
+    spec.dump(run_dir)
+    proc = _run(run_dir)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    arrivals = pq.read_table(run_dir / "records" / "arrivals-w0.parquet").to_pandas()
+    requests = pq.read_table(run_dir / "records" / "requests-w0.parquet").to_pandas()
+    assert manifest["status"] == "completed"
+    assert manifest["planned"]["arrivals"] == len(arrivals) > 20
+    assert set(arrivals["outcome"]) == {"completed"}, arrivals["reason"].dropna().head()
+    assert len(requests) == 2 * len(arrivals)
+    assert set(requests["outcome"]) == {"ok"}
+    assert set(requests["status"]) == {200, 201}
+    assert (requests["response_ms"] >= requests["service_ms"]).all()

@@ -12,7 +12,7 @@ from loadkit.runner.clock import Clock
 from loadkit.runner.cookies import CookieJar
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.redact import redact
-from loadkit.runner.visitor import Target, Visitor
+from loadkit.runner.visitor import RunState, Target, Visitor
 
 COL = {name: i for i, name in enumerate(REQUEST_SCHEMA.names)}
 
@@ -132,3 +132,18 @@ def test_cookie_jar_honours_path_and_deletion() -> None:
 def test_redact_removes_credentials(text: str, secret: str) -> None:
     assert secret not in redact(text)
     assert "[redacted]" in redact(text)
+
+
+def test_a_stopping_run_ends_the_journey_at_its_next_request(tiny_server: Any) -> None:
+    import gevent
+
+    state = RunState()
+    v = Visitor(1, "fan", seed=1, target=Target.from_url(tiny_server.url), recorder=Recorder(),
+                clock=Clock.measure(), state=state)  # fmt: skip
+    assert v.http("GET", "/", name="a", step="s").status == 200
+    state.stopping = True
+    with pytest.raises(gevent.GreenletExit):
+        v.http("GET", "/", name="a", step="s")
+    with pytest.raises(gevent.GreenletExit):
+        v.sleep(0.01)
+    v.close()

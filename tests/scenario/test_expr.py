@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadkit.scenario import (
     EvalError,
@@ -72,7 +75,7 @@ def test_syntax_errors_name_the_problem_and_position(
     text: str, message: str | None, offset: int | None
 ) -> None:
     if message is None:  # attribute access only reads mapping keys: no escape to Python objects
-        with pytest.raises(EvalError, match="not found|cannot index"):
+        with pytest.raises(EvalError, match=r"not found|cannot index"):
             compile_expr(text)(Scope(x={"a": 1}))
         return
     with pytest.raises(ExprError, match=message) as info:
@@ -155,3 +158,11 @@ def test_jsonpath_subset(path: str, expected: Any) -> None:
 def test_bad_jsonpaths_are_rejected(path: str) -> None:
     with pytest.raises(ExprError):
         compile_jsonpath(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab1'\"()[]{}.,@$*?=!<>+-/%_ \\", max_size=30))
+def test_parsers_reject_garbage_with_their_own_error_only(text: str) -> None:
+    for parse in (compile_expr, compile_jsonpath, compile_template):
+        with contextlib.suppress(ExprError):  # anything else (a crash) fails the test
+            parse(text)

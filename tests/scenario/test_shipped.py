@@ -37,7 +37,9 @@ def test_onsale_demo_is_the_reference_crowd() -> None:
     weights = {p.name: p.weight for p in s.personas}
     total = sum(weights.values())
     assert weights["bot"] / total == pytest.approx(0.03)
-    assert weights["impatient_fan"] / (weights["fan"] + weights["impatient_fan"]) == pytest.approx(0.2)
+    assert weights["impatient_fan"] / (weights["fan"] + weights["impatient_fan"]) == pytest.approx(
+        0.2
+    )
     assert [p.raw["path"] for p in s.probes] == ["/admin/invariants"]
     assert any("queue.poll" in t.text for t in s.thresholds)
 

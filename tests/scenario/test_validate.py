@@ -57,7 +57,7 @@ def test_every_problem_is_reported_once_with_its_position(tmp_path: Path) -> Non
         "s.yaml:8:13: personas.fan.weight: weight must be a number, got str 'heavy'",
         "s.yaml:10:18: personas.fan.steps[0].request: undefined variable 'evnt_id'. Did you mean 'event_id'?",
         "s.yaml:11:27: personas.fan.steps[0].capture.unused: capture 'unused' is never used",
-        "s.yaml:11:37: personas.fan.steps[0].capture.rid: bad JSONPath '$.['",
+        "s.yaml:11:40: personas.fan.steps[0].capture.rid: bad JSONPath '$.['",
         "s.yaml:11:55: personas.fan.steps[0].capture.m.regex: bad regex '(unclosed'",
         "s.yaml:12:18: personas.fan.steps[1].request: variable 'later' is used before it is set",
         "s.yaml:14:9: personas.fan.steps[3].thnk: unknown step kind 'thnk'. Did you mean 'think'?",
@@ -104,6 +104,15 @@ def test_step_problems(tmp_path: Path, steps: str, fragment: str) -> None:
     text = f"personas:\n  p:\n    steps:\n      {steps}\n"
     got = _problems(tmp_path, text)
     assert any(fragment in line for line in got), "\n".join(got)
+
+
+def test_expression_errors_point_at_the_character(tmp_path: Path) -> None:
+    text = "personas:\n  p:\n    steps:\n      - if: x ===  2\n        then: []\n"
+    got = _problems(tmp_path, text)
+    assert got == [
+        "s.yaml:4:17: personas.p.steps[0].if: bad condition: unexpected character '=' "
+        "(at character 5)"
+    ]
 
 
 def test_invalid_yaml_is_one_located_problem(tmp_path: Path) -> None:

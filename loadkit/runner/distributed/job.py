@@ -19,11 +19,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+# Imported up front, not at the plan: a worker busy importing for seconds sends no
+# heartbeats, and the master would take it for dead.
+from loadkit.profiles import compile_schedule, load_profile
 from loadkit.results.merge import WORKER_MANIFEST, parse_segment_name
 from loadkit.results.schema import ArrivalOutcome
 from loadkit.results.writer import RecordKind, SegmentWriter
+from loadkit.runner.clock import Clock
+from loadkit.runner.core import Arrivals, Engine, EngineOptions
 from loadkit.runner.distributed.messages import Batch, FilePayload, Plan, ProtocolError
+from loadkit.runner.flusher import Flusher
+from loadkit.runner.journey import compile_scenario
+from loadkit.runner.recorder import Recorder
 from loadkit.runner.spec import RunMode, RunSpec, check_target
+from loadkit.runner.visitor import Target
+from loadkit.scenario import load_scenario
 
 DRY_RUN_REASON = "dry_run"
 
@@ -96,10 +106,16 @@ class Prepared:
     job_dir: Path
 
 
-def _save(payload: FilePayload, job_dir: Path) -> Path:
+def _save(payload: FilePayload, folder: Path, *, keep_dirs: bool = False) -> Path:
+    """Write a verified payload under ``folder`` (never outside it)."""
     payload.verify()
-    name = Path(payload.name).name or "file.yaml"
-    path = job_dir / name
+    rel = Path(payload.name) if keep_dirs else Path(Path(payload.name).name or "file.yaml")
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ProtocolError(
+            f"refusing a file named {payload.name!r}: it would land outside {folder}"
+        )
+    path = folder / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(payload.content)
     return path
 
@@ -110,13 +126,13 @@ def prepare(plan: Plan, job_dir: Path, *, dry_run: bool) -> Prepared:
     Raises ProtocolError for a payload whose sha256 does not match, InputError for files that
     do not load (the worker then refuses the plan with that message).
     """
-    from loadkit.profiles import compile_schedule, load_profile
-    from loadkit.runner.journey import compile_scenario
-    from loadkit.scenario import load_scenario
 
     job_dir.mkdir(parents=True, exist_ok=True)
-    scenario_path = _save(plan.scenario, job_dir)
-    profile_path = _save(plan.profile, job_dir)
+    # scenario/ and profile/ keep their referenced files at the same relative paths
+    for extra in plan.files:
+        _save(extra, job_dir, keep_dirs=True)
+    scenario_path = _save(plan.scenario, job_dir / "scenario")
+    profile_path = _save(plan.profile, job_dir / "profile")
     try:
         spec = RunSpec.from_dict(plan.spec)
     except Exception as exc:
@@ -145,28 +161,21 @@ def prepare(plan: Plan, job_dir: Path, *, dry_run: bool) -> Prepared:
     return Prepared(spec, ids, offsets, index, personas, tuple(schedule.phases), job_dir)
 
 
-def warm_flusher(prepared: Prepared, writer: StreamingWriter) -> Any:
+def warm_flusher(prepared: Prepared, writer: StreamingWriter) -> Flusher:
     """The flusher of this worker's records, its first-use costs paid now (before t0)."""
-    from loadkit.runner.flusher import Flusher
-    from loadkit.runner.recorder import Recorder
 
     flusher = Flusher(Recorder(), writer, prepared.spec.flush_interval_s)
-    warm_up = getattr(flusher, "warm_up", None)
-    if warm_up is not None:
-        warm_up()
+    flusher.warm_up()
     return flusher
 
 
 def build_engine(
     prepared: Prepared,
-    flusher: Any,
+    flusher: Flusher,
     t0_ns: int,
     on_progress: Callable[[Any], None] | None = None,
-) -> Any:
+) -> Engine:
     """The local runner's engine for this worker's arrivals, starting at ``t0_ns`` (own clock)."""
-    from loadkit.runner.clock import Clock
-    from loadkit.runner.core import Arrivals, Engine, EngineOptions
-    from loadkit.runner.visitor import Target
 
     spec = prepared.spec
     arrivals = Arrivals(prepared.ids, prepared.offsets_ns, prepared.persona_index)

@@ -9,6 +9,7 @@ arrivals as dropped (``worker_lost``), and writes the manifest.
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import sys
@@ -48,6 +49,7 @@ Echo = Callable[[str], None]
 _PINGS = 5
 _READY_TIMEOUT_S = 60.0  # workers load the scenario and compile the schedule before ready
 _DONE_GRACE_S = 10.0
+_PLANNING_SILENCE_S = 30.0
 ACTIVE = (Fate.JOINED, Fate.READY, Fate.RUNNING)
 
 
@@ -67,6 +69,8 @@ class Master:
         self.children: list[subprocess.Popen[bytes]] = []
         self.inbox: MasterInbox | None = None
         self.port = 0
+        self._run_mark: tuple[float, float] | None = None  # (monotonic s, CPU s) at start
+        self._run_usage: dict[str, float] = {}
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -85,18 +89,26 @@ class Master:
         now = time.monotonic()
         for slot in self._active():
             silent_s = now - slot.last_heard_s
-            if silent_s > self.options.worker_lost_s:
+            # Before t0 a worker may be busy compiling a big schedule (no heartbeats then):
+            # it gets the planning budget; once running, the short one.
+            limit_s = (
+                self.options.worker_lost_s if slot.fate is Fate.RUNNING else _PLANNING_SILENCE_S
+            )
+            if silent_s > limit_s:
                 slot.fate = Fate.LOST
                 slot.note = f"no heartbeat for {silent_s:.1f} s"
                 self.echo(f"worker {slot.worker_id} ({slot.hello.host}) lost: {slot.note}")
 
-    def _wait_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+    def _wait_until(
+        self, done: Callable[[], bool], timeout_s: float, *, liveness: bool = True
+    ) -> bool:
         deadline = time.monotonic() + timeout_s
         while not done():
-            if time.monotonic() >= deadline or self.interrupted:
+            if time.monotonic() >= deadline or (liveness and self.interrupted):
                 return done()
             gevent.sleep(0.05)
-            self._check_liveness()
+            if liveness:
+                self._check_liveness()
         return True
 
     # -- phases --------------------------------------------------------------------------------
@@ -192,11 +204,14 @@ class Master:
                 self.files.scenario,
                 self.files.profile,
                 self.spec.to_dict(),
+                self.files.extra,
             )
             self._send(slot, MessageType.PLAN, plan)
         ready = self._wait_until(
             lambda: all(s.fate is not Fate.JOINED for s in self.slots), _READY_TIMEOUT_S
         )
+        if self.interrupted:
+            return
         refused = [s for s in self.slots if s.fate is Fate.REFUSED and s.shards]
         if refused or not ready:
             reason = refused[0].note if refused else "a worker did not get ready in time"
@@ -204,6 +219,7 @@ class Master:
             raise InputError(f"the run could not start: {reason}")
 
     def _start(self) -> None:
+        self._run_mark = (time.monotonic(), _cpu_s())
         self.t0_ns = time.time_ns() + int(max(self.spec.start_delay_s, 0.5) * 1e9)
         for slot in self._active():
             slot.fate = Fate.RUNNING
@@ -216,7 +232,7 @@ class Master:
         deadline = self.t0_ns / 1e9 + limit_s + self.spec.request_timeout_s + _DONE_GRACE_S
         next_line = time.monotonic() + self.spec.progress_interval_s
         while self._active() and not self.interrupted:
-            gevent.sleep(0.1)
+            gevent.sleep(0.25)
             self._check_liveness()
             if time.time() > deadline:
                 self._stop_all("the run went past its planned end")
@@ -243,7 +259,8 @@ class Master:
     def _stop_all(self, reason: str) -> None:
         for slot in self._active():
             self._send(slot, MessageType.STOP, Stop(reason))
-        self._wait_until(lambda: not self._active(), _DONE_GRACE_S)
+        # A stopping worker kills its visitors and flushes: it gets the whole grace period.
+        self._wait_until(lambda: not self._active(), _DONE_GRACE_S, liveness=False)
         for slot in self._active():
             slot.fate = Fate.LOST
             slot.note = f"did not finish after being told to stop ({reason})"
@@ -296,11 +313,18 @@ class Master:
                 "worker_lost_s": self.options.worker_lost_s,
                 "dry_run": self.options.dry_run,
                 "refused": self.inbox.refused if self.inbox else [],
+                **self._run_usage,
             },
         )
         write_manifest(self.run_dir, manifest)
 
     def _finish(self) -> int:
+        if self._run_mark is not None:  # the master's own cost while records streamed in
+            wall_s, cpu_s = self._run_mark
+            self._run_usage = {
+                "run_wall_s": time.monotonic() - wall_s,
+                "run_cpu_s": _cpu_s() - cpu_s,
+            }
         self._account_lost()
         status = RunStatus.ABORTED if self.interrupted else RunStatus.COMPLETED
         self._write_manifest(status, ended=True)
@@ -327,13 +351,19 @@ class Master:
             if self.options.local_workers:
                 self._spawn_local_workers()
             try:
-                self._gather()
-                self._sync_clocks()
-                self._plan()
+                for phase in (self._gather, self._sync_clocks, self._plan):
+                    phase()
+                    if self.interrupted:
+                        raise KeyboardInterrupt
             except RunInvalid as exc:
                 self.stop_reason = str(exc)
                 self._write_manifest(RunStatus.FAILED, ended=True)
                 raise
+            except KeyboardInterrupt:  # before t0: nothing was sent, say so and leave
+                self.stop_reason = "interrupted before the start"
+                self._stop_all(self.stop_reason)
+                self._write_manifest(RunStatus.ABORTED, ended=True)
+                return ExitCode.INTERRUPTED
             self._start()
             self._monitor()
             return self._finish()
@@ -351,6 +381,11 @@ class Master:
         if self.inbox is not None:
             self.inbox.runner.greenlet.kill(block=False)
             self.inbox.runner.server.close(linger=0)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_master(run_dir: Path, echo: Echo) -> int:

@@ -45,12 +45,31 @@ from loadkit.runner.spec import RunSpec, check_target
 Echo = Callable[[str], None]
 
 
+def _referenced(folder: Path, paths: list[str], prefix: str) -> list[FilePayload]:
+    """Files under ``folder`` that the scenario/profile names, as ``prefix/relative`` payloads.
+
+    A file outside the folder (absolute path elsewhere, ``..``) cannot be placed the same way on
+    a worker and is not sent: it must then exist at the same path on every worker.
+    """
+    out: list[FilePayload] = []
+    for raw in sorted(set(paths)):
+        path = (folder / raw).resolve()
+        try:
+            rel = path.relative_to(folder.resolve())
+        except ValueError:
+            continue
+        if path.is_file():
+            out.append(FilePayload.of(f"{prefix}/{rel.as_posix()}", path.read_bytes()))
+    return out
+
+
 @dataclass(frozen=True)
 class RunFiles:
     """Scenario and profile as sent to workers, plus what the master needs of them."""
 
     scenario: FilePayload
     profile: FilePayload
+    extra: tuple[FilePayload, ...]  # feeder and trace files, shipped with the plan
     schedule: Any  # loadkit.profiles.Schedule
     duration_s: float
     persona_names: tuple[str, ...]
@@ -82,9 +101,19 @@ def load_run_files(spec: RunSpec) -> RunFiles:
     weights = [float(p.weight) for p in model.personas]
     persona_of = persona_index(weights, spec.seed, len(schedule)) if names else None
     phases = [{"name": p.name, "start_s": p.start_s, "end_s": p.end_s} for p in schedule.phases]
+    scenario_dir = Path(spec.scenario_path).parent
+    profile_dir = Path(spec.profile_path).parent
+    traces = [
+        str(getattr(seg, "source", ""))
+        for seg in profile.segments
+        if getattr(seg, "kind", "") == "trace"
+    ]
+    extra = _referenced(scenario_dir, [f.path for f in model.feeders], "scenario")
+    extra += _referenced(profile_dir, traces, "profile")
     return RunFiles(
         scenario=scenario,
         profile=profile_file,
+        extra=tuple(extra),
         schedule=schedule,
         duration_s=float(profile.duration_s),
         persona_names=names,

@@ -125,6 +125,9 @@ class Plan:
     scenario: FilePayload
     profile: FilePayload
     spec: Mapping[str, Any] = field(default_factory=dict)  # the run spec (RunSpec.to_dict())
+    # files the scenario or profile refers to (feeder CSVs, traces), named by their path
+    # relative to the scenario's ("scenario/...") or the profile's ("profile/...") folder
+    files: tuple[FilePayload, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,14 +195,17 @@ PAYLOADS: dict[MessageType, type[Any]] = {
 }
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def to_wire(payload: Any) -> dict[str, Any]:
     """The msgpack-able dict of a payload dataclass (tuples become lists)."""
-    out = asdict(payload)
-    for key, value in out.items():
-        if isinstance(value, tuple):
-            out[key] = list(value)
-        elif isinstance(value, Mapping):
-            out[key] = dict(value)
+    out: dict[str, Any] = _plain(asdict(payload))
     return out
 
 
@@ -211,6 +217,10 @@ def _build(cls: type[T], data: Mapping[str, Any]) -> T:
     for key in ("scenario", "profile"):
         if key in kwargs and isinstance(kwargs[key], Mapping):
             kwargs[key] = _build(FilePayload, kwargs[key])
+    if isinstance(kwargs.get("files"), list | tuple):
+        kwargs["files"] = tuple(
+            _build(FilePayload, f) if isinstance(f, Mapping) else f for f in kwargs["files"]
+        )
     try:
         return cls(**kwargs)
     except TypeError as exc:

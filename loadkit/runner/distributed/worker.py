@@ -200,7 +200,7 @@ class Worker:
         self.echo(f"loadkit worker {self.worker_id} joined master {self.options.address}")
         payload = self._wait(MessageType.PLAN, timeout_s=None)
         if isinstance(payload, Stop):
-            raise LoadkitError(f"the run ended before it started: {payload.reason}")
+            return self._ended_before_start(payload.reason)
         assert isinstance(payload, Plan)
         return self._run_plan(payload)
 
@@ -214,12 +214,15 @@ class Worker:
             raise
         writer = StreamingWriter(job_dir, plan.worker_id)
         flusher = warm_flusher(prepared, writer)
+        # Loading and compiling held the hub: the master's answers may be queued unread.
+        # Silence measured from now, not from before the work.
+        self._heard()
         self._write_local(plan, RunStatus.RUNNING, False, writer, None, None)
         self.send(MessageType.READY, Ready(plan.worker_id, len(prepared.ids)))
         payload = self._wait(MessageType.START, timeout_s=None)
         if isinstance(payload, Stop):
             self._write_local(plan, RunStatus.ABORTED, True, writer, payload.reason, None)
-            return ExitCode.INVALID if self.master_lost.is_set() else ExitCode.PASSED
+            return self._ended_before_start(payload.reason)
         assert isinstance(payload, Start)
         t0_local_ns = payload.t0_ns + plan.clock_offset_ns  # the same instant on this clock
         self.engine = build_engine(prepared, flusher, t0_local_ns)
@@ -231,6 +234,15 @@ class Worker:
         result = self.engine.run()
         sender.kill()
         return self._finish(plan, writer, result, t0_local_ns)
+
+    def _ended_before_start(self, reason: str) -> int:
+        """Stopped before t0: nothing was sent. Tell a live master, then leave."""
+        self.echo(f"worker {self.worker_id}: the run ended before it started: {reason}")
+        if self.master_lost.is_set():
+            return ExitCode.INVALID
+        self.send(MessageType.DONE, Done(self.worker_id, RunStatus.ABORTED.value, {}, {}, reason))
+        gevent.sleep(0.1)  # let it leave before the socket closes
+        return ExitCode.INTERRUPTED if self.interrupted else ExitCode.PASSED
 
     def _sender(self, writer: StreamingWriter) -> None:
         while True:

@@ -6,6 +6,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,17 @@ personas:
     steps:
       - request: GET /hello
 """
+FEEDER = """\
+feeders:
+  fans: {file: data/fans.csv, mode: cyclic}
+"""
+TRACED_PROFILE = """\
+name: traced
+arrivals: uniform
+duration: {duration}
+segments:
+  - {{kind: trace, file: traces/flat.csv, from: 0s}}
+"""
 PROFILE = """\
 name: short
 arrivals: uniform
@@ -51,16 +63,37 @@ def write_run(
     duration: str = "2s",
     settings: dict[str, Any] | None = None,
     run_id: str = "dist-test",
+    referenced_files: bool = False,
     **spec_fields: Any,
 ) -> Path:
-    """A run folder with a scenario, a profile and a master run spec; returns the folder."""
+    """A run folder with a scenario, a profile and a master run spec; returns the folder.
+
+    ``referenced_files``: the scenario has a feeder CSV and the profile is a constant-rate
+    trace CSV, each in a subfolder of its own file's folder (files workers must be sent).
+    """
     root.mkdir(parents=True, exist_ok=True)
-    scenario = root / "tiny.yaml"
-    scenario.write_text(SCENARIO.format(host=host))
-    profile = root / "short.yaml"
-    profile.write_text(PROFILE.format(rate=rate, duration=duration))
+    scenario = root / "scenario" / "tiny.yaml"
+    profile = root / "profile" / "short.yaml"
+    for folder in (scenario.parent, profile.parent):
+        folder.mkdir(exist_ok=True)
+    if referenced_files:
+        (scenario.parent / "data").mkdir()
+        (scenario.parent / "data" / "fans.csv").write_text("fan\nann\nbob\n")
+        (profile.parent / "traces").mkdir()
+        seconds = float(duration.removesuffix("s"))
+        (profile.parent / "traces" / "flat.csv").write_text(
+            f"time,rate\n0,{rate}\n{seconds:g},{rate}\n"
+        )
+        scenario.write_text(SCENARIO.format(host=host) + FEEDER)
+        profile.write_text(TRACED_PROFILE.format(duration=duration))
+    else:
+        scenario.write_text(SCENARIO.format(host=host))
+        profile.write_text(PROFILE.format(rate=rate, duration=duration))
     run_dir = root / run_id
     run_dir.mkdir()
+    settings = dict(settings or {})
+    if settings.get("master_port") == 0:  # a known port: workers can start with the master
+        settings["master_port"] = free_port()
     spec = RunSpec(
         run_id=run_id,
         scenario_path=str(scenario),
@@ -77,6 +110,13 @@ def write_run(
     )
     spec.dump(run_dir)
     return run_dir
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Proc:
@@ -205,9 +245,23 @@ def procs() -> Iterator[Procs]:
 
 
 def start_master(procs: Procs, run_dir: Path) -> tuple[Proc, int]:
+    """Start the master; workers may be started at once (they retry until it listens)."""
     master = procs.start("master", str(run_dir))
+    entry = RunSpec.load(run_dir).settings.get("master_port")
+    if entry and entry["value"]:
+        return master, int(entry["value"])
     port = int(master.wait_for(r"listening on .*:(\d+)").group(1))
     return master, port
 
 
-__all__ = ["PROFILE", "SCENARIO", "Proc", "Procs", "procs", "signal", "start_master", "write_run"]
+__all__ = [
+    "PROFILE",
+    "SCENARIO",
+    "Proc",
+    "Procs",
+    "free_port",
+    "procs",
+    "signal",
+    "start_master",
+    "write_run",
+]

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loadkit.results.schema import ARRIVAL_SCHEMA
-from tests.runner.distributed.procs import Procs, start_master, write_run
+from tests.runner.distributed.procs import Procs, free_port, start_master, write_run
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,8 @@ def manifest_of(run_dir: Path) -> dict[str, Any]:
 def test_two_workers_record_every_arrival_of_the_schedule_once(
     tmp_path: Path, procs: Procs
 ) -> None:
-    run_dir = write_run(tmp_path, settings={**DRY, "expect_workers": 2})
+    # the scenario's feeder and the profile's trace live beside them: workers get them sent
+    run_dir = write_run(tmp_path, settings={**DRY, "expect_workers": 2}, referenced_files=True)
     master, port = start_master(procs, run_dir)
     workers = [
         procs.start("worker", "--master", f"127.0.0.1:{port}", "--worker-dir", str(tmp_path / "w"))
@@ -66,53 +67,41 @@ def test_two_workers_record_every_arrival_of_the_schedule_once(
         )
     # each worker kept its own copy: the same rows, in its own folder
     for wid in by_id:
-        local = arrivals_of(tmp_path / "w" / f"dist-test-w{wid}")
-        assert local.num_rows == by_id[wid]["arrivals_written"] == 20
+        job = tmp_path / "w" / f"dist-test-w{wid}"
+        assert arrivals_of(job).num_rows == by_id[wid]["arrivals_written"] == 20
+        assert (job / "scenario" / "data" / "fans.csv").read_text() == "fan\nann\nbob\n"
+        assert (job / "profile" / "traces" / "flat.csv").is_file()
 
 
-def test_a_worker_of_another_loadkit_version_is_refused(tmp_path: Path, procs: Procs) -> None:
-    run_dir = write_run(tmp_path, settings={**DRY, "worker_wait_s": 3})
-    master, port = start_master(procs, run_dir)
-    worker = procs.start(
-        "worker", "--master", f"127.0.0.1:{port}", env={"LOADKIT_TEST_PRETEND_VERSION": "0.0.1"}
+def test_refused_workers_say_why_and_a_master_left_without_workers_exits_3(
+    tmp_path: Path, procs: Procs
+) -> None:
+    port = free_port()
+    run_dir = write_run(
+        tmp_path,
+        settings={**DRY, "master_port": port, "worker_wait_s": 6, "expect_workers": 1},
     )
+    master = procs.start("master", str(run_dir))
+    address = ("--master", f"127.0.0.1:{port}", "--connect-timeout", "20")
+    other_version = procs.start("worker", *address, env={"LOADKIT_TEST_PRETEND_VERSION": "0.0.1"})
+    other_scenario = procs.start("worker", *address, "--scenario-sha256", "0" * 64)
 
-    assert worker.finish() == 2
-    assert "refused this worker: worker runs loadkit 0.0.1, master runs loadkit" in worker.output()
+    assert other_version.finish() == 2
+    assert "refused this worker: worker runs loadkit 0.0.1, master runs loadkit" in (
+        other_version.output()
+    )
+    assert other_scenario.finish() == 2
+    assert "deploy the same scenario file everywhere" in other_scenario.output()
     assert master.finish() == 3
-    assert "only 0 of 1 worker(s) joined within 3 s" in master.output()
-    assert "worker runs loadkit 0.0.1" in manifest_of(run_dir)["stop_reason"]
-
-
-def test_a_worker_expecting_another_scenario_is_refused(tmp_path: Path, procs: Procs) -> None:
-    run_dir = write_run(tmp_path, settings={**DRY, "worker_wait_s": 3})
-    _master, port = start_master(procs, run_dir)
-    worker = procs.start("worker", "--master", f"127.0.0.1:{port}", "--scenario-sha256", "0" * 64)
-    assert worker.finish() == 2
-    assert "deploy the same scenario file everywhere" in worker.output()
-
-
-def test_a_master_with_no_workers_exits_3_with_the_reason(tmp_path: Path, procs: Procs) -> None:
-    run_dir = write_run(tmp_path, settings={**DRY, "worker_wait_s": 1, "expect_workers": 2})
-    master, _port = start_master(procs, run_dir)
-    assert master.finish() == 3
-    assert "only 0 of 2 worker(s) joined within 1 s; no load was sent" in master.output()
+    assert "only 0 of 1 worker(s) joined within 6 s" in master.output()
     manifest = manifest_of(run_dir)
     assert manifest["status"] == "failed" and manifest["records_complete"] is False
+    assert "no load was sent" in manifest["stop_reason"]
+    assert len(manifest["master"]["refused"]) == 2
 
 
 def test_a_worker_pointed_at_a_wrong_address_says_so(procs: Procs) -> None:
-    import socket
-
-    with socket.socket() as s:  # a port where nobody listens
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    worker = procs.start("worker", "--master", f"127.0.0.1:{port}", "--connect-timeout", "2")
+    port = free_port()  # nobody listens there
+    worker = procs.start("worker", "--master", f"127.0.0.1:{port}", "--connect-timeout", "1")
     assert worker.finish() == 2
-    assert f"no loadkit master answered at 127.0.0.1:{port} within 2 s" in worker.output()
-
-
-def test_a_bad_master_address_is_a_usage_error(procs: Procs) -> None:
-    worker = procs.start("worker", "--master", "127.0.0.1:notaport")
-    assert worker.finish() == 2
-    assert "port 'notaport' is not a number" in worker.output()
+    assert f"no loadkit master answered at 127.0.0.1:{port} within 1 s" in worker.output()

@@ -30,23 +30,6 @@ def requests_of(folder: Path) -> list[dict[str, object]]:
     return rows
 
 
-def test_local_workers_send_real_requests_into_one_run_folder(
-    tmp_path: Path, procs: Procs, tiny_server: TinyServer
-) -> None:
-    run_dir = write_run(tmp_path, host=tiny_server.url, settings={"local_workers": 2})
-    master = procs.start("master", str(run_dir))
-    assert master.finish(timeout_s=30) == 0, master.output()
-
-    manifest = manifest_of(run_dir)
-    assert manifest["records_complete"] is True
-    assert len(manifest["workers"]) == 2
-    requests = requests_of(run_dir)
-    assert len(requests) == 40
-    assert {r["status"] for r in requests} == {200}
-    assert {r["worker"] for r in requests} == {0, 1}
-    assert sorted(arrivals_of(run_dir).column("arrival_id").to_pylist()) == list(range(40))
-
-
 def test_ctrl_c_stops_a_local_run_and_keeps_its_records(
     tmp_path: Path, procs: Procs, tiny_server: TinyServer
 ) -> None:
@@ -61,17 +44,22 @@ def test_ctrl_c_stops_a_local_run_and_keeps_its_records(
     manifest = manifest_of(run_dir)
     assert manifest["status"] == "aborted"
     assert manifest["stop_reason"] == "interrupted"
-    assert {w["fate"] for w in manifest["workers"]} == {"done"}
+    logs = [p.read_text() for p in sorted((run_dir / "workers").glob("*.log"))]
+    assert {w["fate"] for w in manifest["workers"]} == {"done"}, [master.output(), *logs]
     assert manifest["records_complete"] is True
-    arrivals = arrivals_of(run_dir).num_rows
-    assert 0 < arrivals < 600  # stopped well before the 30 s profile's end
+    arrivals = arrivals_of(run_dir).to_pylist()
+    assert 0 < len(arrivals) < 600  # stopped well before the 30 s profile's end
+    assert len({a["arrival_id"] for a in arrivals}) == len(arrivals)
+    requests = requests_of(run_dir)  # real requests, from both local workers, in one folder
+    assert requests and {r["status"] for r in requests} == {200}
+    assert {r["worker"] for r in requests} == {0, 1}
 
 
 def test_a_killed_worker_is_noticed_and_its_arrivals_accounted_lost(
     tmp_path: Path, procs: Procs, tiny_server: TinyServer
 ) -> None:
     run_dir = write_run(
-        tmp_path, host=tiny_server.url, duration="4s", settings={**LOOPBACK, "expect_workers": 2}
+        tmp_path, host=tiny_server.url, duration="3s", settings={**LOOPBACK, "expect_workers": 2}
     )
     master, port = start_master(procs, run_dir)
     argv = ("worker", "--master", f"127.0.0.1:{port}", "--worker-dir", str(tmp_path / "w"))
@@ -90,7 +78,7 @@ def test_a_killed_worker_is_noticed_and_its_arrivals_accounted_lost(
     assert fates == {0: "done", 1: "lost"}
     assert manifest["records_complete"] is False
     rows = arrivals_of(run_dir).to_pylist()
-    assert sorted(r["arrival_id"] for r in rows) == list(range(80))  # every arrival, once
+    assert sorted(r["arrival_id"] for r in rows) == list(range(60))  # every arrival, once
     lost = [r for r in rows if r["reason"] == LOST_REASON]
     assert lost and {r["worker"] for r in lost} == {1}
     assert {r["outcome"] for r in lost} == {"dropped"}

@@ -117,3 +117,26 @@ def test_a_worker_of_another_protocol_is_refused() -> None:
         _hello(protocol=PROTOCOL_VERSION + 1), loadkit_version="0.1.0", scenario_sha256="ab" * 32
     )
     assert reason is not None and "protocol" in reason
+
+
+def test_referenced_files_travel_with_the_plan() -> None:
+    from dataclasses import replace
+
+    plan = replace(_plan(), files=(FilePayload.of("scenario/data/fans.csv", b"fan\nann\n"),))
+    back = _through_msgpack(MessageType.PLAN, plan)
+    assert back == plan
+    assert back.files[0].name == "scenario/data/fans.csv"
+
+
+def test_a_worker_never_writes_a_file_outside_its_folder(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from loadkit.runner.distributed.job import _save
+
+    folder = Path(str(tmp_path))
+    with pytest.raises(ProtocolError, match="outside"):
+        _save(FilePayload.of("scenario/../../evil.csv", b"x"), folder, keep_dirs=True)
+    with pytest.raises(ProtocolError, match="outside"):
+        _save(FilePayload.of("/etc/evil.csv", b"x"), folder, keep_dirs=True)
+    saved = _save(FilePayload.of("profile/traces/t.csv", b"t"), folder, keep_dirs=True)
+    assert saved == folder / "profile" / "traces" / "t.csv"
