@@ -186,6 +186,119 @@ def demo_shop(ctx: click.Context) -> None:
     _finish(shop_main(list(ctx.args)))
 
 
+@cli.command()
+@_SCENARIO
+@_PROFILE
+@click.option("--host", default=None, help="Target base URL (default: the scenario's host).")
+@click.option("--bind", default=None, help="Address to listen on for workers (default: *).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: 5557).")
+@click.option("--expect-workers", type=int, default=None, help="Workers to wait for (default 1).")
+@click.option(
+    "--worker-wait",
+    type=float,
+    default=None,
+    help="Seconds to wait for them before giving up (exit 3; default 60).",
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--run-id", default=None)
+@_SEED
+@_THRESHOLDS
+@click.option("--dry-run", is_flag=True, help="Connect and plan, send no load.")
+@click.option("--no-analyze", is_flag=True)
+def master(
+    scenario: Path,
+    profile: Path | None,
+    host: str | None,
+    bind: str | None,
+    port: int | None,
+    expect_workers: int | None,
+    worker_wait: float | None,
+    out_dir: Path | None,
+    run_id: str | None,
+    seed: int | None,
+    thresholds_file: Path | None,
+    dry_run: bool,
+    no_analyze: bool,
+) -> None:
+    """Coordinate workers on other machines: hand out shards and t0, collect the records."""
+    from loadkit.rehearsal import MasterRequest, RunRequest, rehearse
+
+    request = RunRequest(
+        scenario=scenario,
+        profile=profile,
+        host=host,
+        out_dir=out_dir,
+        seed=seed,
+        thresholds_file=thresholds_file,
+        run_id=run_id,
+        analyze=not no_analyze,
+        master=MasterRequest(bind, port, expect_workers, worker_wait, dry_run),
+    )
+    _finish(rehearse(request, echo=click.echo))
+
+
+@cli.command()
+@click.option("--master", "master_address", required=True, help="HOST[:PORT] of the master.")
+@click.option(
+    "--worker-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where this worker keeps its own record segments.",
+)
+@click.option("--scenario-sha256", default=None, help="Refuse any other scenario.")
+@click.option(
+    "--connect-timeout",
+    type=float,
+    default=None,
+    help="Seconds to keep trying to reach the master (default 30).",
+)
+@click.option(
+    "--master-timeout",
+    type=float,
+    default=None,
+    help="Stop load when the master is silent this long (default 5 s).",
+)
+def worker(
+    master_address: str,
+    worker_dir: Path | None,
+    scenario_sha256: str | None,
+    connect_timeout: float | None,
+    master_timeout: float | None,
+) -> None:
+    """Join a master and run the shards of the crowd it hands out."""
+    from loadkit.rehearsal import run_worker
+
+    argv = ["--master", master_address]
+    for flag, value in (
+        ("--worker-dir", worker_dir),
+        ("--scenario-sha256", scenario_sha256),
+        ("--connect-timeout", connect_timeout),
+        ("--master-timeout", master_timeout),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    _finish(run_worker(argv, echo=click.echo))
+
+
+@cli.group()
+def results() -> None:
+    """Work with results folders."""
+
+
+@results.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "worker_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+def merge(run_dir: Path, worker_dirs: tuple[Path, ...]) -> None:
+    """Complete a distributed run from the workers' own folders (when the stream was cut)."""
+    from loadkit.rehearsal import merge_worker_folders
+
+    code, summary = merge_worker_folders(run_dir, worker_dirs)
+    click.echo(summary)
+    _finish(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the command, map errors to exit codes, exit."""
     code: int = ExitCode.PASSED

@@ -28,7 +28,7 @@ from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
 from loadkit.scenario import Scenario, ThresholdSpec, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
-from loadkit.settings import Setting, non_negative_int, positive_int, resolve
+from loadkit.settings import Setting, Source, non_negative_int, positive_int, resolve
 
 Echo = Callable[[str], None]
 
@@ -127,6 +127,18 @@ class RunRequest:
     drain_s: float | None = None
     t0_ns: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    master: MasterRequest | None = None  # ``loadkit master``: wait for remote workers
+
+
+@dataclass(frozen=True)
+class MasterRequest:
+    """``loadkit master`` flags: where to listen and how many workers to wait for."""
+
+    bind: str | None = None
+    port: int | None = None
+    expect_workers: int | None = None
+    worker_wait_s: float | None = None
+    dry_run: bool = False
 
 
 def _new_run_dir(root: Path, run_id: str | None, scenario_name: str) -> Path:
@@ -186,6 +198,7 @@ def resolve_settings(request: RunRequest, scenario: Scenario) -> dict[str, Setti
         ),
         "drain_s": resolve("drain_s", cli=request.drain_s, default=DEFAULT_DRAIN_S, parse=float),
     }
+    settings.update(_distributed_settings(request, int(settings["workers"].value)))
     if settings["host"].value is None:
         raise InputError(
             "no target host.",
@@ -195,9 +208,31 @@ def resolve_settings(request: RunRequest, scenario: Scenario) -> dict[str, Setti
     return settings
 
 
+def _distributed_settings(request: RunRequest, workers: int) -> dict[str, Setting]:
+    """Master settings (read by ``loadkit.runner.distributed``) for ``master`` or --workers N."""
+    m = request.master
+    if m is None and workers <= 1:
+        return {}
+    if m is None:  # run --workers N: the master starts N local workers on 127.0.0.1
+        return {
+            "local_workers": Setting(workers, Source.CLI, "--workers"),
+            "expect_workers": Setting(workers, Source.CLI, "--workers"),
+            "master_bind": Setting("127.0.0.1", Source.DEFAULT),
+        }
+    return {
+        "master_bind": resolve("master_bind", cli=m.bind, default="*"),
+        "master_port": resolve("master_port", cli=m.port, default=5557, parse=positive_int),
+        "expect_workers": resolve(
+            "expect_workers", cli=m.expect_workers, default=1, parse=positive_int
+        ),
+        "worker_wait_s": resolve("worker_wait_s", cli=m.worker_wait_s, default=60.0, parse=float),
+        "dry_run": Setting(m.dry_run, Source.CLI if m.dry_run else Source.DEFAULT),
+    }
+
+
 def rehearse(request: RunRequest, echo: Echo) -> int:
     """Run the crowd in a runner child process, then analyze. Returns the exit code."""
-    from loadkit.runner.spec import RunSpec, check_target
+    from loadkit.runner.spec import RunMode, RunSpec, check_target
 
     inputs = load_inputs(
         request.scenario, _require_profile(request.profile), request.thresholds_file
@@ -218,21 +253,13 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         thresholds=tuple(t.text for t in inputs.thresholds),
         settings={name: s.to_json() for name, s in settings.items()},
         t0_ns=request.t0_ns,
+        mode=RunMode.MASTER if "expect_workers" in settings else RunMode.LOCAL,
     )
     spec.dump(run_dir / "run-spec.json")
     echo(f"run {run_dir.name}: {request.scenario} × {request.profile} → {host}")
-    workers = int(settings["workers"].value)
     argv = [sys.executable, "-m", "loadkit.runner", str(run_dir)]
-    if workers > 1:
-        argv = [
-            sys.executable,
-            "-m",
-            "loadkit.runner.distributed",
-            "local",
-            str(run_dir),
-            "--workers",
-            str(workers),
-        ]
+    if spec.mode is RunMode.MASTER:
+        argv = [sys.executable, "-m", "loadkit.runner.distributed", "master", str(run_dir)]
     runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env})
     if runner_code == ExitCode.BAD_INPUT or not request.analyze:
         echo(f"results: {run_dir}")
@@ -341,6 +368,20 @@ def analyze_run(
 # ----------------------------------------------------------------------------- try / demo
 
 
+def run_worker(argv: list[str], echo: Echo) -> int:
+    """``loadkit worker``: join a master (its own gevent process) and run what it hands out."""
+    return run_child([sys.executable, "-m", "loadkit.runner.distributed", "worker", *argv], echo)
+
+
+def merge_worker_folders(run_dir: Path, worker_dirs: Sequence[Path]) -> tuple[int, str]:
+    """``loadkit results merge``: complete a run from worker folders; (exit code, summary)."""
+    from loadkit.results import merge
+
+    report = merge(run_dir, list(worker_dirs))
+    code = ExitCode.PASSED if report.records_complete else ExitCode.INVALID
+    return int(code), report.summary()
+
+
 def try_scenario(scenario: Path, host: str | None, persona: str | None, seed: int | None) -> int:
     """One visitor of each persona, verbose, in a gevent child process."""
     argv = [sys.executable, "-m", "loadkit.runner.trial", str(scenario)]
@@ -421,13 +462,16 @@ def run_demo(
 __all__ = [
     "DEMO_SHOP_CONFIG",
     "Inputs",
+    "MasterRequest",
     "RunRequest",
     "analyze_run",
     "load_inputs",
+    "merge_worker_folders",
     "plan_text",
     "rehearse",
     "resolve_settings",
     "run_child",
     "run_demo",
+    "run_worker",
     "try_scenario",
 ]

@@ -7,6 +7,7 @@ tables are built only at flush time (``loadkit.runner.flusher``). Never cache ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from loadkit.results.schema import ArrivalOutcome
@@ -17,18 +18,23 @@ Row = tuple[Any, ...]
 class Recorder:
     """Rows waiting for the next flush, plus running totals for progress lines."""
 
-    __slots__ = ("arrivals", "error_count", "requests")
+    __slots__ = ("arrivals", "error_count", "requests", "taps")
 
     def __init__(self) -> None:
         self.requests: list[Row] = []
         self.arrivals: list[Row] = []
         self.error_count = 0  # request rows with an outcome other than ok, so far
+        # called with each request list ``take`` hands over (the live threshold guard uses
+        # this to see rows a flush took before it looked); must not modify the list
+        self.taps: list[Callable[[list[Row]], None]] = []
 
     def take(self) -> tuple[list[Row], list[Row]]:
         """Hand over the buffered (requests, arrivals) rows and start new buffers."""
         requests, arrivals = self.requests, self.arrivals
         self.requests = []
         self.arrivals = []
+        for tap in self.taps:
+            tap(requests)
         return requests, arrivals
 
 

@@ -104,6 +104,7 @@ class Prepared:
     personas: tuple[Any, ...]
     phases: tuple[Any, ...]
     job_dir: Path
+    duration_s: float = 0.0  # the profile's length, for the drain deadline
 
 
 def _save(payload: FilePayload, folder: Path, *, keep_dirs: bool = False) -> Path:
@@ -147,7 +148,8 @@ def prepare(plan: Plan, job_dir: Path, *, dry_run: bool) -> Prepared:
         seed=plan.seed,
         shards=plan.total_shards,
     )
-    schedule = compile_schedule(load_profile(profile_path), plan.seed)
+    profile = load_profile(profile_path)
+    schedule = compile_schedule(profile, plan.seed)
     ids, offsets = schedule.for_shards(plan.shards, plan.total_shards)
     scenario = load_scenario(scenario_path)
     check_target(spec.host, scenario.allow_hosts)  # every worker enforces the allow-list too
@@ -158,7 +160,16 @@ def prepare(plan: Plan, job_dir: Path, *, dry_run: bool) -> Prepared:
     if dry_run:
         personas = tuple(DryPersona(p.name) for p in compiled.personas)
     index = compiled.persona_for(len(schedule), ids)
-    return Prepared(spec, ids, offsets, index, personas, tuple(schedule.phases), job_dir)
+    return Prepared(
+        spec,
+        ids,
+        offsets,
+        index,
+        personas,
+        tuple(schedule.phases),
+        job_dir,
+        float(profile.duration_s),
+    )
 
 
 def warm_flusher(prepared: Prepared, writer: StreamingWriter) -> Flusher:
@@ -178,6 +189,9 @@ def build_engine(
     """The local runner's engine for this worker's arrivals, starting at ``t0_ns`` (own clock)."""
 
     spec = prepared.spec
+    drain_deadline_s = None  # as a local run: journeys still going past the drain are cut
+    if spec.drain_timeout_s is not None:
+        drain_deadline_s = prepared.duration_s + spec.drain_timeout_s
     arrivals = Arrivals(prepared.ids, prepared.offsets_ns, prepared.persona_index)
     target = Target.from_url(
         spec.host,
@@ -198,6 +212,7 @@ def build_engine(
             max_in_flight=spec.max_in_flight,
             progress_interval_s=spec.progress_interval_s,
             duration_limit_s=spec.duration_limit_s,
+            drain_deadline_s=drain_deadline_s,
         ),
         phases=prepared.phases,
         on_progress=on_progress,

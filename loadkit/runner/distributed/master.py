@@ -228,7 +228,8 @@ class Master:
 
     def _monitor(self) -> None:
         assert self.t0_ns is not None
-        limit_s = self.spec.duration_limit_s or (self.files.duration_s + 60.0)
+        drain_s = self.spec.drain_timeout_s if self.spec.drain_timeout_s is not None else 60.0
+        limit_s = self.spec.duration_limit_s or (self.files.duration_s + drain_s)
         deadline = self.t0_ns / 1e9 + limit_s + self.spec.request_timeout_s + _DONE_GRACE_S
         next_line = time.monotonic() + self.spec.progress_interval_s
         while self._active() and not self.interrupted:
