@@ -94,6 +94,12 @@ def plan(scenario: Path, profile: Path | None, seed: int | None) -> None:
 @click.option("--max-in-flight", type=int, default=None, help="In-flight visitor cap per worker.")
 @click.option("--workers", type=int, default=None, help="Local worker processes (default 1).")
 @click.option("--run-id", default=None, help="Name of the run folder (default: time-scenario).")
+@click.option(
+    "--drain",
+    "drain",
+    default=None,
+    help="After the profile ends, how long journeys may finish (default 60s).",
+)
 @click.option("--no-analyze", is_flag=True, help="Only record; analyze later with 'analyze'.")
 def run(
     scenario: Path,
@@ -105,6 +111,7 @@ def run(
     max_in_flight: int | None,
     workers: int | None,
     run_id: str | None,
+    drain: str | None,
     no_analyze: bool,
 ) -> None:
     """Replay the crowd against a target, record every request, then analyze."""
@@ -121,6 +128,7 @@ def run(
         workers=workers,
         run_id=run_id,
         analyze=not no_analyze,
+        drain_s=drain,
     )
     _finish(rehearse(request, echo=click.echo))
 

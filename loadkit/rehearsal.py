@@ -29,6 +29,7 @@ from loadkit.profiles import Profile, compile_schedule, format_plan, load_profil
 from loadkit.scenario import Scenario, ThresholdSpec, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
 from loadkit.settings import Setting, Source, non_negative_int, positive_int, resolve
+from loadkit.units import parse_duration_s
 
 Echo = Callable[[str], None]
 
@@ -124,7 +125,7 @@ class RunRequest:
     workers: int | None = None
     run_id: str | None = None
     analyze: bool = True
-    drain_s: float | None = None
+    drain_s: float | str | None = None
     t0_ns: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     master: MasterRequest | None = None  # ``loadkit master``: wait for remote workers
@@ -196,7 +197,9 @@ def resolve_settings(request: RunRequest, scenario: Scenario) -> dict[str, Setti
             default=10.0,
             parse=float,
         ),
-        "drain_s": resolve("drain_s", cli=request.drain_s, default=DEFAULT_DRAIN_S, parse=float),
+        "drain_s": resolve(
+            "drain_s", cli=request.drain_s, default=DEFAULT_DRAIN_S, parse=parse_duration_s
+        ),
     }
     settings.update(_distributed_settings(request, int(settings["workers"].value)))
     if settings["host"].value is None:

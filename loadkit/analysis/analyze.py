@@ -1,8 +1,9 @@
 """``analyze``: records in, an ``Analysis`` (verdict, gates, validity, tables) out. No I/O
 besides reading the run's records; reports are written by ``loadkit.report``.
 
-Verdict order (the first that applies): aborted (status ``aborted``, exit 130; still analyzed)
-→ invalid (validity failed, exit 3) → failed (a gate failed, exit 1) → inconclusive (too little
+Verdict order (the first that applies): stopped by an ``abort after`` threshold (manifest
+``aborted_by_threshold``: failed, exit 1) → aborted (status ``aborted``, e.g. Ctrl-C, exit 130;
+still analyzed) → invalid (validity failed, exit 3) → failed (a gate failed, exit 1) → inconclusive (too little
 data: no ok request, or a gate with no data, exit 3) → passed (exit 0). Gates ``as warn`` never
 fail a run.
 """
@@ -162,6 +163,7 @@ def decide(
     gates: Sequence[GateResult],
     ok_requests: int,
     min_ok: int,
+    aborted_by_threshold: str | None = None,
 ) -> tuple[Verdict, tuple[str, ...]]:
     """The verdict and the reasons, in the order of the module docstring."""
     failed = [
@@ -170,6 +172,9 @@ def decide(
         if g.status is GateStatus.FAILED
     ]
     no_data = [f"{g.text}: {g.observed_text}" for g in gates if g.status is GateStatus.NO_DATA]
+    if aborted_by_threshold:
+        why = stop_reason or f'threshold "{aborted_by_threshold}" breached during the run'
+        return Verdict.FAILED, (why, *failed, *validity.reasons)
     if status == RunStatus.ABORTED.value:
         why = f"the run was aborted ({stop_reason or 'no reason recorded'}); partial results"
         return Verdict.ABORTED, (why, *validity.reasons, *failed)
@@ -229,8 +234,15 @@ def analyze(
         run.manifest, records.arrivals, partial_reasons=info.partial_reasons, budget=budget
     )
     ok = int((records.requests["outcome"] == Outcome.OK.value).sum())
+    aborted_by = run.manifest.get("aborted_by_threshold")
     verdict, reasons = decide(
-        info.status, info.stop_reason, validity, gates, ok, budget.min_ok_requests
+        info.status,
+        info.stop_reason,
+        validity,
+        gates,
+        ok,
+        budget.min_ok_requests,
+        aborted_by_threshold=str(aborted_by) if aborted_by else None,
     )
     return Analysis(
         run=info,

@@ -2,8 +2,9 @@
 
 A run whose generator fell behind is *invalid*, whatever its latencies: start lateness p99
 over budget, too many dropped arrivals, lost workers (manifest ``workers[].fate`` in
-``LOST_FATES``), generator CPU over budget (when the manifest records ``cpu_percent_max``,
-``cpu_percent_p95`` or ``cpu_percent`` per worker), a partial folder, or status ``failed``.
+``LOST_FATES``), generator CPU over budget (per worker, the first the manifest records of
+``cpu_percent_p95``, ``cpu_percent_max``, ``cpu_percent``: the p95 of 1 s samples is preferred
+so one GC pause does not invalidate a run), a partial folder, or status ``failed``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from loadkit.results.schema import ArrivalOutcome, RunStatus
 from loadkit.units import format_ms, format_percent
 
 LOST_FATES = frozenset({"lost", "crashed", "failed", "killed", "unresponsive", "missing"})
-_CPU_KEYS = ("cpu_percent_max", "cpu_percent_p95", "cpu_percent")
+_CPU_KEYS = ("cpu_percent_p95", "cpu_percent_max", "cpu_percent")  # preferred first
 
 
 def _lateness(arrivals: pd.DataFrame, budget: ValidityBudget) -> ValidityCheck:
@@ -80,10 +81,7 @@ def _workers(manifest: dict[str, Any], budget: ValidityBudget) -> list[ValidityC
             else f"worker(s) {', '.join(lost)} were lost: their share of the crowd is missing",
         )
     ]
-    cpu = [float(w[k]) for w in workers for k in _CPU_KEYS[:1] if isinstance(w.get(k), int | float)]
-    cpu = cpu or [
-        float(w[k]) for w in workers for k in _CPU_KEYS[1:] if isinstance(w.get(k), int | float)
-    ]
+    cpu = [c for c in map(_worker_cpu, workers) if c is not None]
     if cpu:
         peak = max(cpu)
         ok = peak <= budget.max_cpu_percent
@@ -97,6 +95,15 @@ def _workers(manifest: dict[str, Any], budget: ValidityBudget) -> list[ValidityC
             )
         )
     return checks
+
+
+def _worker_cpu(worker: dict[str, Any]) -> float | None:
+    """The worker's CPU figure: the first of ``_CPU_KEYS`` it records."""
+    for key in _CPU_KEYS:
+        value = worker.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def check_validity(

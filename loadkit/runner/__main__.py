@@ -1,9 +1,10 @@
 """``python -m loadkit.runner RUN_DIR``: run the load described by ``RUN_DIR/run-spec.json``.
 
 Monkey-patches first thing (before anything imports sockets), runs, and exits with the run's
-exit code: 0 completed (the verdict is the CLI's business), 2 bad input (nothing was sent),
-3 the runner itself failed (manifest ``failed``), 130 interrupted (SIGINT/SIGTERM; manifest
-``aborted``).
+exit code: 0 completed (the verdict is the CLI's business), 1 stopped by an ``abort after``
+threshold (a gate failed; manifest ``aborted`` with ``aborted_by_threshold``), 2 bad input
+(nothing was sent), 3 the runner itself failed (manifest ``failed``), 130 interrupted
+(SIGINT/SIGTERM; manifest ``aborted``).
 """
 
 from gevent import monkey

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from loadkit.results.schema import ArrivalOutcome, RunStatus
 from loadkit.runner.clock import Clock
 from loadkit.runner.flusher import Flusher
-from loadkit.runner.progress import PhaseLike, Progress, percentile, phase_at
+from loadkit.runner.progress import CpuMeter, PhaseLike, Progress, percentile, phase_at
 from loadkit.runner.recorder import arrival_row
 from loadkit.runner.redact import redact
 from loadkit.runner.visitor import RunState, Target, Visitor
@@ -35,6 +35,19 @@ POLL_S = 0.05
 ARM_AHEAD_NS = 20_000_000  # arm start timers this far ahead of each arrival
 ARM_MIN_SLEEP_S = 0.002
 STOPPED_REASON = "stopped: the run ended before the journey did"
+MONITOR_S = 1.0  # CPU samples and live threshold checks
+
+
+class GuardLike(Protocol):
+    """Live thresholds (``loadkit.runner.guard.ThresholdGuard``): ``check`` runs once a tick
+    and returns the text of a threshold that tripped its ``abort after``, or None."""
+
+    def check(self, now_s: float) -> str | None: ...
+
+
+def threshold_stop_reason(text: str) -> str:
+    """The run's ``stop_reason`` when the threshold ``text`` stopped it."""
+    return f'threshold "{text}" breached: aborted to protect the target'
 
 
 class JourneyEndLike(Protocol):
@@ -98,13 +111,18 @@ class EngineResult:
     errors: int
     lateness_p99_ms: float | None
     lateness_max_ms: float | None
+    aborted_by_threshold: str | None = None  # the text of the abort threshold that tripped
+    cpu_percent_max: float | None = None  # this process's CPU per 1 s sample (100 = 1 core)
+    cpu_percent_p95: float | None = None
 
 
 class Engine:
     """Runs arrivals against a target; ``run`` blocks the calling greenlet until the end.
 
     ``stop(reason)`` (from a signal handler or another greenlet) ends the run early: no new
-    arrivals, visitors killed, records flushed; the result's status is then ``aborted``.
+    arrivals, visitors killed, records flushed; the result's status is then ``aborted``. A
+    ``guard`` is checked every ``MONITOR_S``; when it names a tripped threshold the run stops
+    the same way and the result carries ``aborted_by_threshold``.
     """
 
     def __init__(
@@ -119,6 +137,7 @@ class Engine:
         options: EngineOptions,
         phases: Sequence[PhaseLike] = (),
         on_progress: Callable[[Progress], None] | None = None,
+        guard: GuardLike | None = None,
     ) -> None:
         self.arrivals = arrivals
         self.personas = list(personas)
@@ -130,6 +149,10 @@ class Engine:
         self.options = options
         self.phases = list(phases)
         self.on_progress = on_progress
+        self.guard = guard
+        self.aborted_by_threshold: str | None = None
+        self.cpu = CpuMeter()  # 1 s samples, for the manifest
+        self._cpu_line = CpuMeter()  # one sample per progress line
         self.started = 0
         self.dropped = 0
         self.in_flight = 0
@@ -160,9 +183,13 @@ class Engine:
         self.flusher.start()
         scheduler = gevent.spawn(self._schedule)
         ticker = gevent.spawn(self._progress_loop)
+        monitor = gevent.spawn(self._monitor_loop)
         self._wait_for_end()
         self.state.stopping = True  # the scheduler and every visitor check this flag
         scheduler.kill(block=False)
+        monitor.kill(block=False)
+        if not self.cpu.samples or self.cpu.since_s >= MONITOR_S / 2:
+            self.cpu.sample()  # the last part-second (a short run's only sample)
         self._kill_visitors()
         ticker.kill(block=False)
         self.flusher.stop()
@@ -373,6 +400,7 @@ class Engine:
             errors=self.recorder.error_count,
             lateness_p99_ms=percentile(window, 99.0),
             final=final,
+            cpu_percent=self._cpu_line.sample(),
         )
 
     def due_count(self) -> int:
@@ -394,8 +422,21 @@ class Engine:
             if self.on_progress is not None:
                 self.on_progress(snap)
 
+    def _monitor_loop(self) -> None:
+        """Every ``MONITOR_S``: sample CPU, and check the live thresholds (off the hot path)."""
+        while True:
+            gevent.sleep(MONITOR_S)
+            self.cpu.sample()
+            if self.guard is None or self._stop_reason is not None:
+                continue
+            tripped = self.guard.check((self.clock.now_ns() - self.t0_ns) / 1e9)
+            if tripped is not None and self._stop_reason is None:
+                self.aborted_by_threshold = tripped
+                self.stop(threshold_stop_reason(tripped))
+
     def _result(self) -> EngineResult:
         status = RunStatus.ABORTED if self._aborted else RunStatus.COMPLETED
+        cpu = self.cpu.summary()
         return EngineResult(
             status=status,
             stop_reason=self._stop_reason,
@@ -406,7 +447,18 @@ class Engine:
             errors=self.recorder.error_count,
             lateness_p99_ms=percentile(self.lateness_ms, 99.0),
             lateness_max_ms=max(self.lateness_ms, default=None),
+            aborted_by_threshold=self.aborted_by_threshold,
+            cpu_percent_max=cpu.get("cpu_percent_max"),
+            cpu_percent_p95=cpu.get("cpu_percent_p95"),
         )
 
 
-__all__ = ["Arrivals", "Engine", "EngineOptions", "EngineResult", "PersonaLike"]
+__all__ = [
+    "Arrivals",
+    "Engine",
+    "EngineOptions",
+    "EngineResult",
+    "GuardLike",
+    "PersonaLike",
+    "threshold_stop_reason",
+]

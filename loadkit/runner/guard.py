@@ -30,11 +30,6 @@ _INDEX = {name: i for i, name in enumerate(REQUEST_SCHEMA.names)}
 _ALWAYS = ("outcome", "response_ms", "service_ms")
 
 
-def abort_reason(text: str) -> str:
-    """The run's ``stop_reason`` when the threshold ``text`` stopped it."""
-    return f'threshold "{text}" breached: aborted to protect the target'
-
-
 def has_abort_action(texts: Iterable[str]) -> bool:
     """A cheap pre-check (no parsing) so runs without abort thresholds never import pandas."""
     return any("abort" in t for t in texts)
@@ -149,6 +144,5 @@ __all__ = [
     "LIVE_TICK_S",
     "RecentRequests",
     "ThresholdGuard",
-    "abort_reason",
     "has_abort_action",
 ]

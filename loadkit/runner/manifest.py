@@ -70,9 +70,16 @@ def versions() -> dict[str, str]:
 
 
 def worker_entry(
-    spec: RunSpec, shards: Sequence[int], *, fate: str, requests: int = 0, arrivals: int = 0
+    spec: RunSpec,
+    shards: Sequence[int],
+    *,
+    fate: str,
+    requests: int = 0,
+    arrivals: int = 0,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """One ``workers[]`` entry; ``extra`` adds measured keys (``cpu_percent_max``, ...)."""
+    entry = {
         "id": spec.worker_id,
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -82,6 +89,8 @@ def worker_entry(
         "arrivals_written": arrivals,
         "fate": fate,
     }
+    entry.update(extra or {})
+    return entry
 
 
 def start_manifest(
@@ -118,6 +127,7 @@ def start_manifest(
         "workers": [worker_entry(spec, range(spec.shards), fate="running")],
         "records_complete": False,
         "stop_reason": None,
+        "aborted_by_threshold": None,
         "mode": spec.mode.value,
         "max_in_flight": spec.max_in_flight,
     }
@@ -139,12 +149,20 @@ def finish_manifest(
     arrivals_written: int,
     records_complete: bool,
     summary: Mapping[str, Any] | None = None,
+    aborted_by_threshold: str | None = None,
+    worker_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest rewritten at the end of the run."""
+    """The manifest rewritten at the end of the run.
+
+    ``aborted_by_threshold``: the text of the ``abort after`` threshold that stopped the run
+    (the analyzer's verdict is then failed). ``worker_extra`` goes into the worker's entry
+    (``cpu_percent_max``, ``cpu_percent_p95``).
+    """
     out = dict(manifest)
     out["status"] = status.value
     out["ended_at"] = utc_now_iso()
     out["stop_reason"] = stop_reason
+    out["aborted_by_threshold"] = aborted_by_threshold
     out["records_complete"] = records_complete
     out["workers"] = [
         worker_entry(
@@ -153,6 +171,7 @@ def finish_manifest(
             fate=status.value,
             requests=requests_written,
             arrivals=arrivals_written,
+            extra=worker_extra,
         )
     ]
     if summary is not None:

@@ -31,8 +31,10 @@ def run_session(session: Session, *, stderr: TextIO = sys.stderr) -> int:
     """Run with SIGINT/SIGTERM wired to ``session.stop``; returns the exit code.
 
     A stop ends load within ~2 s (visitors are killed), flushes records, marks the manifest
-    aborted, and gives exit code 130.
+    aborted, and gives exit code 130; a stop by an ``abort after`` threshold gives exit code 1.
     """
+    for text, why in session.guard_skipped:
+        print(f'loadkit runner: "{text}" is not checked live ({why})', file=stderr, flush=True)
     watchers = []
     for sig in STOP_SIGNALS:
         name = signal.Signals(sig).name

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +38,7 @@ class Progress:
     errors: int  # requests with an outcome other than ok, so far
     lateness_p99_ms: float | None
     final: bool = False
+    cpu_percent: float | None = None  # this process's CPU over the last interval (100 = 1 core)
 
 
 def phase_at(phases: Sequence[PhaseLike], elapsed_s: float) -> str:
@@ -65,11 +68,67 @@ def format_progress(p: Progress) -> str:
     head = f"[{p.elapsed_s:6.1f}s {p.phase}]"
     if p.final:
         head += " done:"
+    cpu = "" if p.cpu_percent is None else f", cpu {p.cpu_percent:.0f}%"
     return (
         f"{head} arrivals {p.started}/{p.scheduled} started, {p.dropped} dropped, "
         f"{p.in_flight} in flight, {p.requests_per_s:.0f} req/s, {p.errors} errors, "
-        f"lateness p99 {late}"
+        f"lateness p99 {late}{cpu}"
     )
 
 
-__all__ = ["Progress", "format_progress", "percentile", "phase_at"]
+def process_cpu_s() -> float:
+    """CPU seconds this process has used so far (user + system, every thread)."""
+    t = os.times()
+    return t.user + t.system
+
+
+class CpuMeter:
+    """This process's CPU use per wall second, in percent of one core, between samples.
+
+    Each ``sample`` covers the time since the previous one (or since creation). A process using
+    gevent's thread pool (Parquet writes) can go above 100 % on a multi-core machine.
+    """
+
+    def __init__(
+        self,
+        wall_s: Callable[[], float] = time.monotonic,
+        cpu_s: Callable[[], float] = process_cpu_s,
+    ) -> None:
+        self._wall_s = wall_s
+        self._cpu_s = cpu_s
+        self._mark = (wall_s(), cpu_s())
+        self.samples: list[float] = []
+
+    @property
+    def since_s(self) -> float:
+        """Wall seconds since the last sample."""
+        return self._wall_s() - self._mark[0]
+
+    def sample(self) -> float | None:
+        """CPU percent since the last sample (None if no wall time passed); kept in ``samples``."""
+        wall, cpu = self._wall_s(), self._cpu_s()
+        dt_s = wall - self._mark[0]
+        if dt_s <= 0:
+            return None
+        percent = 100.0 * max(0.0, cpu - self._mark[1]) / dt_s
+        self._mark = (wall, cpu)
+        self.samples.append(percent)
+        return percent
+
+    def summary(self) -> dict[str, float]:
+        """``cpu_percent_max`` and ``cpu_percent_p95`` (nearest rank) of the samples, rounded to
+        0.1; empty without samples."""
+        p95 = percentile(self.samples, 95.0)
+        if p95 is None:
+            return {}
+        return {"cpu_percent_max": round(max(self.samples), 1), "cpu_percent_p95": round(p95, 1)}
+
+
+__all__ = [
+    "CpuMeter",
+    "Progress",
+    "format_progress",
+    "percentile",
+    "phase_at",
+    "process_cpu_s",
+]

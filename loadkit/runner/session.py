@@ -17,7 +17,14 @@ from loadkit.errors import ExitCode
 from loadkit.results.schema import RunStatus
 from loadkit.results.writer import SegmentWriter, write_manifest
 from loadkit.runner.clock import Clock
-from loadkit.runner.core import Arrivals, Engine, EngineOptions, EngineResult, PersonaLike
+from loadkit.runner.core import (
+    Arrivals,
+    Engine,
+    EngineOptions,
+    EngineResult,
+    GuardLike,
+    PersonaLike,
+)
 from loadkit.runner.flusher import Flusher
 from loadkit.runner.manifest import finish_manifest, start_manifest
 from loadkit.runner.progress import PhaseLike, Progress
@@ -51,7 +58,11 @@ class SessionResult:
 
 
 class Session:
-    """Runs a plan into ``run_dir``. ``stop(reason)`` may be called from a signal handler."""
+    """Runs a plan into ``run_dir``. ``stop(reason)`` may be called from a signal handler.
+
+    Exit codes: 0 completed, 130 stopped (``stop``), 1 stopped by an ``abort after`` threshold
+    (manifest ``aborted`` with ``aborted_by_threshold``), 3 loadkit itself failed.
+    """
 
     def __init__(
         self,
@@ -76,6 +87,8 @@ class Session:
         drain_deadline_s = None
         if spec.drain_timeout_s is not None and isinstance(duration_s, int | float):
             drain_deadline_s = float(duration_s) + spec.drain_timeout_s
+        # abort thresholds the live guard cannot judge: (text, why); the analyzer still does
+        self.guard_skipped: tuple[tuple[str, str], ...] = ()
         self.engine = Engine(
             plan.arrivals,
             plan.personas,
@@ -98,8 +111,28 @@ class Session:
             ),
             phases=plan.phases,
             on_progress=on_progress,
+            guard=self._guard(),
         )
         self._stop_requested = False
+
+    def _guard(self) -> GuardLike | None:
+        """The live ``abort after`` thresholds of the spec, or None when it has none.
+
+        Raises InputError (exit 2, before any load) for a threshold that does not parse.
+        """
+        from loadkit.runner.guard import ThresholdGuard, has_abort_action
+
+        if not has_abort_action(self.spec.thresholds):
+            return None
+        onsale = self.plan.run_info.get("onsale_offset_s")
+        guard = ThresholdGuard(
+            self.spec.thresholds,
+            self.flusher.recorder,
+            phases=[(p.name, p.start_s, p.end_s) for p in self.plan.phases],
+            onsale_offset_s=float(onsale) if isinstance(onsale, int | float) else 0.0,
+        )
+        self.guard_skipped = tuple(guard.skipped)
+        return guard if guard.active else None
 
     def stop(self, reason: str) -> None:
         """End the run early: load stops, records are flushed, the manifest says aborted."""
@@ -113,10 +146,12 @@ class Session:
         write_manifest(self.run_dir, manifest)
         engine_result: EngineResult | None = None
         error: str | None = None
+        aborted_by: str | None = None
         try:
             engine_result = self.engine.run()
             status = engine_result.status
             stop_reason = engine_result.stop_reason
+            aborted_by = engine_result.aborted_by_threshold
         except Exception as exc:  # loadkit itself failed: say so in the manifest, then re-raise
             status, error = RunStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")
             stop_reason = f"runner failed: {error}"
@@ -137,9 +172,12 @@ class Session:
             arrivals_written=self.writer.arrivals_written,
             records_complete=complete,
             summary=None if engine_result is None else dataclasses.asdict(engine_result),
+            aborted_by_threshold=aborted_by,
+            worker_extra=_cpu_fields(engine_result),
         )
         write_manifest(self.run_dir, final)
-        return SessionResult(status, _exit_code(status), engine_result, error)
+        code = ExitCode.FAILED if aborted_by is not None else _exit_code(status)
+        return SessionResult(status, code, engine_result, error)
 
 
 # A caller-chosen t0 closer than this is too tight to start on time; use the delay instead.
@@ -152,6 +190,13 @@ def _pick_t0_ns(spec: RunSpec, now_ns: int) -> int:
     if spec.t0_ns is not None and spec.t0_ns >= now_ns + int(MIN_T0_LEAD_S * 1e9):
         return spec.t0_ns
     return now_ns + int(spec.start_delay_s * 1e9)
+
+
+def _cpu_fields(result: EngineResult | None) -> dict[str, float]:
+    if result is None:
+        return {}
+    fields = {"cpu_percent_max": result.cpu_percent_max, "cpu_percent_p95": result.cpu_percent_p95}
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _exit_code(status: RunStatus) -> ExitCode:
