@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loadkit.analysis import Analysis, GateResult, GateStatus, Verdict
+from loadkit.results.frames import AFTER_PHASES
 from loadkit.units import format_duration, format_ms, format_percent, format_rate
 
 _SYMBOL = {
@@ -101,7 +102,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) 
 def phase_order(analysis: Analysis) -> list[str]:
     present = set(analysis.steps["phase"])
     names = [p[0] for p in analysis.run.phases if p[0] in present]
-    return names + [p for p in ("(none)",) if p in present]
+    return names + [p for p in (AFTER_PHASES,) if p in present]
 
 
 def render_terminal(analysis: Analysis) -> str:

@@ -35,10 +35,56 @@ class Ranked:
 
     @classmethod
     def of(cls, values: np.ndarray) -> Ranked:
-        order = np.argsort(values)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        order, sorted_values = _sort_order(values)
         rank = np.empty(order.size, dtype=np.int64)
         rank[order] = np.arange(order.size, dtype=np.int64)
-        return cls(values[order], rank)
+        return cls(sorted_values, rank)
+
+
+_INT64_MAX = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+def _sort_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order that sorts float64 ``values`` (NaN last, like ``np.argsort``) and the sorted
+    values. Faster than ``np.argsort``: one integer sort of keys packing each value's leading
+    bits with its position, then a local fix of the rare runs whose leading bits tie."""
+    n = values.size
+    index_bits = max(int(n - 1).bit_length(), 1)
+    mask = np.int64((1 << index_bits) - 1)
+    bits = values.view(np.int64)
+    # IEEE 754 bits as an int64 that orders like the floats: flip the magnitude of negatives
+    key = bits >> 63
+    key &= _INT64_MAX
+    key ^= bits
+    nan = np.isnan(values)
+    if nan.any():
+        key[nan] = _INT64_MAX
+    key >>= index_bits
+    key <<= index_bits
+    key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    order = key & mask
+    sorted_values = values[order]
+    bad = np.flatnonzero(sorted_values[1:] < sorted_values[:-1])
+    if bad.size:
+        _fix_ties(key, ~mask, bad, order, sorted_values)
+    return order, sorted_values
+
+
+def _fix_ties(
+    key: np.ndarray, high: np.int64, bad: np.ndarray, order: np.ndarray, sorted_values: np.ndarray
+) -> None:
+    """Sort, in place, the runs of equal leading bits that hold an inversion (``bad``)."""
+    lead = key[bad] & high
+    lo = np.unique(np.searchsorted(key, lead, "left"))
+    hi = np.searchsorted(key, (key[lo] & high) | ~high, "right")
+    lengths = hi - lo
+    run = np.repeat(np.arange(lo.size), lengths)
+    sel = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+    sub = sel[np.lexsort((sorted_values[sel], run))]
+    order[sel] = order[sub]
+    sorted_values[sel] = sorted_values[sub]
 
 
 def ranked_quantiles(
@@ -91,10 +137,14 @@ def window_index(t_s: np.ndarray, width_s: float) -> np.ndarray:
     return np.floor(np.asarray(t_s, dtype=float) / width_s).astype(np.int64)
 
 
+# Requests and arrivals after the profile's last phase: journeys finishing during the drain.
+AFTER_PHASES = "drain"
+
+
 def phase_labels(t_s: np.ndarray, phases: Sequence[tuple[str, float, float]]) -> pd.Categorical:
-    """The phase holding each time (first match wins), ``"(none)"`` outside every phase."""
+    """The phase holding each time (first match wins); ``AFTER_PHASES`` outside them all."""
     names = [p[0] for p in phases]
-    cats = [*dict.fromkeys(names), "(none)"]
+    cats = [*dict.fromkeys(names), AFTER_PHASES]
     codes = np.full(len(t_s), len(cats) - 1, dtype=np.int32)
     unset = np.ones(len(t_s), dtype=bool)
     for name, start_s, end_s in phases:
@@ -175,7 +225,8 @@ def generator_windows(arrivals: pd.DataFrame, t0_ns: int, *, width_s: float = 1.
     widx = window_index(sched_s, width_s)
     wmin, n_w = int(widx.min()), int(widx.max() - widx.min() + 1)
     rel = widx - wmin
-    dropped = (arrivals["outcome"].astype(str) == ArrivalOutcome.DROPPED.value).to_numpy()
+    # compare the categorical itself: ``astype(str)`` would build millions of strings
+    dropped = (arrivals["outcome"] == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
     late = arrivals["lateness_ms"].to_numpy(dtype=float, na_value=np.nan)
     has_late = ~dropped & ~np.isnan(late)
     q = grouped_quantiles(rel[has_late], late[has_late], n_w, (50.0, 99.0, 100.0))
@@ -274,7 +325,7 @@ def _nonempty(series: pd.Series) -> np.ndarray:
 def funnel(arrivals: pd.DataFrame) -> pd.DataFrame:
     """arrived → joined → admitted → held → paid: visitors reaching each stage, the conversion
     from the previous stage and from arrival. Dropped arrivals never arrived."""
-    started = (arrivals["outcome"].astype(str) != ArrivalOutcome.DROPPED.value).to_numpy()
+    started = ~(arrivals["outcome"] == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
     paid = arrivals["order_id"].notna().to_numpy() | _nonempty(arrivals["seats_bought"])
     reached = [
         started,
@@ -307,6 +358,7 @@ def queue_wait_s(arrivals: pd.DataFrame) -> np.ndarray:
 
 
 __all__ = [
+    "AFTER_PHASES",
     "ERROR_OUTCOMES",
     "FUNNEL_STAGES",
     "QUANTILES",

@@ -1,10 +1,9 @@
 """The open-model load engine of one process: a scheduler greenlet and the visitors it starts.
 
 Arrivals start at their scheduled times whatever the target's speed (DESIGN.md §2.1-2.2):
-the scheduler wakes every ~10 ms on the monotonic clock and arms a libev start timer for each
-arrival due in the next 20 ms; each visitor greenlet starts from its own timer. A cap on
-visitors in flight, checked as each arrival comes due, turns overflow into *dropped* arrivals,
-recorded as such. Every arrival's lateness (actual start - scheduled start, measured when its
+one libev timer, re-armed for the next arrival's time on the monotonic clock, starts every
+arrival then due straight from the hub (see ``Engine._dispatch``). A cap on visitors in flight,
+checked as each arrival comes due, turns overflow into *dropped* arrivals, recorded as such. Every arrival's lateness (actual start - scheduled start, measured when its
 greenlet begins to run) is recorded; an arrival never starts early.
 
 Inputs are plain (arrays and persona objects), so the engine is testable without YAML.
@@ -32,8 +31,6 @@ from loadkit.runner.redact import redact
 from loadkit.runner.visitor import RunState, Target, Visitor
 
 POLL_S = 0.05
-ARM_AHEAD_NS = 20_000_000  # arm start timers this far ahead of each arrival
-ARM_MIN_SLEEP_S = 0.002
 STOPPED_REASON = "stopped: the run ended before the journey did"
 MONITOR_S = 1.0  # CPU samples and live threshold checks
 
@@ -160,10 +157,17 @@ class Engine:
         self.group = gevent.pool.Group()
         self._stop_reason: str | None = None
         self._aborted = False
-        self._schedule_done = False
+        self._stop_mono_ns = 0  # monotonic time the run stopped (set in run)
         self.state = RunState()
-        # armed visitors (start timer set) that have not begun: arrival id -> (scheduled_ns, persona)
-        self._pending: dict[int, tuple[int, PersonaLike]] = {}
+        # the schedule as python ints (cheaper per element than numpy scalars); ``_next`` is the
+        # first arrival not started yet
+        self._ids: list[int] = arrivals.ids.tolist()
+        self._offsets_ns: list[int] = arrivals.offsets_ns.tolist()
+        self._persona_of: list[int] = arrivals.persona_index.tolist()
+        self._next = 0
+        self._t0_mono_ns = clock.to_monotonic_ns(t0_ns)
+        self._dispatched = gevent.event.Event()
+        self._timer: Any = None
         self._finished = gevent.event.Event()
         # what a journey killed at the end records: failed (stopped early) or cut (drain)
         self.kill_outcome = ArrivalOutcome.FAILED
@@ -181,11 +185,17 @@ class Engine:
     def run(self) -> EngineResult:
         """Run the schedule to its end (or a stop, or the duration limit); flush; report."""
         self.flusher.start()
+        if __import__("os").environ.get("LK_FREEZE"):
+            import gc
+
+            gc.collect()
+            gc.freeze()
         scheduler = gevent.spawn(self._schedule)
         ticker = gevent.spawn(self._progress_loop)
         monitor = gevent.spawn(self._monitor_loop)
         self._wait_for_end()
         self.state.stopping = True  # the scheduler and every visitor check this flag
+        self._stop_mono_ns = time.monotonic_ns()
         scheduler.kill(block=False)
         monitor.kill(block=False)
         if not self.cpu.samples or self.cpu.since_s >= MONITOR_S / 2:
@@ -234,54 +244,70 @@ class Engine:
         while self.in_flight > 0 and time.monotonic() < deadline_s:
             gevent.sleep(POLL_S / 5)
         # (a survivor may still record later; its rows after the last flush are lost)
-        # armed but never started: those already due count as dropped, later ones never were due
-        now_ns = self.clock.now_ns()
-        for arrival_id, (scheduled_ns, persona) in list(self._pending.items()):
-            if scheduled_ns <= now_ns:
-                self._drop(arrival_id, scheduled_ns, persona, "the run stopped before it started")
-        self._pending.clear()
+        # never started: those due when the run stopped count as dropped, later ones never were
+        stop_ns = self._stop_mono_ns - self._t0_mono_ns
+        while self._next < len(self._offsets_ns) and self._offsets_ns[self._next] <= stop_ns:
+            i = self._next
+            self._next += 1
+            persona = self.personas[self._persona_of[i]]
+            scheduled_ns = self.t0_ns + self._offsets_ns[i]
+            self._drop(self._ids[i], scheduled_ns, persona, "the run stopped before it started")
 
     # -- scheduling ----------------------------------------------------------------------------
 
     def _schedule(self) -> None:
-        """Arm a start timer for every arrival due in the next ``ARM_AHEAD_NS``, then sleep.
-
-        Each visitor greenlet starts from its own libev timer, not from a spawn callback: under
-        load gevent runs queued callbacks only a few ms per loop turn, while due timers all
-        fire in the same turn, so arrivals start on time even when the loop is busy.
-        """
-        offsets = self.arrivals.offsets_ns.tolist()  # python ints: cheaper per element than numpy
-        t0_mono = self.clock.to_monotonic_ns(self.t0_ns)
-        loop = gevent.get_hub().loop
-        monotonic_ns = time.monotonic_ns
-        n = len(offsets)
-        i = 0
-        state = self.state
-        while i < n and not state.stopping:
-            loop.update_now()  # timers count from the loop's cached clock: make it current
-            now = monotonic_ns()
-            horizon = now + ARM_AHEAD_NS
-            while i < n and t0_mono + offsets[i] <= horizon:
-                self._arm(i, max(0, t0_mono + offsets[i] - now))
-                i += 1
-            if i < n:
-                wake_ns = t0_mono + offsets[i] - ARM_AHEAD_NS // 2
-                gevent.sleep(max(ARM_MIN_SLEEP_S, (wake_ns - monotonic_ns()) / 1e9))
-        self._schedule_done = True
+        """Start every arrival at its time; returns when all have started (or the run stops)."""
+        try:
+            self._arm_next()
+            self._dispatched.wait()
+        finally:
+            if self._timer is not None:
+                self._timer.close()
+                self._timer = None
         self._check_finished()
 
-    def _arm(self, i: int, delay_ns: int) -> None:
-        a = self.arrivals
-        arrival_id = int(a.ids[i])
-        scheduled_ns = self.t0_ns + int(a.offsets_ns[i])
-        persona = self.personas[int(a.persona_index[i])]
-        self._pending[arrival_id] = (scheduled_ns, persona)
-        greenlet = gevent.Greenlet(self._visit, arrival_id, scheduled_ns, persona)
-        self.group.add(greenlet)
-        greenlet.start_later(delay_ns / 1e9)
+    def _arm_next(self) -> None:
+        """Arm the one start timer for the next arrival, or signal that all have started."""
+        if self._next >= len(self._offsets_ns) or self.state.stopping:
+            self._dispatched.set()
+            return
+        loop = gevent.get_hub().loop
+        loop.update_now()  # timers count from the loop's cached clock: make it current
+        wait_ns = self._t0_mono_ns + self._offsets_ns[self._next] - time.monotonic_ns()
+        self._timer = loop.timer(max(0.0, wait_ns / 1e9))
+        self._timer.start(self._dispatch)
+
+    def _dispatch(self) -> None:
+        """Timer callback, run by the hub: start every arrival due now, then re-arm.
+
+        Each visitor greenlet is switched to directly and runs until it first blocks, then the
+        hub resumes here. Arrivals due within the same loop turn (the clock has ~1 ms
+        granularity under epoll) start in one batch from one timer; a queued ``spawn`` would
+        instead wait behind every other callback when the loop is busy, and a timer per
+        arrival costs an allocation and a heap entry each.
+        """
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
+        offsets, t0_mono_ns, n = self._offsets_ns, self._t0_mono_ns, len(self._offsets_ns)
+        monotonic_ns, state = time.monotonic_ns, self.state
+        while self._next < n and not state.stopping:
+            i = self._next
+            if t0_mono_ns + offsets[i] > monotonic_ns():
+                break
+            self._next = i + 1
+            greenlet = gevent.Greenlet(
+                self._visit,
+                self._ids[i],
+                self.t0_ns + offsets[i],
+                self.personas[self._persona_of[i]],
+            )
+            self.group.add(greenlet)
+            greenlet.switch()
+        self._arm_next()
 
     def _check_finished(self) -> None:
-        if self._schedule_done and self.in_flight == 0 and not self._pending:
+        if self._dispatched.is_set() and self.in_flight == 0:
             self._finished.set()
 
     def _drop(self, arrival_id: int, scheduled_ns: int, persona: PersonaLike, reason: str) -> None:
@@ -306,7 +332,6 @@ class Engine:
         if actual_ns < scheduled_ns:  # a timer fired early (clock granularity): never start early
             gevent.sleep((scheduled_ns - actual_ns) / 1e9)
             actual_ns = self.clock.now_ns()
-        del self._pending[arrival_id]
         refusal = self._refusal()
         if refusal is not None:
             self._drop(arrival_id, scheduled_ns, persona, refusal)

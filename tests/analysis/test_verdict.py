@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from loadkit.analysis import ValidityBudget, Verdict
+from loadkit.results.reader import Run, open_run
 from loadkit.results.schema import RunStatus
 from loadkit.results.synthetic import LatencyBreach
-from tests.analysis.conftest import Analyze
+from tests.analysis.conftest import Analyze, MakeRun
 
 GATES = ["p(95){step=checkout} < 800ms", "error_rate < 1%"]
 BREACH = (LatencyBreach("checkout", 0, 100, 2000.0),)
@@ -74,3 +78,40 @@ def test_aborted_exit_130_but_still_analyzed(check: Analyze) -> None:
     assert "aborted" in a.reasons[0]
     assert a.gates[0].observed == 2000.0  # the gates were still evaluated
     assert len(a.steps) > 0
+
+
+def _edit_manifest(run: Run, **changes: Any) -> Run:
+    path = run.path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key == "workers":
+            for worker in manifest["workers"]:
+                worker.update(value)
+        else:
+            manifest[key] = value
+    path.write_text(json.dumps(manifest))
+    return open_run(run.path)
+
+
+def test_abort_threshold_stop_is_failed_exit_1(check: Analyze, make_run: MakeRun) -> None:
+    gate = "p(95){step=checkout} < 800ms over 10s, abort after 30s"
+    reason = f'threshold "{gate}" breached: aborted to protect the target'
+    run = make_run(status=RunStatus.ABORTED, breaches=BREACH)
+    run = _edit_manifest(run, aborted_by_threshold=gate, stop_reason=reason)
+    a = check([gate], run=run)
+    assert (a.verdict, int(a.exit_code)) == (Verdict.FAILED, 1)
+    assert a.reasons[0] == reason
+    # a Ctrl-C stop (no aborted_by_threshold, or null) stays aborted, 130
+    ctrl_c = _edit_manifest(run, aborted_by_threshold=None, stop_reason="interrupted (SIGINT)")
+    assert int(check([gate], run=ctrl_c).exit_code) == 130
+
+
+def test_generator_cpu_verdict_prefers_p95_over_max(check: Analyze, make_run: MakeRun) -> None:
+    one_gc_pause = {"cpu_percent_max": 100.0, "cpu_percent_p95": 40.0}
+    run = _edit_manifest(make_run(), workers=one_gc_pause)
+    a = check(GATES, run=run)
+    assert a.verdict is Verdict.PASSED
+    cpu = [c for c in a.validity.checks if c.name == "generator CPU"]
+    assert cpu and cpu[0].observed_text == "40%"
+    saturated = _edit_manifest(run, workers={"cpu_percent_p95": 97.0})
+    assert check(GATES, run=saturated).verdict is Verdict.INVALID
