@@ -8,9 +8,14 @@ Setup (2-core machine): our own nginx (``apt-get install nginx-light``) serves a
   loadkit: visitors that each run one journey repeating the GET (``visitor.http`` +
   ``visitor.record``, recording on, Parquet segments flushed every second). Both are counted
   over the same window after a warm-up; rounds alternate so machine noise hits both.
-* Schedule accuracy: Poisson arrivals at 500/s and a 2,000/s spike, one GET each; lateness
+* Schedule accuracy: Poisson arrivals at 500/s and a 2,000/s spike, each a new visitor doing one
+  GET on a new connection (or, "scheduler alone", a visitor that sends nothing); lateness
   (actual - scheduled start) from the arrival records.
 * Recording cost: ``Visitor.record`` alone, in a loop.
+
+``LOADKIT_BENCH_BEFORE_REV=<git rev> python -m bench runner`` also measures the schedule rows
+with the runner of that revision (``git archive`` into a temporary folder), alternating with
+the working tree's, so a change is compared on the same machine in the same minute.
 """
 
 from __future__ import annotations
@@ -122,14 +127,14 @@ def nginx() -> Iterator[str]:
 
 
 def _child(
-    cmd: list[str], env: dict[str, str] | None = None, timeout_s: float = 120
+    cmd: list[str], env: dict[str, str] | None = None, timeout_s: float = 120, cwd: Path = ROOT
 ) -> dict[str, Any]:
     out = Path(tempfile.mkstemp(suffix=".json")[1])
-    full_env = {**os.environ, **(env or {}), "LOADKIT_BENCH_OUT": str(out)}
+    full_env = {**os.environ, **(env or {}), "LOADKIT_BENCH_OUT": str(out), "PYTHONPATH": str(cwd)}
     cmd = [arg if arg != "{out}" else str(out) for arg in cmd]
     proc = subprocess.run(
         ["taskset", "-c", GENERATOR_CORE, *cmd],
-        cwd=ROOT,
+        cwd=cwd,
         env=full_env,
         capture_output=True,
         timeout=timeout_s,
@@ -176,7 +181,9 @@ def loadkit_loop(url: str) -> Loop:
     return _loop(_child(cmd))
 
 
-def schedule_accuracy(url: str, rate: float, seconds: float, gets: int = 1) -> dict[str, Any]:
+def schedule_accuracy(
+    url: str, rate: float, seconds: float, gets: int = 1, tree: Path = ROOT
+) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
@@ -188,7 +195,43 @@ def schedule_accuracy(url: str, rate: float, seconds: float, gets: int = 1) -> d
         "{out}",
         str(gets),
     ]
-    return _child(cmd)
+    return _child(cmd, cwd=tree)
+
+
+@contextmanager
+def source_tree(rev: str) -> Iterator[Path]:
+    """The repository at ``rev`` in a temporary folder (``git archive``; git state untouched)."""
+    folder = Path(tempfile.mkdtemp(prefix="loadkit-before-"))
+    try:
+        archive = subprocess.run(
+            ["git", "archive", rev], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+SCHEDULES = (  # (label, rate per s, seconds, GETs per arrival)
+    ("500/s for 8 s, one GET each", 500, 8, 1),
+    ("2,000/s spike for 4 s, one GET each", 2000, 4, 1),
+    ("500/s for 8 s, scheduler alone", 500, 8, 0),
+    ("2,000/s for 4 s, scheduler alone", 2000, 4, 0),
+)
+
+
+def _schedule_rows(url: str, trees: list[tuple[str, Path]]) -> list[str]:
+    """One table row per (schedule, tree); trees alternate within each schedule."""
+    rows = []
+    for label, rate, seconds, gets in SCHEDULES:
+        for name, tree in trees:
+            s = schedule_accuracy(url, rate, seconds, gets, tree)
+            rows.append(
+                f"| {label} | {name} | {s['arrivals']:,} | {s['dropped']} | {s['p50_ms']:.2f} ms "
+                f"| {s['p99_ms']:.2f} ms | {s['max_ms']:.2f} ms "
+                f"| {s['cpu_us_per_arrival']:.0f} µs |"
+            )
+    return rows
 
 
 def micro() -> dict[str, Any]:
@@ -200,6 +243,14 @@ def _rounds(values: list[Loop]) -> str:
 
 
 def run() -> str:
+    before_rev = os.environ.get("LOADKIT_BENCH_BEFORE_REV")
+    if before_rev:
+        with source_tree(before_rev) as before:
+            return _run([("this tree", ROOT), (f"`{before_rev}`", before)], before_rev)
+    return _run([("this tree", ROOT)], None)
+
+
+def _run(trees: list[tuple[str, Path]], before_rev: str | None) -> str:
     load_before = os.getloadavg()[0]
     with nginx() as url:
         locust: list[Loop] = []
@@ -207,10 +258,7 @@ def run() -> str:
         for _ in range(ROUNDS):
             locust.append(plain_locust(url))
             loadkit.append(loadkit_loop(url))
-        steady = schedule_accuracy(url, 500, 8)
-        spike = schedule_accuracy(url, 2000, 4)
-        bare_steady = schedule_accuracy(url, 500, 8, gets=0)
-        bare_spike = schedule_accuracy(url, 2000, 4, gets=0)
+        schedule_rows = _schedule_rows(url, trees)
     costs = micro()
     load_after = os.getloadavg()[0]
     best_locust = max(x.rps for x in locust)
@@ -236,28 +284,35 @@ def run() -> str:
         f"| **loadkit / Locust** | **{best_loadkit / best_locust:.2f}x** "
         f"| **{cpu_locust / cpu_loadkit:.2f}x** as efficient | |",
         "",
-        "Schedule accuracy: Poisson arrivals; each a new visitor (new connection) doing one GET, "
-        "or (scheduler alone) a visitor that sends nothing.",
+        "Schedule accuracy: one seeded Poisson schedule per row, run by a `Session` pinned to "
+        f"core {GENERATOR_CORE} (recording on, segments flushed every second). *One GET each*: "
+        "every arrival is a new visitor that opens a new connection to nginx and sends one GET. "
+        "*Scheduler alone*: every arrival is a visitor that sends nothing (what starting "
+        "arrivals costs). Lateness = actual start - scheduled start of each arrival, from the "
+        "arrival records (p50/p99 numpy linear, max); CPU = the generator process's user + system "
+        "time over the run / arrivals. Targets (issue 2): 500/s p99 ≤ 2 ms with no drops; "
+        "2,000/s spike p99 ≤ 20 ms.",
         "",
-        "| schedule | arrivals | dropped | lateness p50 | p99 | max | generator CPU per arrival |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| schedule | runner | arrivals | dropped | lateness p50 | p99 | max "
+        "| generator CPU per arrival |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *schedule_rows,
     ]
-    for label, s in (
-        ("500/s for 8 s, one GET each", steady),
-        ("2,000/s spike for 4 s, one GET each", spike),
-        ("500/s for 8 s, scheduler alone", bare_steady),
-        ("2,000/s for 4 s, scheduler alone", bare_spike),
-    ):
-        lines.append(
-            f"| {label} | {s['arrivals']:,} | {s['dropped']} | {s['p50_ms']:.2f} ms | "
-            f"{s['p99_ms']:.2f} ms | {s['max_ms']:.2f} ms | {s['cpu_us_per_arrival']:.0f} µs |"
-        )
+    if before_rev:
+        lines += [
+            "",
+            f"`{before_rev}`: the runner at that revision (`git archive`), measured alternately "
+            "with this tree, same schedules, same nginx.",
+        ]
     lines += [
         "",
         f"Costs without network: `Visitor.record` {costs['record_us']:.2f} µs per row; a new "
         f"visitor with its client {costs['visitor_us']:.1f} µs (geventhttpclient `HTTPClient` "
         f"alone {costs['httpclient_us']:.1f} µs, a Locust `FastHttpSession` "
         f"{costs['fasthttpsession_us']:.1f} µs).",
+        "",
+        "Reproduce: `python -m bench runner` (needs nginx: `apt-get install nginx-light`); add "
+        "`LOADKIT_BENCH_BEFORE_REV=<rev>` to compare the schedule rows with an older runner.",
         "",
     ]
     return "\n".join(lines)

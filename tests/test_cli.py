@@ -158,3 +158,18 @@ def test_run_refuses_a_host_off_the_allow_list(
     )
     assert code == 2
     assert "allow" in err.lower()
+
+
+def test_analyze_a_plain_locust_csv_gates_and_writes_reports(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.analysis.test_locust_csv import HEADER, ROWS
+
+    (tmp_path / "run_stats.csv").write_text("\n".join([HEADER, *ROWS]) + "\n")
+    gates = tmp_path / "gates.txt"
+    gates.write_text("p(95){name=/checkout} < 800ms\nerror_rate{name=/landing} == 0\n")
+    prefix = tmp_path / "run"
+    code, out, _ = run_cli(capsys, "analyze", str(prefix), "--csv", "--thresholds", str(gates))
+    assert code == 1  # checkout p95 is 900 ms in the CSV
+    assert "p(95){name=/checkout} < 800ms" in out
+    assert (tmp_path / "run-loadkit" / "analysis" / "verdict.json").exists()

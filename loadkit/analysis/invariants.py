@@ -114,13 +114,19 @@ def fifo_inversion_rate(
     arrivals: pd.DataFrame, onsale_ns: int, slack_s: float = 0.0
 ) -> tuple[float, int]:
     """Share of adjacent (in join order) post-on-sale visitors admitted in reverse order."""
-    both = arrivals["joined_ns"].notna() & arrivals["admitted_ns"].notna()
-    sub = arrivals.loc[both, ["joined_ns", "admitted_ns", "queue_position"]]
-    sub = sub[sub["joined_ns"].to_numpy(dtype=np.int64) >= onsale_ns]
-    if len(sub) < 2:
+    joined_col, position_col = arrivals["joined_ns"], arrivals["queue_position"]
+    both = (joined_col.notna() & arrivals["admitted_ns"].notna()).to_numpy(dtype=bool)
+    joined = joined_col.to_numpy(dtype=np.int64, na_value=0)
+    both &= joined >= onsale_ns
+    if int(both.sum()) < 2:
         return float("nan"), 0
-    sub = sub.sort_values(["joined_ns", "queue_position"], kind="stable")
-    adm = sub["admitted_ns"].to_numpy(dtype=np.int64)
+    joined = joined[both]
+    adm = arrivals["admitted_ns"].to_numpy(dtype=np.int64, na_value=0)[both]
+    no_position = position_col.isna().to_numpy(dtype=bool)[both]
+    position = position_col.to_numpy(dtype=np.float64, na_value=0)[both]
+    # a stable sort on numpy arrays (pandas' sort_values is slow on nullable columns): by join
+    # time, then queue position with missing positions last, ties in record order
+    adm = adm[np.lexsort((position, no_position, joined))]
     inversions = int((adm[1:] + int(slack_s * _NS) < adm[:-1]).sum())
     return inversions / (len(adm) - 1), inversions
 

@@ -28,10 +28,14 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     return cat.cat.codes.to_numpy().astype(np.int64), [str(c) for c in cat.cat.categories]
 
 
-def _block(codes: np.ndarray, n: int, ok: np.ndarray, ranked: Ranked) -> pd.DataFrame:
-    total = np.bincount(codes, minlength=n)
-    n_ok = np.bincount(codes[ok], minlength=n)
-    q = ranked_quantiles(codes[ok], ranked.rank[ok], ranked, n, QUANTILES)
+def _block(
+    codes: np.ndarray | None, codes_ok: np.ndarray | None, n: int, rank_ok: np.ndarray, r: Ranked
+) -> pd.DataFrame:
+    """Counts and percentiles per group; ``codes`` None means one group of every row."""
+    total = np.array([r.rank.size]) if codes is None else np.bincount(codes, minlength=n)
+    n_ok = np.array([rank_ok.size]) if codes_ok is None else np.bincount(codes_ok, minlength=n)
+    zeros = np.zeros(rank_ok.size, dtype=np.int64) if codes_ok is None else codes_ok
+    q = ranked_quantiles(zeros, rank_ok, r, n, QUANTILES)
     with np.errstate(invalid="ignore", divide="ignore"):
         columns = {
             "requests": total,
@@ -59,6 +63,7 @@ def step_summary(
     phase_names = [str(c) for c in phase_cat.categories]
     ok = (requests["outcome"] == Outcome.OK.value).to_numpy(dtype=bool)
     ranked = ranked or Ranked.of(requests["response_ms"].to_numpy(dtype=float))  # sorted once
+    rank_ok = ranked.rank[ok]  # the ok rows, picked once for the four groupings
     span_all = duration_s if duration_s > 0 else float(np.ptp(t_s)) if t_s.size else 1.0
     spans = {name: end - start for name, start, end in phases}
     frames = []
@@ -66,9 +71,13 @@ def step_summary(
         for by_step in (True, False):
             n_steps = len(steps) if by_step else 1
             n_phases = len(phase_names) if by_phase else 1
-            s = step_codes if by_step else np.zeros_like(step_codes)
-            p = phase_codes if by_phase else np.zeros_like(phase_codes)
-            block = _block(s * n_phases + p, n_steps * n_phases, ok, ranked)
+            codes = None
+            if by_step or by_phase:
+                codes = step_codes * n_phases if by_step else phase_codes.copy()
+                if by_step and by_phase:
+                    codes += phase_codes
+            codes_ok = None if codes is None else codes[ok]
+            block = _block(codes, codes_ok, n_steps * n_phases, rank_ok, ranked)
             idx = np.arange(n_steps * n_phases)
             block.insert(0, "step", [steps[i] if by_step else ALL for i in idx // n_phases])
             block.insert(1, "phase", [phase_names[i] if by_phase else ALL for i in idx % n_phases])

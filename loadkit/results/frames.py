@@ -97,9 +97,14 @@ def ranked_quantiles(
     size = max(ranked.sorted_values.size, 1)
     # one integer sort orders by group, then by value (its rank): no float lexsort needed;
     # only the few positions each percentile reads are decoded back into values
-    key = codes.astype(np.int64, copy=False) * size + ranks
-    key.sort()
-    counts = np.bincount(codes, minlength=n_groups)
+    if n_groups == 1:  # every code is 0
+        key = np.sort(ranks)
+        counts = np.array([ranks.size])
+    else:
+        key = np.multiply(codes, size, dtype=np.int64)  # one temporary, filled in place
+        key += ranks
+        key.sort()
+        counts = np.bincount(codes, minlength=n_groups)
     starts = np.cumsum(counts) - counts
     has = np.flatnonzero(counts > 0)
     n = counts[has]
@@ -196,18 +201,21 @@ def request_windows(
         "requests": total[present],
     }
 
-    def is_outcome(name: str) -> np.ndarray:
-        wanted = outcome_cats.index(name) if name in outcome_cats else -2
-        return np.asarray(outcome_codes == wanted)
-
-    ok = is_outcome(Outcome.OK.value)
+    # one count per (group, outcome) in a single pass; a missing outcome counts in no column
+    n_out = len(outcome_cats) + 1
+    by_outcome = np.where(outcome_codes < 0, n_out - 1, outcome_codes) + codes * n_out
+    counts = np.bincount(by_outcome, minlength=n_groups * n_out).reshape(n_groups, n_out)
     for name in (Outcome.OK.value, *ERROR_OUTCOMES):
-        columns[name] = np.bincount(codes[is_outcome(name)], minlength=n_groups)[present]
+        found = name in outcome_cats
+        columns[name] = counts[present, outcome_cats.index(name)] if found else 0 * present
     columns["error_rate"] = 1.0 - columns["ok"] / columns["requests"]
     columns["rate_per_s"] = columns["requests"] / width_s
+    ok_code = outcome_cats.index(Outcome.OK.value) if Outcome.OK.value in outcome_cats else -2
+    ok = np.asarray(outcome_codes == ok_code)
+    codes_ok = codes[ok]
     for column in ("response_ms", "service_ms"):
         ranked = (ranks or {}).get(column) or Ranked.of(requests[column].to_numpy(dtype=float))
-        q = ranked_quantiles(codes[ok], ranked.rank[ok], ranked, n_groups, QUANTILES)
+        q = ranked_quantiles(codes_ok, ranked.rank[ok], ranked, n_groups, QUANTILES)
         for j, label in enumerate(QUANTILE_LABELS):
             columns[f"{column.removesuffix('_ms')}_{label}_ms"] = q[present, j]
     out = pd.DataFrame(columns)  # built at once: inserting columns one by one is slow

@@ -11,6 +11,7 @@ Inputs are plain (arrays and persona objects), so the engine is testable without
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -185,11 +186,9 @@ class Engine:
     def run(self) -> EngineResult:
         """Run the schedule to its end (or a stop, or the duration limit); flush; report."""
         self.flusher.start()
-        if __import__("os").environ.get("LK_FREEZE"):
-            import gc
-
-            gc.collect()
-            gc.freeze()
+        # everything alive now (modules, the schedule) is never garbage: keep it out of the
+        # cyclic collector's full passes, which would otherwise stall the loop mid-run
+        gc.freeze()
         scheduler = gevent.spawn(self._schedule)
         ticker = gevent.spawn(self._progress_loop)
         monitor = gevent.spawn(self._monitor_loop)
@@ -202,7 +201,10 @@ class Engine:
             self.cpu.sample()  # the last part-second (a short run's only sample)
         self._kill_visitors()
         ticker.kill(block=False)
-        self.flusher.stop()
+        try:
+            self.flusher.stop()
+        finally:
+            gc.unfreeze()
         if self.on_progress is not None:
             self.on_progress(self.snapshot(final=True))
         return self._result()
