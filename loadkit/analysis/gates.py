@@ -25,7 +25,13 @@ import pandas as pd
 
 from loadkit.analysis.model import BreachSpan, GateKind, GateResult, GateStatus
 from loadkit.errors import InputError
-from loadkit.results.frames import Ranked, grouped_quantiles, ranked_quantiles, selection_mask
+from loadkit.results.frames import (
+    Ranked,
+    grouped_quantiles,
+    ranked_quantiles,
+    selection_mask,
+    window_index,
+)
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.scenario.thresholds import LATENCY_KINDS, Comparison, StatKind, Threshold
 from loadkit.units import format_ms, format_percent, format_rate
@@ -133,17 +139,18 @@ def per_group(
             ok = (frame["outcome"] == Outcome.OK.value).to_numpy(dtype=bool)
             chosen = base & (outcome_hit if outcome_hit is not None else ok)
         column = {"response": "response_ms", "service": "service_ms"}.get(kind, "lateness_ms")
-        values = frame[column].to_numpy(dtype=float, na_value=np.nan)[chosen]
-        counts = np.bincount(codes[chosen], minlength=n)
-        if stat.is_mean:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return np.bincount(codes[chosen], weights=values, minlength=n) / counts, counts
+        chosen_codes = codes[chosen]
+        counts = np.bincount(chosen_codes, minlength=n)
         qs = [stat.q if stat.q is not None else 50.0]
-        if ranked is not None and kind is not StatKind.LATENESS:
+        if ranked is not None and kind is not StatKind.LATENESS and not stat.is_mean:
             whole = isinstance(frame.index, pd.RangeIndex) and len(frame) == ranked.rank.size
             ranks = ranked.rank[chosen] if whole else ranked.rank[frame.index.to_numpy()[chosen]]
-            return ranked_quantiles(codes[chosen], ranks, ranked, n, qs)[:, 0], counts
-        q = grouped_quantiles(codes[chosen], values, n, qs)
+            return ranked_quantiles(chosen_codes, ranks, ranked, n, qs)[:, 0], counts
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)[chosen]
+        if stat.is_mean:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.bincount(chosen_codes, weights=values, minlength=n) / counts, counts
+        q = grouped_quantiles(chosen_codes, values, n, qs)
         return q[:, 0], counts
     if kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
         if kind is StatKind.DROP_RATE:
@@ -253,6 +260,13 @@ def _aggregate(
     )
 
 
+def _window_codes(t_s: np.ndarray, width_s: float, first: int) -> np.ndarray:
+    """``floor(t_s / width_s) - first`` as int64, in place (millions of rows)."""
+    codes = window_index(t_s, width_s)
+    codes -= first
+    return codes
+
+
 def _windowed(
     th: Threshold, records: Records, span: tuple[float, float], min_n: int, about: dict[str, Any]
 ) -> GateResult:
@@ -260,7 +274,7 @@ def _windowed(
     first = math.floor(span[0] / width)
     n_w = max(math.ceil(span[1] / width) - 1, first) - first + 1
     values, samples = _measure(
-        th, records, span, lambda t: np.floor(t / width).astype(np.int64) - first, n_w, width
+        th, records, span, lambda t: _window_codes(t, width, first), n_w, width
     )
     has_data = (samples >= max(min_n, 1)) & ~np.isnan(values)
     breached = has_data & ~np.array([th.passes(v) for v in values.tolist()], dtype=bool)

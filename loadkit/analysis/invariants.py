@@ -115,15 +115,15 @@ def fifo_inversion_rate(
 ) -> tuple[float, int]:
     """Share of adjacent (in join order) post-on-sale visitors admitted in reverse order."""
     joined_col, position_col = arrivals["joined_ns"], arrivals["queue_position"]
-    both = (joined_col.notna() & arrivals["admitted_ns"].notna()).to_numpy(dtype=bool)
     joined = joined_col.to_numpy(dtype=np.int64, na_value=0)
-    both &= joined >= onsale_ns
+    admitted = arrivals["admitted_ns"].notna().to_numpy(dtype=bool)
+    both = joined_col.notna().to_numpy(dtype=bool) & admitted & (joined >= onsale_ns)
     if int(both.sum()) < 2:
         return float("nan"), 0
     joined = joined[both]
     adm = arrivals["admitted_ns"].to_numpy(dtype=np.int64, na_value=0)[both]
     no_position = position_col.isna().to_numpy(dtype=bool)[both]
-    position = position_col.to_numpy(dtype=np.float64, na_value=0)[both]
+    position = position_col.to_numpy(dtype=np.int64, na_value=0)[both]
     # a stable sort on numpy arrays (pandas' sort_values is slow on nullable columns): by join
     # time, then queue position with missing positions last, ties in record order
     adm = adm[np.lexsort((position, no_position, joined))]

@@ -35,20 +35,18 @@ class Ranked:
 
     @classmethod
     def of(cls, values: np.ndarray) -> Ranked:
-        values = np.ascontiguousarray(values, dtype=np.float64)
-        order, sorted_values = _sort_order(values)
-        rank = np.empty(order.size, dtype=np.int64)
-        rank[order] = np.arange(order.size, dtype=np.int64)
-        return cls(sorted_values, rank)
+        return cls(*_sort_and_rank(np.ascontiguousarray(values, dtype=np.float64)))
 
 
 _INT64_MAX = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 
-def _sort_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An order that sorts float64 ``values`` (NaN last, like ``np.argsort``) and the sorted
-    values. Faster than ``np.argsort``: one integer sort of keys packing each value's leading
-    bits with its position, then a local fix of the rare runs whose leading bits tie."""
+def _sort_and_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` sorted (NaN last, like ``np.sort``) and each value's position in them.
+
+    Faster than ``np.argsort``: one integer sort of keys that pack each value's leading bits
+    with its position, then a local fix of the rare runs whose leading bits tie. Buffers are
+    reused because on big runs every fresh array costs page faults."""
     n = values.size
     index_bits = max(int(n - 1).bit_length(), 1)
     mask = np.int64((1 << index_bits) - 1)
@@ -60,16 +58,20 @@ def _sort_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nan = np.isnan(values)
     if nan.any():
         key[nan] = _INT64_MAX
+    del nan
     key >>= index_bits
     key <<= index_bits
-    key |= np.arange(n, dtype=np.int64)
+    order = np.arange(n, dtype=np.int64)
+    key |= order
     key.sort()
-    order = key & mask
+    np.bitwise_and(key, mask, out=order)
     sorted_values = values[order]
     bad = np.flatnonzero(sorted_values[1:] < sorted_values[:-1])
     if bad.size:
         _fix_ties(key, ~mask, bad, order, sorted_values)
-    return order, sorted_values
+    rank = key  # the keys are no longer needed: their buffer becomes the ranks
+    rank[order] = np.arange(n, dtype=np.int64)
+    return sorted_values, rank
 
 
 def _fix_ties(
@@ -139,7 +141,10 @@ def grouped_quantiles(
 
 def window_index(t_s: np.ndarray, width_s: float) -> np.ndarray:
     """Index of the tumbling window (aligned to t0) holding each time, as int64."""
-    return np.floor(np.asarray(t_s, dtype=float) / width_s).astype(np.int64)
+    scaled = np.divide(np.asarray(t_s, dtype=float), width_s)
+    np.floor(scaled, out=scaled)  # in place: one float temporary for millions of rows
+    codes: np.ndarray = scaled.astype(np.int64)
+    return codes
 
 
 # Requests and arrivals after the profile's last phase: journeys finishing during the drain.
@@ -187,7 +192,11 @@ def request_windows(
     if widx.size == 0:
         return pd.DataFrame(columns=["key", "window_start_s", "requests"])
     wmin, n_w = int(widx.min()), int(widx.max() - widx.min() + 1)
-    codes = keys * n_w + (widx - wmin)
+    widx -= wmin
+    keys *= n_w  # ``keys`` is this function's own array: reuse it for the group codes
+    keys += widx
+    codes = keys
+    del widx
     n_groups = len(labels) * n_w
     total = np.bincount(codes, minlength=n_groups)
     present = np.flatnonzero(total)
@@ -201,13 +210,16 @@ def request_windows(
         "requests": total[present],
     }
 
-    # one count per (group, outcome) in a single pass; a missing outcome counts in no column
+    # one count per (group, outcome) in a single pass; slot 0 holds a missing outcome (code -1)
     n_out = len(outcome_cats) + 1
-    by_outcome = np.where(outcome_codes < 0, n_out - 1, outcome_codes) + codes * n_out
+    by_outcome = codes * n_out
+    by_outcome += outcome_codes
+    by_outcome += 1
     counts = np.bincount(by_outcome, minlength=n_groups * n_out).reshape(n_groups, n_out)
+    del by_outcome
     for name in (Outcome.OK.value, *ERROR_OUTCOMES):
         found = name in outcome_cats
-        columns[name] = counts[present, outcome_cats.index(name)] if found else 0 * present
+        columns[name] = counts[present, outcome_cats.index(name) + 1] if found else 0 * present
     columns["error_rate"] = 1.0 - columns["ok"] / columns["requests"]
     columns["rate_per_s"] = columns["requests"] / width_s
     ok_code = outcome_cats.index(Outcome.OK.value) if Outcome.OK.value in outcome_cats else -2
