@@ -3,10 +3,12 @@
 Arrivals start at their scheduled times whatever the target's speed (DESIGN.md §2.1-2.2):
 one libev timer, re-armed for the next arrival's time on the monotonic clock, starts every
 arrival then due straight from the hub (see ``Engine._dispatch``). A cap on visitors in flight,
-checked as each arrival comes due, turns overflow into *dropped* arrivals, recorded as such. Every arrival's lateness (actual start - scheduled start, measured when its
-greenlet begins to run) is recorded; an arrival never starts early.
+checked as each arrival comes due, turns overflow into *dropped* arrivals, recorded as such.
+Every arrival's lateness (actual start - scheduled start, measured when its greenlet begins to
+run) is recorded; an arrival never starts early.
 
-Inputs are plain (arrays and persona objects), so the engine is testable without YAML.
+Inputs are plain (arrays and persona objects, ``loadkit.runner.engine_types``, re-exported
+here), so the engine is testable without YAML.
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import gevent
 import gevent.event
 import gevent.pool
 import numpy as np
-import numpy.typing as npt
 
 from loadkit.results.schema import ArrivalOutcome, RunStatus
 from loadkit.runner.clock import Clock
+from loadkit.runner.engine_types import (
+    Arrivals,
+    EngineOptions,
+    EngineResult,
+    GuardLike,
+    JourneyEndLike,
+    PersonaLike,
+    threshold_stop_reason,
+)
 from loadkit.runner.flusher import Flusher
 from loadkit.runner.progress import CpuMeter, PhaseLike, Progress, percentile, phase_at
 from loadkit.runner.recorder import arrival_row
@@ -34,84 +43,6 @@ from loadkit.runner.visitor import RunState, Target, Visitor
 POLL_S = 0.05
 STOPPED_REASON = "stopped: the run ended before the journey did"
 MONITOR_S = 1.0  # CPU samples and live threshold checks
-
-
-class GuardLike(Protocol):
-    """Live thresholds (``loadkit.runner.guard.ThresholdGuard``): ``check`` runs once a tick
-    and returns the text of a threshold that tripped its ``abort after``, or None."""
-
-    def check(self, now_s: float) -> str | None: ...
-
-
-def threshold_stop_reason(text: str) -> str:
-    """The run's ``stop_reason`` when the threshold ``text`` stopped it."""
-    return f'threshold "{text}" breached: aborted to protect the target'
-
-
-class JourneyEndLike(Protocol):
-    @property
-    def outcome(self) -> ArrivalOutcome: ...
-    @property
-    def reason(self) -> str | None: ...
-    @property
-    def last_step(self) -> str: ...
-
-
-class PersonaLike(Protocol):
-    """What the engine needs of a compiled persona."""
-
-    @property
-    def name(self) -> str: ...
-
-    def run(self, visitor: Visitor) -> JourneyEndLike: ...
-
-
-@dataclass(frozen=True)
-class Arrivals:
-    """This worker's share of the schedule: global ids, offsets from t0 (sorted), personas."""
-
-    ids: npt.NDArray[np.int64]
-    offsets_ns: npt.NDArray[np.int64]
-    persona_index: npt.NDArray[np.integer[Any]]
-
-    def __post_init__(self) -> None:
-        if not len(self.ids) == len(self.offsets_ns) == len(self.persona_index):
-            raise ValueError("ids, offsets_ns and persona_index must have the same length")
-        if len(self.offsets_ns) > 1 and bool(np.any(np.diff(self.offsets_ns) < 0)):
-            raise ValueError("offsets_ns must be sorted")
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    worker_id: int = 0
-    shards: int = 64
-    seed: int = 0
-    max_in_flight: int = 10_000
-    progress_interval_s: float = 5.0
-    duration_limit_s: float | None = None  # from t0; None: run until every journey ended
-    # Journeys still going this long after the profile's end (from t0: duration + drain) are
-    # cut: a rehearsal ends on time even if the waiting room still holds people.
-    drain_deadline_s: float | None = None
-    kill_timeout_s: float = 1.5  # how long killed visitors get to record their end
-
-
-@dataclass(frozen=True)
-class EngineResult:
-    status: RunStatus
-    stop_reason: str | None
-    scheduled: int  # arrivals that came due: started + dropped
-    started: int
-    dropped: int
-    requests: int
-    errors: int
-    lateness_p99_ms: float | None
-    lateness_max_ms: float | None
-    aborted_by_threshold: str | None = None  # the text of the abort threshold that tripped
-    cpu_percent_max: float | None = None  # this process's CPU per 1 s sample (100 = 1 core)
-    cpu_percent_p95: float | None = None
 
 
 class Engine:
@@ -486,6 +417,7 @@ __all__ = [
     "EngineOptions",
     "EngineResult",
     "GuardLike",
+    "JourneyEndLike",
     "PersonaLike",
     "threshold_stop_reason",
 ]
