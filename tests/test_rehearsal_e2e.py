@@ -172,3 +172,59 @@ def test_ctrl_c_stops_flushes_marks_aborted_and_exits_130(
     # load stopped within 2 s of Ctrl-C: no request went out later than that
     last_start_ns = max(int(r["start_ns"]) for r in table(run, "requests"))
     assert last_start_ns < sent_ns + 2_000_000_000
+
+
+def test_master_and_worker_commands_run_one_rehearsal(
+    demo_shop: ShopProcess, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cli = [sys.executable, "-m", "loadkit.cli"]
+    master = subprocess.Popen(
+        [
+            *cli,
+            "master",
+            str(SMOKE),
+            "-p",
+            str(SMOKE_PROFILE),
+            "--host",
+            demo_shop.url,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--expect-workers",
+            "1",
+            "--worker-wait",
+            "30",
+            "--out",
+            str(tmp_path / "results"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    worker = subprocess.Popen(
+        [*cli, "worker", "--master", f"127.0.0.1:{port}", "--worker-dir", str(tmp_path / "w")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        out, _ = master.communicate(timeout=120)
+        worker_out, _ = worker.communicate(timeout=30)
+    finally:
+        for p in (master, worker):
+            if p.poll() is None:
+                p.kill()
+    assert master.returncode == 0, out
+    assert worker.returncode == 0, worker_out
+    assert "verdict: PASSED" in out
+    run = only_run(tmp_path / "results")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["records_complete"] is True
+    assert [w["fate"] for w in manifest["workers"]] == ["done"]
+    assert len(table(run, "arrivals")) == manifest["planned"]["arrivals"]
