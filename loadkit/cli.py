@@ -176,7 +176,7 @@ def try_(scenario: Path, host: str | None, persona: str | None, seed: int | None
 @_SEED
 def demo(scenario: Path | None, profile: Path | None, port: int, seed: int | None) -> None:
     """Start the demo shop, rehearse the on-sale against it, print the verdict."""
-    from loadkit.rehearsal import run_demo
+    from loadkit.demo_rehearsal import run_demo
 
     _finish(run_demo(scenario, profile, port, seed, echo=click.echo))
 

@@ -8,30 +8,29 @@ never monkey-patched. It returns exit codes; only ``cli`` exits.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TypeVar
 
 from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
-from loadkit.scenario import Scenario, ThresholdSpec, load_scenario
+from loadkit.scenario import Scenario, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
 from loadkit.settings import Setting, Source, non_negative_int, positive_int, resolve
 from loadkit.units import parse_duration_s
 
 Echo = Callable[[str], None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_SEED = 1
 DEFAULT_SHARDS = 64
@@ -58,25 +57,23 @@ def load_inputs(
     """Load and validate everything; every problem found is raised at once (exit 2)."""
     errors: list[InputError] = []
 
-    def attempt(load: Callable[[], object]) -> object:
+    def attempt(load: Callable[[T], R], arg: T) -> R | None:
         try:
-            return load()
+            return load(arg)
         except InputError as exc:
             errors.extend(exc.errors if isinstance(exc, ValidationErrors) else [exc])
             return None
 
-    scenario = attempt(lambda: load_scenario(scenario_path))
-    profile = attempt(lambda: load_profile(profile_path)) if profile_path else None
-    specs: list[ThresholdSpec] = list(scenario.thresholds) if isinstance(scenario, Scenario) else []
+    scenario = attempt(load_scenario, scenario_path)
+    profile = attempt(load_profile, profile_path) if profile_path else None
+    specs = list(scenario.thresholds) if scenario is not None else []
     if thresholds_path is not None:
-        extra = attempt(lambda: load_thresholds_file(thresholds_path))
-        specs.extend(extra if isinstance(extra, tuple) else ())
-    thresholds = [attempt(lambda s=s: parse_threshold(s.text, s.location)) for s in specs]  # type: ignore[misc]
-    if errors:
+        specs.extend(attempt(load_thresholds_file, thresholds_path) or ())
+    parsed = [attempt(lambda spec: parse_threshold(spec.text, spec.location), s) for s in specs]
+    thresholds = tuple(t for t in parsed if t is not None)
+    if errors or scenario is None:
         raise ValidationErrors(errors) if len(errors) > 1 else errors[0]
-    assert isinstance(scenario, Scenario)
-    assert profile is None or isinstance(profile, Profile)
-    return Inputs(scenario, profile, tuple(t for t in thresholds if isinstance(t, Threshold)))
+    return Inputs(scenario, profile, thresholds)
 
 
 def validate_files(scenario: Path, profile: Path | None, thresholds: Path | None) -> str:
@@ -397,73 +394,7 @@ def try_scenario(scenario: Path, host: str | None, persona: str | None, seed: in
     return subprocess.call(argv)
 
 
-def _repo_file(relative: str) -> Path:
-    here = Path(relative)
-    if here.exists():
-        return here
-    packaged = Path(__file__).resolve().parent.parent / relative
-    if packaged.exists():
-        return packaged
-    raise InputError(f"cannot find {relative}", hint="Run from the loadkit checkout, or pass it.")
-
-
-# The demo shop's clock, matched to the rehearsal: the scenario's time_scale is 0.2, so the
-# room asks for a poll every 20 s × 0.2 and holds last 8 min × 0.2; admission is fast enough
-# that the 150 s crowd is through the room by the end (the scenario's gates say 900/min).
-DEMO_SHOP_CONFIG: dict[str, Any] = {
-    "refresh_interval_s": 4.0,
-    "admission_rate_per_min": 900.0,
-    "hold_ttl_s": 96.0,
-    "queue_silence_s": 60.0,
-}
-DEMO_START_DELAY_S = 5.0
-
-
-def _put_admin_json(base_url: str, admin_key: str, path: str, body: dict[str, object]) -> None:
-    request = urllib.request.Request(
-        base_url + path,
-        data=json.dumps(body).encode(),
-        method="PUT",
-        headers={"Content-Type": "application/json", "X-Admin-Key": admin_key},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # loopback only
-        answer.read()
-
-
-def run_demo(
-    scenario: Path | None, profile: Path | None, port: int, seed: int | None, echo: Echo
-) -> int:
-    """Start the demo shop, rehearse the on-sale against it, stop it, print the verdict."""
-    from loadkit.demo import ShopProcess
-
-    scenario = scenario or _repo_file("scenarios/onsale-demo.yaml")
-    profile = profile or _repo_file("profiles/spike-demo.yaml")
-    onsale_s = load_profile(profile).onsale_at_s or 0.0
-    echo("starting the demo ticket shop on 127.0.0.1 ...")
-    with ShopProcess.start(port=port, **DEMO_SHOP_CONFIG) as shop:
-        # One clock for both: the room opens at the profile's on-sale second.
-        t0_ns = time.time_ns() + int(DEMO_START_DELAY_S * 1e9)
-        _put_admin_json(
-            shop.url, shop.admin_key, "/admin/config", {"onsale_at": t0_ns / 1e9 + onsale_s}
-        )
-        echo(f"demo shop: {shop.url} (pid {shop.pid}); the room opens at t0+{onsale_s:g}s")
-        request = RunRequest(
-            scenario=scenario,
-            profile=profile,
-            host=shop.url,
-            seed=seed,
-            drain_s=30.0,
-            t0_ns=t0_ns,
-            extra_env={"LOADKIT_DEMO_ADMIN_KEY": shop.admin_key},
-        )
-        os.environ["LOADKIT_DEMO_ADMIN_KEY"] = shop.admin_key  # for the probes, asked from here
-        code = rehearse(request, echo)
-        echo("stopping the demo shop")
-    return code
-
-
 __all__ = [
-    "DEMO_SHOP_CONFIG",
     "Inputs",
     "MasterRequest",
     "RunRequest",
@@ -474,7 +405,6 @@ __all__ = [
     "rehearse",
     "resolve_settings",
     "run_child",
-    "run_demo",
     "run_worker",
     "try_scenario",
 ]

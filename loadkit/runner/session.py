@@ -84,9 +84,6 @@ class Session:
         self.clock = Clock.measure()
         self.t0_ns = _pick_t0_ns(spec, self.clock.now_ns())
         duration_s = plan.run_info.get("duration_s")
-        drain_deadline_s = None
-        if spec.drain_timeout_s is not None and isinstance(duration_s, int | float):
-            drain_deadline_s = float(duration_s) + spec.drain_timeout_s
         # abort thresholds the live guard cannot judge: (text, why); the analyzer still does
         self.guard_skipped: tuple[tuple[str, str], ...] = ()
         self.engine = Engine(
@@ -100,14 +97,8 @@ class Session:
             flusher=self.flusher,
             clock=self.clock,
             t0_ns=self.t0_ns,
-            options=EngineOptions(
-                worker_id=spec.worker_id,
-                shards=spec.shards,
-                seed=spec.seed,
-                max_in_flight=spec.max_in_flight,
-                progress_interval_s=spec.progress_interval_s,
-                duration_limit_s=spec.duration_limit_s,
-                drain_deadline_s=drain_deadline_s,
+            options=engine_options(
+                spec, duration_s=float(duration_s) if isinstance(duration_s, int | float) else None
             ),
             phases=plan.phases,
             on_progress=on_progress,
@@ -120,19 +111,14 @@ class Session:
 
         Raises InputError (exit 2, before any load) for a threshold that does not parse.
         """
-        from loadkit.runner.guard import ThresholdGuard, has_abort_action
-
-        if not has_abort_action(self.spec.thresholds):
-            return None
         onsale = self.plan.run_info.get("onsale_offset_s")
-        guard = ThresholdGuard(
+        guard, self.guard_skipped = live_guard(
             self.spec.thresholds,
             self.flusher.recorder,
-            phases=[(p.name, p.start_s, p.end_s) for p in self.plan.phases],
+            phases=self.plan.phases,
             onsale_offset_s=float(onsale) if isinstance(onsale, int | float) else 0.0,
         )
-        self.guard_skipped = tuple(guard.skipped)
-        return guard if guard.active else None
+        return guard
 
     def stop(self, reason: str) -> None:
         """End the run early: load stops, records are flushed, the manifest says aborted."""
@@ -180,6 +166,52 @@ class Session:
         return SessionResult(status, code, engine_result, error)
 
 
+def engine_options(spec: RunSpec, *, duration_s: float | None) -> EngineOptions:
+    """The engine options of a run spec (local run or distributed worker alike).
+
+    ``duration_s`` is the profile's length: with the spec's ``drain_timeout_s`` it sets the
+    drain deadline (journeys still going then are cut); None (unknown length): no deadline.
+    """
+    drain_deadline_s = None
+    if spec.drain_timeout_s is not None and duration_s is not None:
+        drain_deadline_s = duration_s + spec.drain_timeout_s
+    return EngineOptions(
+        worker_id=spec.worker_id,
+        shards=spec.shards,
+        seed=spec.seed,
+        max_in_flight=spec.max_in_flight,
+        progress_interval_s=spec.progress_interval_s,
+        duration_limit_s=spec.duration_limit_s,
+        drain_deadline_s=drain_deadline_s,
+    )
+
+
+def live_guard(
+    thresholds: Sequence[str],
+    recorder: Recorder,
+    *,
+    phases: Sequence[PhaseLike],
+    onsale_offset_s: float,
+) -> tuple[GuardLike | None, tuple[tuple[str, str], ...]]:
+    """The live guard of ``thresholds`` on ``recorder`` (None when none has an ``abort`` action
+    the guard can judge) and the ``(text, why)`` of the abort thresholds it cannot judge.
+
+    pandas is imported only when a threshold has an abort action. Raises InputError (exit 2,
+    before any load) for a threshold that does not parse.
+    """
+    from loadkit.runner.guard import ThresholdGuard, has_abort_action
+
+    if not has_abort_action(thresholds):
+        return None, ()
+    guard = ThresholdGuard(
+        thresholds,
+        recorder,
+        phases=[(p.name, p.start_s, p.end_s) for p in phases],
+        onsale_offset_s=onsale_offset_s,
+    )
+    return (guard if guard.active else None), tuple(guard.skipped)
+
+
 # A caller-chosen t0 closer than this is too tight to start on time; use the delay instead.
 MIN_T0_LEAD_S = 0.2
 
@@ -207,4 +239,4 @@ def _exit_code(status: RunStatus) -> ExitCode:
     return ExitCode.INVALID
 
 
-__all__ = ["Plan", "Session", "SessionResult"]
+__all__ = ["Plan", "Session", "SessionResult", "engine_options", "live_guard"]

@@ -88,6 +88,7 @@ def build_manifest(
     plan: dict[str, Any],
     master: dict[str, Any],
     stop_reason: str | None,
+    aborted_by_threshold: str | None = None,
 ) -> dict[str, Any]:
     """The run's ``manifest.json`` as the master sees it (keys: ``schema.MANIFEST_KEYS``)."""
     return {
@@ -113,6 +114,7 @@ def build_manifest(
         "workers": [w.manifest_entry() for w in workers],
         "records_complete": bool(workers) and all(w.records_complete for w in workers),
         "stop_reason": stop_reason,
+        "aborted_by_threshold": aborted_by_threshold,  # as a local run: the analyzer fails it
         "master": master,
     }
 

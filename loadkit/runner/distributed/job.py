@@ -26,11 +26,12 @@ from loadkit.results.merge import WORKER_MANIFEST, parse_segment_name
 from loadkit.results.schema import ArrivalOutcome
 from loadkit.results.writer import RecordKind, SegmentWriter
 from loadkit.runner.clock import Clock
-from loadkit.runner.core import Arrivals, Engine, EngineOptions
+from loadkit.runner.core import Arrivals, Engine, GuardLike
 from loadkit.runner.distributed.messages import Batch, FilePayload, Plan, ProtocolError
 from loadkit.runner.flusher import Flusher
 from loadkit.runner.journey import compile_scenario
 from loadkit.runner.recorder import Recorder
+from loadkit.runner.session import engine_options, live_guard
 from loadkit.runner.spec import RunMode, RunSpec, check_target
 from loadkit.runner.visitor import Target
 from loadkit.scenario import load_scenario
@@ -105,6 +106,7 @@ class Prepared:
     phases: tuple[Any, ...]
     job_dir: Path
     duration_s: float = 0.0  # the profile's length, for the drain deadline
+    onsale_offset_s: float = 0.0  # the profile's on-sale instant, for the live thresholds
 
 
 def _save(payload: FilePayload, folder: Path, *, keep_dirs: bool = False) -> Path:
@@ -169,6 +171,7 @@ def prepare(plan: Plan, job_dir: Path, *, dry_run: bool) -> Prepared:
         tuple(schedule.phases),
         job_dir,
         float(profile.duration_s),
+        float(getattr(profile, "onsale_at_s", None) or 0.0),
     )
 
 
@@ -180,18 +183,34 @@ def warm_flusher(prepared: Prepared, writer: StreamingWriter) -> Flusher:
     return flusher
 
 
+def build_guard(prepared: Prepared, flusher: Flusher) -> GuardLike | None:
+    """This worker's live ``abort after`` guard on its own records (None: no such threshold).
+
+    Built before lk_ready: it may import pandas, which must not stall the run after t0. Each
+    worker judges its own share of the load; the master stops every worker when one trips.
+    """
+    guard, _skipped = live_guard(
+        prepared.spec.thresholds,
+        flusher.recorder,
+        phases=prepared.phases,
+        onsale_offset_s=prepared.onsale_offset_s,
+    )
+    return guard
+
+
 def build_engine(
     prepared: Prepared,
     flusher: Flusher,
     t0_ns: int,
     on_progress: Callable[[Any], None] | None = None,
+    guard: GuardLike | None = None,
 ) -> Engine:
-    """The local runner's engine for this worker's arrivals, starting at ``t0_ns`` (own clock)."""
+    """The local runner's engine for this worker's arrivals, starting at ``t0_ns`` (own clock).
+
+    As a local run: journeys still going past the profile's end plus the drain are cut.
+    """
 
     spec = prepared.spec
-    drain_deadline_s = None  # as a local run: journeys still going past the drain are cut
-    if spec.drain_timeout_s is not None:
-        drain_deadline_s = prepared.duration_s + spec.drain_timeout_s
     arrivals = Arrivals(prepared.ids, prepared.offsets_ns, prepared.persona_index)
     target = Target.from_url(
         spec.host,
@@ -205,17 +224,10 @@ def build_engine(
         flusher=flusher,
         clock=Clock.measure(),
         t0_ns=t0_ns,
-        options=EngineOptions(
-            worker_id=spec.worker_id,
-            shards=spec.shards,
-            seed=spec.seed,
-            max_in_flight=spec.max_in_flight,
-            progress_interval_s=spec.progress_interval_s,
-            duration_limit_s=spec.duration_limit_s,
-            drain_deadline_s=drain_deadline_s,
-        ),
+        options=engine_options(spec, duration_s=prepared.duration_s),
         phases=prepared.phases,
         on_progress=on_progress,
+        guard=guard,
     )
 
 
@@ -251,6 +263,7 @@ __all__ = [
     "Prepared",
     "StreamingWriter",
     "build_engine",
+    "build_guard",
     "persona_index",
     "prepare",
     "warm_flusher",

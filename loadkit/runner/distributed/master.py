@@ -43,12 +43,14 @@ from loadkit.runner.distributed.messages import (
 )
 from loadkit.runner.distributed.options import MasterOptions
 from loadkit.runner.distributed.roster import Fate, WorkerSlot
+from loadkit.runner.engine_types import threshold_stop_reason
 from loadkit.runner.spec import RunSpec
 
 Echo = Callable[[str], None]
 _PINGS = 5
 _READY_TIMEOUT_S = 60.0  # workers load the scenario and compile the schedule before ready
-_DONE_GRACE_S = 10.0
+_DONE_GRACE_S = 10.0  # a stopped worker's time to flush and say lk_done
+_STOP_CAP_S = 30.0  # ...and the most it gets while still heard from (heartbeats)
 _PLANNING_SILENCE_S = 30.0
 ACTIVE = (Fate.JOINED, Fate.READY, Fate.RUNNING)
 
@@ -65,6 +67,7 @@ class Master:
         self.started_at_s = time.time()
         self.t0_ns: int | None = None
         self.stop_reason: str | None = None
+        self.aborted_by_threshold: str | None = None  # a worker's live guard tripped this
         self.interrupted = False
         self.children: list[subprocess.Popen[bytes]] = []
         self.inbox: MasterInbox | None = None
@@ -234,7 +237,11 @@ class Master:
         next_line = time.monotonic() + self.spec.progress_interval_s
         while self._active() and not self.interrupted:
             gevent.sleep(0.25)
+            if self.interrupted:  # Ctrl-C reached the workers too: they are stopping, not lost
+                break
             self._check_liveness()
+            if self._threshold_tripped():
+                break
             if time.time() > deadline:
                 self._stop_all("the run went past its planned end")
                 break
@@ -244,6 +251,21 @@ class Master:
         if self.interrupted:
             self.stop_reason = "interrupted"
             self._stop_all("interrupted")
+        elif self.aborted_by_threshold is None:
+            self._threshold_tripped()  # the last workers may have tripped and ended at once
+
+    def _threshold_tripped(self) -> bool:
+        """When a worker's live guard tripped an ``abort after`` threshold (its lk_done says
+        which), stop every worker as the local runner stops itself: the run is aborted."""
+        tripped = [s.done.aborted_by_threshold for s in self.slots if s.done is not None]
+        text = next((t for t in tripped if t), None)
+        if text is None:
+            return False
+        self.aborted_by_threshold = text
+        self.stop_reason = threshold_stop_reason(text)
+        self.echo(f"run stopped: {self.stop_reason}")
+        self._stop_all(self.stop_reason)
+        return True
 
     def _progress_line(self) -> str:
         assert self.t0_ns is not None
@@ -258,13 +280,33 @@ class Master:
         )
 
     def _stop_all(self, reason: str) -> None:
+        """Tell every active worker to stop, and wait (bounded) for each one's lk_done.
+
+        A stopping worker kills its visitors and flushes: it gets the whole grace period
+        (``_DONE_GRACE_S``), and beyond it as long as it is still heard from (heartbeats) up to
+        ``_STOP_CAP_S``. Only a worker silent for ``worker_lost_s`` after the grace, or still
+        not done at the cap, is called lost.
+        """
         for slot in self._active():
             self._send(slot, MessageType.STOP, Stop(reason))
-        # A stopping worker kills its visitors and flushes: it gets the whole grace period.
-        self._wait_until(lambda: not self._active(), _DONE_GRACE_S, liveness=False)
+        started_s = time.monotonic()
+
+        def settled() -> bool:
+            now_s = time.monotonic()
+            if now_s - started_s < _DONE_GRACE_S:
+                return not self._active()
+            return all(
+                now_s - slot.last_heard_s > self.options.worker_lost_s for slot in self._active()
+            )
+
+        self._wait_until(settled, _STOP_CAP_S, liveness=False)
         for slot in self._active():
+            silent_s = time.monotonic() - slot.last_heard_s
             slot.fate = Fate.LOST
-            slot.note = f"did not finish after being told to stop ({reason})"
+            slot.note = (
+                f"did not finish after being told to stop ({reason}); silent for {silent_s:.1f} s"
+            )
+            self.echo(f"worker {slot.worker_id} ({slot.hello.host}) lost: {slot.note}")
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -307,6 +349,7 @@ class Master:
             profile=self.files.profile_entry,
             plan=self.files.plan_entry,
             stop_reason=self.stop_reason,
+            aborted_by_threshold=self.aborted_by_threshold,
             master={
                 "bind": self.options.bind,
                 "port": self.port,
@@ -327,7 +370,8 @@ class Master:
                 "run_cpu_s": _cpu_s() - cpu_s,
             }
         self._account_lost()
-        status = RunStatus.ABORTED if self.interrupted else RunStatus.COMPLETED
+        aborted = self.interrupted or self.aborted_by_threshold is not None
+        status = RunStatus.ABORTED if aborted else RunStatus.COMPLETED
         self._write_manifest(status, ended=True)
         complete = all(s.records_complete for s in self.slots)
         for slot in self.slots:
@@ -339,6 +383,8 @@ class Master:
             f"run {self.spec.run_id}: {status.value}, {len(self.slots)} worker(s), "
             f"{lost} lost, records {'complete' if complete else 'INCOMPLETE'}"
         )
+        if self.aborted_by_threshold is not None:  # as a local run: failed, exit 1
+            return ExitCode.FAILED
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.PASSED
 
     def interrupt(self) -> None:

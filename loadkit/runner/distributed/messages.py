@@ -165,6 +165,10 @@ class Done:
     segments: Mapping[str, int]  # kind -> last seq written (0 = none)
     rows: Mapping[str, int]  # kind -> rows written
     stop_reason: str | None = None
+    # added later, optional on the wire: an older peer simply omits them
+    aborted_by_threshold: str | None = None  # the ``abort after`` threshold that stopped it
+    cpu_percent_max: float | None = None  # the worker's CPU per 1 s sample (100 = 1 core)
+    cpu_percent_p95: float | None = None
 
 
 @dataclass(frozen=True)

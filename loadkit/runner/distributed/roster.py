@@ -91,6 +91,16 @@ class WorkerSlot:
             return np.empty(0, dtype=np.int64)
         return np.unique(np.concatenate(self.arrival_ids))
 
+    def _cpu(self) -> dict[str, float]:
+        """The worker's generator CPU (the analyzer's validity check), when it reported it."""
+        if self.done is None:
+            return {}
+        cpu = {
+            "cpu_percent_max": self.done.cpu_percent_max,
+            "cpu_percent_p95": self.done.cpu_percent_p95,
+        }
+        return {k: float(v) for k, v in cpu.items() if v is not None}
+
     def manifest_entry(self) -> dict[str, Any]:
         """This worker's entry of ``manifest.json`` ``workers`` (schema.MANIFEST_KEYS)."""
         return {
@@ -110,6 +120,7 @@ class WorkerSlot:
             "status": self.done.status if self.done else None,
             "fate": self.fate.value,
             "note": self.note,
+            **self._cpu(),
             "versions": {
                 "loadkit": self.hello.loadkit_version,
                 "locust": self.hello.locust_version,

@@ -33,6 +33,7 @@ from loadkit.results.schema import RunStatus
 from loadkit.runner.distributed.job import (
     StreamingWriter,
     build_engine,
+    build_guard,
     prepare,
     warm_flusher,
     worker_manifest,
@@ -162,8 +163,12 @@ class Worker:
         if self.engine is not None:
             self.engine.stop(reason)
 
-    def _wait(self, *kinds: MessageType, timeout_s: float | None) -> Any:
-        """Next payload of one of ``kinds`` (or a Stop); raises LoadkitError on timeout."""
+    def _wait(self, *kinds: MessageType, timeout_s: float | None, stops: bool = True) -> Any:
+        """Next payload of one of ``kinds`` (or a Stop); raises LoadkitError on timeout.
+
+        ``stops=False`` (waiting for the goodbye after lk_done): a Stop no longer means
+        anything (the load already ended) and is skipped, unless the master was lost.
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -173,7 +178,9 @@ class Worker:
                 raise LoadkitError(
                     f"the master at {self.options.address} did not answer within {timeout_s:g} s"
                 ) from None
-            if kind in kinds or kind is MessageType.STOP:
+            if kind in kinds:
+                return payload
+            if kind is MessageType.STOP and (stops or self.master_lost.is_set()):
                 return payload
 
     # -- life ----------------------------------------------------------------------------------
@@ -214,6 +221,7 @@ class Worker:
             raise
         writer = StreamingWriter(job_dir, plan.worker_id)
         flusher = warm_flusher(prepared, writer)
+        guard = build_guard(prepared, flusher)
         # Loading and compiling held the hub: the master's answers may be queued unread.
         # Silence measured from now, not from before the work.
         self._heard()
@@ -225,7 +233,7 @@ class Worker:
             return self._ended_before_start(payload.reason)
         assert isinstance(payload, Start)
         t0_local_ns = payload.t0_ns + plan.clock_offset_ns  # the same instant on this clock
-        self.engine = build_engine(prepared, flusher, t0_local_ns)
+        self.engine = build_engine(prepared, flusher, t0_local_ns, guard=guard)
         sender = gevent.spawn(self._sender, writer)
         self.echo(
             f"worker {plan.worker_id}: {len(prepared.ids)} arrivals, t0 in "
@@ -264,10 +272,23 @@ class Worker:
             )
             return ExitCode.INVALID
         self._drain(writer)
-        done = Done(plan.worker_id, status.value, writer.segments(), writer.rows(), reason)
+        done = Done(
+            plan.worker_id,
+            status.value,
+            writer.segments(),
+            writer.rows(),
+            reason,
+            aborted_by_threshold=result.aborted_by_threshold,
+            cpu_percent_max=result.cpu_percent_max,
+            cpu_percent_p95=result.cpu_percent_p95,
+        )
         self.send(MessageType.DONE, done)
+        # Wait for the goodbye, i.e. until the master has our lk_done: leaving earlier closes
+        # the socket (linger 0) with lk_done possibly still queued, and the master, never
+        # hearing it, would call this worker lost. The Stop that an interrupt or the master's
+        # stop left in the inbox must not cut this wait short.
         try:
-            self._wait(MessageType.BYE, timeout_s=_REPLY_TIMEOUT_S)
+            self._wait(MessageType.BYE, timeout_s=_REPLY_TIMEOUT_S, stops=False)
         except LoadkitError:
             self.echo(f"worker {plan.worker_id}: no goodbye from the master; records kept locally")
         if self.interrupted:

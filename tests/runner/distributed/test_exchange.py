@@ -52,6 +52,8 @@ def test_two_workers_record_every_arrival_of_the_schedule_once(
     by_id = {w["id"]: w for w in manifest["workers"]}
     assert sorted(s for w in by_id.values() for s in w["shards"]) == list(range(8))
     assert all(w["fate"] == "done" and w["clock_offset_ms"] is not None for w in by_id.values())
+    for w in by_id.values():  # each worker's generator CPU, for the analyzer's validity check
+        assert 0 <= w["cpu_percent_p95"] <= w["cpu_percent_max"]
 
     rows = arrivals_of(run_dir).to_pylist()
     assert sorted(r["arrival_id"] for r in rows) == list(range(40))

@@ -9,7 +9,7 @@ from loadkit.results.merge import LOST_REASON
 from loadkit.results.schema import ARRIVAL_SCHEMA
 from loadkit.results.writer import RecordKind
 from loadkit.runner.distributed.accounting import lost_arrivals
-from loadkit.runner.distributed.messages import Done, Hello
+from loadkit.runner.distributed.messages import Done, Hello, MessageType, from_wire, to_wire
 from loadkit.runner.distributed.roster import Fate, WorkerSlot
 
 
@@ -78,3 +78,17 @@ def test_no_lost_arrivals_is_an_empty_table_of_the_schema() -> None:
         ids, ids, ids, worker_id=0, t0_ns=0, total_shards=1, persona_names=(), persona_of=None
     )
     assert table.num_rows == 0 and isinstance(table, pa.Table)
+
+
+def test_a_workers_cpu_from_its_done_goes_into_its_manifest_entry() -> None:
+    slot = _slot()
+    assert "cpu_percent_max" not in slot.manifest_entry()  # nothing reported yet
+    wire = to_wire(Done(3, "completed", {}, {}, cpu_percent_max=41.5, cpu_percent_p95=30.0))
+    slot.done = from_wire(MessageType.DONE.value, wire)
+    entry = slot.manifest_entry()
+    assert (entry["cpu_percent_max"], entry["cpu_percent_p95"]) == (41.5, 30.0)
+    # an older worker's lk_done has no CPU keys: the entry simply has none
+    old = {k: v for k, v in wire.items() if not k.startswith(("cpu_", "aborted_"))}
+    slot.done = from_wire(MessageType.DONE.value, old)
+    assert slot.done.aborted_by_threshold is None
+    assert "cpu_percent_p95" not in slot.manifest_entry()
