@@ -121,20 +121,24 @@ def load_yaml_text(text: str, path: str = "<string>") -> Any:
         ) from None
 
 
-def load_yaml_file(path: str | Path) -> Any:
-    """Read and parse a YAML file. A missing or unreadable file is an ``InputError``."""
+def read_source_text(path: str | Path, what: str = "file") -> str:
+    """Read a user's file as UTF-8; a missing or unreadable one is an ``InputError``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
-            "file not found",
+            f"{what} not found",
             location=Location(str(path)),
             hint="Check the path (it is relative to the current directory).",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the file: {exc}", location=Location(str(path))) from None
-    return load_yaml_text(text, str(path))
+        raise InputError(f"cannot read the {what}: {exc}", location=Location(str(path))) from None
+
+
+def load_yaml_file(path: str | Path) -> Any:
+    """Read and parse a YAML file. A missing or unreadable file is an ``InputError``."""
+    return load_yaml_text(read_source_text(path), str(path))
 
 
 class Problems:
@@ -233,4 +237,5 @@ __all__ = [
     "expect_map",
     "load_yaml_file",
     "load_yaml_text",
+    "read_source_text",
 ]

@@ -24,7 +24,14 @@ from loadkit.profiles.model import (
     Scale,
 )
 from loadkit.profiles.segments import Segment, Trace
-from loadkit.sources import Problems, YamlMap, expect_list, expect_map, load_yaml_text
+from loadkit.sources import (
+    Problems,
+    YamlMap,
+    expect_list,
+    expect_map,
+    load_yaml_text,
+    read_source_text,
+)
 
 TOP_KEYS = (
     "name",
@@ -48,17 +55,7 @@ def load_profile(path: str | Path, *, scale: Scale | None = None) -> Profile:
     ``scale``, if given, replaces the file's own ``scale``. Raises ``InputError`` (one problem)
     or ``ValidationErrors`` (several), both exit code 2.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            "profile file not found",
-            location=Location(str(path)),
-            hint="Check the path (it is relative to the current directory).",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the profile: {exc}", location=Location(str(path))) from None
+    text = read_source_text(path, "profile file")
     return load_profile_text(text, str(path), scale=scale)
 
 
