@@ -70,3 +70,23 @@ def test_a_write_failure_marks_the_run_failed(
     assert manifest["status"] == "failed"
     assert manifest["records_complete"] is False
     assert "No space left" in manifest["stop_reason"]
+
+
+def test_the_segment_writer_thread_yields_the_cpu_to_the_scheduler(
+    tmp_path: Path, tiny_server: Any
+) -> None:
+    import os
+
+    from loadkit.runner.flusher import WRITER_NICE
+
+    session = _session(tmp_path, tiny_server.url)
+    session.run()
+    threads = session.flusher._niced_threads
+    assert threads, "no segment was written from a pool thread"
+    main_priority = os.getpriority(os.PRIO_PROCESS, 0)
+    for tid in threads:
+        try:
+            assert os.getpriority(os.PRIO_PROCESS, tid) == WRITER_NICE
+        except ProcessLookupError:  # the pool may have retired the thread: nothing to check
+            continue
+    assert os.getpriority(os.PRIO_PROCESS, 0) == main_priority  # the scheduler keeps its own
