@@ -207,12 +207,46 @@ def micro(out: str) -> None:
         json.dump(figures, f)
 
 
+def floor(rate: float, seconds: float, out: str) -> None:
+    """The machine's noise floor: a bare gevent loop sleeping to the same Poisson due times.
+
+    No loadkit at all: what any gevent scheduler on this core can reach at best right now.
+    """
+    import gevent
+
+    rng = np.random.default_rng(7)
+    gaps_s = rng.exponential(1.0 / rate, size=int(rate * seconds * 1.2))
+    offsets_s = np.cumsum(gaps_s)
+    offsets = offsets_s[offsets_s < seconds].tolist()
+    t0 = time.monotonic() + 1.0
+    late_ms = []
+    for offset in offsets:
+        due = t0 + offset
+        wait_s = due - time.monotonic()
+        if wait_s > 0:
+            gevent.sleep(wait_s)
+        late_ms.append((time.monotonic() - due) * 1e3)
+    late = np.array(late_ms)
+    figures = {
+        "arrivals": len(late),
+        "dropped": 0,
+        "p50_ms": float(np.percentile(late, 50)),
+        "p99_ms": float(np.percentile(late, 99)),
+        "max_ms": float(late.max()),
+        "cpu_us_per_arrival": 0.0,
+    }
+    with open(out, "w") as f:
+        json.dump(figures, f)
+
+
 def main(argv: list[str]) -> None:
     mode, args = argv[0], argv[1:]
     if mode == "loop":
         loop(args[0], int(args[1]), float(args[2]), float(args[3]), args[4])
     elif mode == "schedule":
         schedule(args[0], float(args[1]), float(args[2]), args[3], *map(int, args[4:5]))
+    elif mode == "floor":
+        floor(float(args[0]), float(args[1]), args[2])
     elif mode == "micro":
         micro(args[0])
     else:

@@ -20,6 +20,7 @@ the working tree's, so a change is compared on the same machine in the same minu
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,11 +222,26 @@ SCHEDULES = (  # (label, rate per s, seconds, GETs per arrival)
 
 
 def _schedule_rows(url: str, trees: list[tuple[str, Path]]) -> list[str]:
-    """One table row per (schedule, tree); trees alternate within each schedule."""
+    """One table row per (schedule, tree), plus the machine's noise floor for each rate."""
     rows = []
     for label, rate, seconds, gets in SCHEDULES:
-        for name, tree in trees:
-            s = schedule_accuracy(url, rate, seconds, gets, tree)
+        runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            (name, functools.partial(schedule_accuracy, url, rate, seconds, gets, tree))
+            for name, tree in trees
+        ]
+        if gets == 0:  # beside the scheduler alone: a bare gevent loop on the same schedule
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench._runner_loadkit",
+                "floor",
+                str(rate),
+                str(seconds),
+                "{out}",
+            ]
+            runs.append(("bare gevent sleep loop (noise floor)", functools.partial(_child, cmd)))
+        for name, measure in runs:
+            s = measure()
             rows.append(
                 f"| {label} | {name} | {s['arrivals']:,} | {s['dropped']} | {s['p50_ms']:.2f} ms "
                 f"| {s['p99_ms']:.2f} ms | {s['max_ms']:.2f} ms "
@@ -288,7 +304,8 @@ def _run(trees: list[tuple[str, Path]], before_rev: str | None) -> str:
         f"core {GENERATOR_CORE} (recording on, segments flushed every second). *One GET each*: "
         "every arrival is a new visitor that opens a new connection to nginx and sends one GET. "
         "*Scheduler alone*: every arrival is a visitor that sends nothing (what starting "
-        "arrivals costs). Lateness = actual start - scheduled start of each arrival, from the "
+        "arrivals costs). *Bare gevent sleep loop*: no loadkit, one loop sleeping to the same "
+        "due times on the same core: the best any gevent scheduler reaches on this machine now. Lateness = actual start - scheduled start of each arrival, from the "
         "arrival records (p50/p99 numpy linear, max); CPU = the generator process's user + system "
         "time over the run / arrivals. Targets (issue 2): 500/s p99 ≤ 2 ms with no drops; "
         "2,000/s spike p99 ≤ 20 ms.",
