@@ -1,8 +1,9 @@
 """The open-model load engine of one process: a scheduler greenlet and the visitors it starts.
 
 Arrivals start at their scheduled times whatever the target's speed (DESIGN.md §2.1-2.2):
-one libev timer, re-armed for the next arrival's time on the monotonic clock, starts every
-arrival then due straight from the hub (see ``Engine._dispatch``). A cap on visitors in flight,
+one start timer (a ``timerfd`` on Linux, see ``loadkit.runner.start_timer``), re-armed for the
+next arrival's time on the monotonic clock, starts every arrival then due straight from the hub
+(see ``Engine._dispatch``). A cap on visitors in flight,
 checked as each arrival comes due, turns overflow into *dropped* arrivals, recorded as such.
 Every arrival's lateness (actual start - scheduled start, measured when its greenlet begins to
 run) is recorded; an arrival never starts early.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import gevent
 import gevent.event
@@ -38,6 +38,7 @@ from loadkit.runner.flusher import Flusher
 from loadkit.runner.progress import CpuMeter, PhaseLike, Progress, percentile, phase_at
 from loadkit.runner.recorder import arrival_row
 from loadkit.runner.redact import redact
+from loadkit.runner.start_timer import StartTimer, start_timer
 from loadkit.runner.visitor import RunState, Target, Visitor
 
 POLL_S = 0.05
@@ -99,7 +100,8 @@ class Engine:
         self._next = 0
         self._t0_mono_ns = clock.to_monotonic_ns(t0_ns)
         self._dispatched = gevent.event.Event()
-        self._timer: Any = None
+        self._timer: StartTimer | None = None
+        self.timer_kind: str | None = None
         self._finished = gevent.event.Event()
         # what a journey killed at the end records: failed (stopped early) or cut (drain)
         self.kill_outcome = ArrivalOutcome.FAILED
@@ -190,6 +192,10 @@ class Engine:
 
     def _schedule(self) -> None:
         """Start every arrival at its time; returns when all have started (or the run stops)."""
+        self._timer = start_timer(
+            gevent.get_hub().loop, self._dispatch, precise=self.options.precise_timer
+        )
+        self.timer_kind = self._timer.kind
         try:
             self._arm_next()
             self._dispatched.wait()
@@ -201,27 +207,19 @@ class Engine:
 
     def _arm_next(self) -> None:
         """Arm the one start timer for the next arrival, or signal that all have started."""
-        if self._next >= len(self._offsets_ns) or self.state.stopping:
+        if self._next >= len(self._offsets_ns) or self.state.stopping or self._timer is None:
             self._dispatched.set()
             return
-        loop = gevent.get_hub().loop
-        loop.update_now()  # timers count from the loop's cached clock: make it current
-        wait_ns = self._t0_mono_ns + self._offsets_ns[self._next] - time.monotonic_ns()
-        self._timer = loop.timer(max(0.0, wait_ns / 1e9))
-        self._timer.start(self._dispatch)
+        self._timer.arm(self._t0_mono_ns + self._offsets_ns[self._next])
 
     def _dispatch(self) -> None:
         """Timer callback, run by the hub: start every arrival due now, then re-arm.
 
         Each visitor greenlet is switched to directly and runs until it first blocks, then the
-        hub resumes here. Arrivals due within the same loop turn (the clock has ~1 ms
-        granularity under epoll) start in one batch from one timer; a queued ``spawn`` would
-        instead wait behind every other callback when the loop is busy, and a timer per
-        arrival costs an allocation and a heap entry each.
+        hub resumes here. Arrivals due by the time the timer fired start in one batch; a queued
+        ``spawn`` would instead wait behind every other callback when the loop is busy, and a
+        timer per arrival costs an allocation and a heap entry each.
         """
-        if self._timer is not None:
-            self._timer.close()
-            self._timer = None
         offsets, t0_mono_ns, n = self._offsets_ns, self._t0_mono_ns, len(self._offsets_ns)
         monotonic_ns, state = time.monotonic_ns, self.state
         while self._next < n and not state.stopping:
@@ -408,6 +406,7 @@ class Engine:
             aborted_by_threshold=self.aborted_by_threshold,
             cpu_percent_max=cpu.get("cpu_percent_max"),
             cpu_percent_p95=cpu.get("cpu_percent_p95"),
+            start_timer=self.timer_kind,
         )
 
 

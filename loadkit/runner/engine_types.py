@@ -74,6 +74,8 @@ class EngineOptions:
     # cut: a rehearsal ends on time even if the waiting room still holds people.
     drain_deadline_s: float | None = None
     kill_timeout_s: float = 1.5  # how long killed visitors get to record their end
+    # start arrivals from a timerfd (Linux; ~0.1 ms late) rather than libev's ~1 ms grid
+    precise_timer: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class EngineResult:
     aborted_by_threshold: str | None = None  # the text of the abort threshold that tripped
     cpu_percent_max: float | None = None  # this process's CPU per 1 s sample (100 = 1 core)
     cpu_percent_p95: float | None = None
+    start_timer: str | None = None  # "timerfd" or "libev" (loadkit.runner.start_timer)
 
 
 __all__ = [

@@ -159,7 +159,7 @@ class Session:
             records_complete=complete,
             summary=None if engine_result is None else dataclasses.asdict(engine_result),
             aborted_by_threshold=aborted_by,
-            worker_extra=_cpu_fields(engine_result),
+            worker_extra=_worker_fields(engine_result),
         )
         write_manifest(self.run_dir, final)
         code = ExitCode.FAILED if aborted_by is not None else _exit_code(status)
@@ -224,10 +224,15 @@ def _pick_t0_ns(spec: RunSpec, now_ns: int) -> int:
     return now_ns + int(spec.start_delay_s * 1e9)
 
 
-def _cpu_fields(result: EngineResult | None) -> dict[str, float]:
+def _worker_fields(result: EngineResult | None) -> dict[str, float | str]:
+    """What the engine measured about itself, for this worker's manifest entry."""
     if result is None:
         return {}
-    fields = {"cpu_percent_max": result.cpu_percent_max, "cpu_percent_p95": result.cpu_percent_p95}
+    fields = {
+        "cpu_percent_max": result.cpu_percent_max,
+        "cpu_percent_p95": result.cpu_percent_p95,
+        "start_timer": result.start_timer,
+    }
     return {k: v for k, v in fields.items() if v is not None}
 
 

@@ -109,6 +109,7 @@ def test_breached_abort_threshold_stops_the_run_and_fails_it(tmp_path: Path, slo
     assert manifest["runner_summary"]["scheduled"] == len(arrivals)
     worker = manifest["workers"][0]
     assert 0 <= worker["cpu_percent_p95"] <= worker["cpu_percent_max"]
+    assert worker["start_timer"] in ("timerfd", "libev")
     assert ", cpu " in proc.stderr
 
     analyzed = _run("loadkit.cli", "analyze", str(run_dir))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,20 @@ def test_every_arrival_starts_near_its_time_and_is_recorded(
     assert set(requests["outcome"]) == {"ok"}
     assert (requests["bytes"] == 5).all()
     assert list(arrivals["requests"]) == [2] * 6
+    # the manifest says which start timer ran (Linux: the precise one)
+    assert result.start_timer == ("timerfd" if sys.platform.startswith("linux") else "libev")
+
+
+def test_the_portable_start_timer_runs_the_same_schedule(tmp_path: Path, tiny_server: Any) -> None:
+    offsets = [0.0, 0.003, 0.003, 0.02, 0.05]
+    result, _ = _run(
+        tmp_path, tiny_server.url, _arrivals(offsets), [GetLoop(repeat=1)], precise_timer=False
+    )
+    assert result.start_timer == "libev"
+    assert (result.scheduled, result.started, result.dropped) == (5, 5, 0)
+    arrivals = _table(tmp_path, "arrivals")
+    assert (arrivals["actual_ns"] >= arrivals["scheduled_ns"]).all()
+    assert list(arrivals["outcome"]) == ["completed"] * 5
 
 
 def test_cap_turns_overflow_into_dropped_rows(tmp_path: Path, tiny_server: Any) -> None:

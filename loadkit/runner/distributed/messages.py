@@ -169,6 +169,7 @@ class Done:
     aborted_by_threshold: str | None = None  # the ``abort after`` threshold that stopped it
     cpu_percent_max: float | None = None  # the worker's CPU per 1 s sample (100 = 1 core)
     cpu_percent_p95: float | None = None
+    start_timer: str | None = None  # "timerfd" or "libev"
 
 
 @dataclass(frozen=True)

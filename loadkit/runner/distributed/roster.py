@@ -91,15 +91,19 @@ class WorkerSlot:
             return np.empty(0, dtype=np.int64)
         return np.unique(np.concatenate(self.arrival_ids))
 
-    def _cpu(self) -> dict[str, float]:
-        """The worker's generator CPU (the analyzer's validity check), when it reported it."""
+    def _cpu(self) -> dict[str, float | str]:
+        """The worker's generator CPU (the analyzer's validity check) and start timer, when it
+        reported them."""
         if self.done is None:
             return {}
         cpu = {
             "cpu_percent_max": self.done.cpu_percent_max,
             "cpu_percent_p95": self.done.cpu_percent_p95,
         }
-        return {k: float(v) for k, v in cpu.items() if v is not None}
+        out: dict[str, float | str] = {k: float(v) for k, v in cpu.items() if v is not None}
+        if self.done.start_timer is not None:
+            out["start_timer"] = self.done.start_timer
+        return out
 
     def manifest_entry(self) -> dict[str, Any]:
         """This worker's entry of ``manifest.json`` ``workers`` (schema.MANIFEST_KEYS)."""

@@ -281,6 +281,7 @@ class Worker:
             aborted_by_threshold=result.aborted_by_threshold,
             cpu_percent_max=result.cpu_percent_max,
             cpu_percent_p95=result.cpu_percent_p95,
+            start_timer=result.start_timer,
         )
         self.send(MessageType.DONE, done)
         # Wait for the goodbye, i.e. until the master has our lk_done: leaving earlier closes

@@ -83,12 +83,16 @@ def test_no_lost_arrivals_is_an_empty_table_of_the_schema() -> None:
 def test_a_workers_cpu_from_its_done_goes_into_its_manifest_entry() -> None:
     slot = _slot()
     assert "cpu_percent_max" not in slot.manifest_entry()  # nothing reported yet
-    wire = to_wire(Done(3, "completed", {}, {}, cpu_percent_max=41.5, cpu_percent_p95=30.0))
+    done = Done(
+        3, "completed", {}, {}, cpu_percent_max=41.5, cpu_percent_p95=30.0, start_timer="timerfd"
+    )
+    wire = to_wire(done)
     slot.done = from_wire(MessageType.DONE.value, wire)
     entry = slot.manifest_entry()
     assert (entry["cpu_percent_max"], entry["cpu_percent_p95"]) == (41.5, 30.0)
+    assert entry["start_timer"] == "timerfd"
     # an older worker's lk_done has no CPU keys: the entry simply has none
-    old = {k: v for k, v in wire.items() if not k.startswith(("cpu_", "aborted_"))}
+    old = {k: v for k, v in wire.items() if not k.startswith(("cpu_", "aborted_", "start_"))}
     slot.done = from_wire(MessageType.DONE.value, old)
     assert slot.done.aborted_by_threshold is None
     assert "cpu_percent_p95" not in slot.manifest_entry()
