@@ -4,9 +4,13 @@
 t0, each runs one journey that repeats a GET on its keep-alive connection until the window ends;
 recording on (segments flushed every second). Requests are counted over the window.
 
-``python -m bench._runner_loadkit schedule URL RATE SECONDS OUT [GETS]``: Poisson arrivals at
-RATE/s, each GETS requests (default 1; 0 = the scheduler alone); writes lateness figures from
-the arrival records.
+``python -m bench._runner_loadkit schedule URL RATE SECONDS OUT [GETS [TIMER]]``: Poisson
+arrivals at RATE/s, each GETS requests (default 1; 0 = the scheduler alone), started by the
+TIMER (``timerfd``, the default on Linux, or ``libev``); writes lateness figures from the arrival
+records.
+
+``python -m bench._runner_loadkit floor RATE SECONDS OUT [sleep|timerfd]``: the same due times
+in a bare loop, no engine (the machine's noise floor).
 
 ``python -m bench._runner_loadkit micro OUT``: ``Visitor.record`` alone, and what a new
 visitor's client costs (ours vs a Locust ``FastHttpSession`` per visitor).
@@ -16,6 +20,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
@@ -57,7 +62,12 @@ class RepeatGet:
 
 
 def _session(
-    run_dir: str, url: str, offsets_ns: np.ndarray, persona: RepeatGet, delay_s: float
+    run_dir: str,
+    url: str,
+    offsets_ns: np.ndarray,
+    persona: RepeatGet,
+    delay_s: float,
+    timer: str = "timerfd",
 ) -> Any:
     from loadkit.runner.core import Arrivals
     from loadkit.runner.session import Plan, Session
@@ -78,7 +88,10 @@ def _session(
         start_delay_s=delay_s,
         progress_interval_s=3600,
     )
-    return Session(spec, run_dir, plan, compact=False)
+    session = Session(spec, run_dir, plan, compact=False)
+    if timer != "timerfd":  # the portable timer, for a side-by-side comparison
+        session.engine.options = dataclasses.replace(session.engine.options, precise_timer=False)
+    return session
 
 
 def _cpu_s() -> float:
@@ -116,7 +129,9 @@ def loop(url: str, users: int, warm_s: float, measure_s: float, out: str) -> Non
         json.dump(counts, f)
 
 
-def schedule(url: str, rate: float, seconds: float, out: str, repeat: int = 1) -> None:
+def schedule(
+    url: str, rate: float, seconds: float, out: str, repeat: int = 1, timer: str = "timerfd"
+) -> None:
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(7)
@@ -124,7 +139,7 @@ def schedule(url: str, rate: float, seconds: float, out: str, repeat: int = 1) -
     offsets_s = np.cumsum(gaps_s)
     offsets_ns = (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64)
     run_dir = tempfile.mkdtemp()
-    session = _session(run_dir, url, offsets_ns, RepeatGet(repeat=repeat), 1.0)
+    session = _session(run_dir, url, offsets_ns, RepeatGet(repeat=repeat), 1.0, timer)
     cpu0 = time.process_time()
     result = session.run()
     cpu_s = time.process_time() - cpu0
@@ -140,6 +155,7 @@ def schedule(url: str, rate: float, seconds: float, out: str, repeat: int = 1) -
         "errors": result.engine.errors if result.engine else -1,
         "cpu_us_per_arrival": cpu_s / max(1, len(arrivals)) * 1e6,
         "cpu_share": cpu_s / (seconds + 1.0),
+        "start_timer": result.engine.start_timer if result.engine else None,
     }
     with open(out, "w") as f:
         json.dump(figures, f)
@@ -207,25 +223,51 @@ def micro(out: str) -> None:
         json.dump(figures, f)
 
 
-def floor(rate: float, seconds: float, out: str) -> None:
-    """The machine's noise floor: a bare gevent loop sleeping to the same Poisson due times.
+def floor(rate: float, seconds: float, out: str, timer: str = "sleep") -> None:
+    """The machine's noise floor: a bare loop waking at the same Poisson due times.
 
-    No loadkit at all: what any gevent scheduler on this core can reach at best right now.
+    No loadkit engine: what any gevent scheduler on this core can reach at best right now.
+    ``timer``: ``sleep`` (``gevent.sleep``, libev's timer) or ``timerfd`` (the start timer the
+    engine uses on Linux, re-armed from its own callback).
     """
     import gevent
+    import gevent.event
+
+    from loadkit.runner.start_timer import start_timer
 
     rng = np.random.default_rng(7)
     gaps_s = rng.exponential(1.0 / rate, size=int(rate * seconds * 1.2))
     offsets_s = np.cumsum(gaps_s)
-    offsets = offsets_s[offsets_s < seconds].tolist()
-    t0 = time.monotonic() + 1.0
-    late_ms = []
-    for offset in offsets:
-        due = t0 + offset
-        wait_s = due - time.monotonic()
-        if wait_s > 0:
-            gevent.sleep(wait_s)
-        late_ms.append((time.monotonic() - due) * 1e3)
+    offsets_ns = (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64).tolist()
+    t0_ns = time.monotonic_ns() + 1_000_000_000
+    late_ms: list[float] = []
+    cpu0 = time.process_time()
+    if timer == "sleep":
+        for offset in offsets_ns:
+            due = t0_ns + offset
+            wait_ns = due - time.monotonic_ns()
+            if wait_ns > 0:
+                gevent.sleep(wait_ns / 1e9)
+            late_ms.append((time.monotonic_ns() - due) / 1e6)
+    else:
+        done = gevent.event.Event()
+
+        def fired() -> None:
+            now = time.monotonic_ns()
+            while len(late_ms) < len(offsets_ns):
+                due = t0_ns + offsets_ns[len(late_ms)]
+                if due > now:
+                    tfd.arm(due)
+                    return
+                late_ms.append((now - due) / 1e6)
+            done.set()
+
+        tfd = start_timer(gevent.get_hub().loop, fired)
+        assert tfd.kind == timer, f"no {timer} here"
+        tfd.arm(t0_ns + offsets_ns[0])
+        done.wait()
+        tfd.close()
+    cpu_s = time.process_time() - cpu0
     late = np.array(late_ms)
     figures = {
         "arrivals": len(late),
@@ -233,7 +275,7 @@ def floor(rate: float, seconds: float, out: str) -> None:
         "p50_ms": float(np.percentile(late, 50)),
         "p99_ms": float(np.percentile(late, 99)),
         "max_ms": float(late.max()),
-        "cpu_us_per_arrival": 0.0,
+        "cpu_us_per_arrival": cpu_s / len(late) * 1e6,
     }
     with open(out, "w") as f:
         json.dump(figures, f)
@@ -244,9 +286,10 @@ def main(argv: list[str]) -> None:
     if mode == "loop":
         loop(args[0], int(args[1]), float(args[2]), float(args[3]), args[4])
     elif mode == "schedule":
-        schedule(args[0], float(args[1]), float(args[2]), args[3], *map(int, args[4:5]))
+        repeat = int(args[4]) if len(args) > 4 else 1
+        schedule(args[0], float(args[1]), float(args[2]), args[3], repeat, *args[5:6])
     elif mode == "floor":
-        floor(float(args[0]), float(args[1]), args[2])
+        floor(float(args[0]), float(args[1]), args[2], *args[3:4])
     elif mode == "micro":
         micro(args[0])
     else:

@@ -183,20 +183,43 @@ def loadkit_loop(url: str) -> Loop:
 
 
 def schedule_accuracy(
-    url: str, rate: float, seconds: float, gets: int = 1, tree: Path = ROOT
+    url: str, rate: float, seconds: float, gets: int = 1, tree: Path = ROOT, timer: str = "timerfd"
 ) -> dict[str, Any]:
     cmd = [
-        sys.executable,
-        "-m",
-        "bench._runner_loadkit",
-        "schedule",
-        url,
-        str(rate),
-        str(seconds),
-        "{out}",
-        str(gets),
-    ]
-    return _child(cmd, cwd=tree)
+        sys.executable, "-m", "bench._runner_loadkit", "schedule", url, str(rate), str(seconds),
+        "{out}", str(gets), timer,
+    ]  # fmt: skip
+    figures = _child(cmd, cwd=tree)
+    if tree == ROOT and figures.get("start_timer") != timer:
+        raise RuntimeError(f"asked for the {timer} start timer, the run used {figures}")
+    return figures
+
+
+def noise_floor(rate: float, seconds: float, timer: str) -> dict[str, Any]:
+    cmd = [
+        sys.executable, "-m", "bench._runner_loadkit", "floor", str(rate), str(seconds), "{out}",
+        timer,
+    ]  # fmt: skip
+    return _child(cmd)
+
+
+def _cpu_ticks(core: str) -> tuple[int, int]:
+    """(steal, total) jiffies of one CPU from /proc/stat: the hypervisor's share of the core."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{core} "):
+                ticks = [int(x) for x in line.split()[1:]]
+                return ticks[7], sum(ticks)
+    return 0, 0
+
+
+def _with_steal(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run a measurement and add the steal time of the generator's core over it (percent)."""
+    steal0, total0 = _cpu_ticks(GENERATOR_CORE)
+    figures = measure()
+    steal1, total1 = _cpu_ticks(GENERATOR_CORE)
+    figures["steal_pct"] = 100.0 * (steal1 - steal0) / max(1, total1 - total0)
+    return figures
 
 
 @contextmanager
@@ -222,30 +245,40 @@ SCHEDULES = (  # (label, rate per s, seconds, GETs per arrival)
 
 
 def _schedule_rows(url: str, trees: list[tuple[str, Path]]) -> list[str]:
-    """One table row per (schedule, tree), plus the machine's noise floor for each rate."""
+    """One table row per (schedule, runner): this tree with its timerfd start timer and with the
+    portable libev timer, any older tree, and for the scheduler alone the machine's noise floor
+    (bare loops on the same due times)."""
     rows = []
     for label, rate, seconds, gets in SCHEDULES:
-        runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-            (name, functools.partial(schedule_accuracy, url, rate, seconds, gets, tree))
-            for name, tree in trees
-        ]
-        if gets == 0:  # beside the scheduler alone: a bare gevent loop on the same schedule
-            cmd = [
-                sys.executable,
-                "-m",
-                "bench._runner_loadkit",
-                "floor",
-                str(rate),
-                str(seconds),
-                "{out}",
-            ]
-            runs.append(("bare gevent sleep loop (noise floor)", functools.partial(_child, cmd)))
+        runs: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+        for name, tree in trees:
+            runs.append(
+                (name, functools.partial(schedule_accuracy, url, rate, seconds, gets, tree))
+            )
+            if tree == ROOT:
+                runs.append(
+                    (
+                        f"{name}, libev timer",
+                        functools.partial(
+                            schedule_accuracy, url, rate, seconds, gets, tree, "libev"
+                        ),
+                    )
+                )
+        if gets == 0:
+            for timer in ("timerfd", "sleep"):
+                runs.append(
+                    (
+                        f"bare loop, {'timerfd' if timer == 'timerfd' else 'gevent.sleep'} "
+                        "(noise floor)",
+                        functools.partial(noise_floor, rate, seconds, timer),
+                    )
+                )
         for name, measure in runs:
-            s = measure()
+            s = _with_steal(measure)
             rows.append(
                 f"| {label} | {name} | {s['arrivals']:,} | {s['dropped']} | {s['p50_ms']:.2f} ms "
                 f"| {s['p99_ms']:.2f} ms | {s['max_ms']:.2f} ms "
-                f"| {s['cpu_us_per_arrival']:.0f} µs |"
+                f"| {s['cpu_us_per_arrival']:.0f} µs | {s['steal_pct']:.1f}% |"
             )
     return rows
 
@@ -304,15 +337,20 @@ def _run(trees: list[tuple[str, Path]], before_rev: str | None) -> str:
         f"core {GENERATOR_CORE} (recording on, segments flushed every second). *One GET each*: "
         "every arrival is a new visitor that opens a new connection to nginx and sends one GET. "
         "*Scheduler alone*: every arrival is a visitor that sends nothing (what starting "
-        "arrivals costs). *Bare gevent sleep loop*: no loadkit, one loop sleeping to the same "
-        "due times on the same core: the best any gevent scheduler reaches on this machine now. Lateness = actual start - scheduled start of each arrival, from the "
+        "arrivals costs). *this tree* starts arrivals from its `timerfd` start timer (Linux), "
+        "*libev timer* from the portable one (gevent's loop timer, ~1 ms grid), same engine. "
+        "*Bare loop (noise floor)*: no loadkit engine, one loop waking at the same due times on "
+        "the same core, by the same `timerfd` or by `gevent.sleep`: the best a gevent "
+        "scheduler reaches on this machine now. *Steal*: the share of the generator core's "
+        "time the hypervisor gave to other guests during the row (/proc/stat); late tails "
+        "follow it. Lateness = actual start - scheduled start of each arrival, from the "
         "arrival records (p50/p99 numpy linear, max); CPU = the generator process's user + system "
         "time over the run / arrivals. Targets (issue 2): 500/s p99 ≤ 2 ms with no drops; "
         "2,000/s spike p99 ≤ 20 ms.",
         "",
         "| schedule | runner | arrivals | dropped | lateness p50 | p99 | max "
-        "| generator CPU per arrival |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| generator CPU per arrival | steal |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *schedule_rows,
     ]
     if before_rev:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import gevent
 import gevent.event
@@ -44,6 +45,7 @@ from loadkit.runner.visitor import RunState, Target, Visitor
 POLL_S = 0.05
 STOPPED_REASON = "stopped: the run ended before the journey did"
 MONITOR_S = 1.0  # CPU samples and live threshold checks
+MAX_IDLE_RUNNERS = 1024  # parked visitor greenlets kept for reuse; more just end
 
 
 class Engine:
@@ -101,6 +103,10 @@ class Engine:
         self._t0_mono_ns = clock.to_monotonic_ns(t0_ns)
         self._dispatched = gevent.event.Event()
         self._timer: StartTimer | None = None
+        self.runners_started = 0  # visitor greenlets created (each runs one arrival or more)
+        self._idle: list[
+            gevent.Greenlet[Any, None]
+        ] = []  # parked visitor greenlets (_runner), the next to reuse last
         self.timer_kind: str | None = None
         self._finished = gevent.event.Event()
         # what a journey killed at the end records: failed (stopped early) or cut (drain)
@@ -174,6 +180,7 @@ class Engine:
         Both paths are waited for by polling (not joining): under overload gevent runs queued
         callbacks (kills, joins) only a few ms per loop turn, while timers still fire.
         """
+        self._idle.clear()  # parked runners die with the rest
         gevent.killall(list(self.group), block=False)
         deadline_s = time.monotonic() + self.options.kill_timeout_s
         while self.in_flight > 0 and time.monotonic() < deadline_s:
@@ -215,8 +222,8 @@ class Engine:
     def _dispatch(self) -> None:
         """Timer callback, run by the hub: start every arrival due now, then re-arm.
 
-        Each visitor greenlet is switched to directly and runs until it first blocks, then the
-        hub resumes here. Arrivals due by the time the timer fired start in one batch; a queued
+        Each visitor greenlet (a parked one if any, see ``_runner``) is switched to directly
+        and runs until it first blocks, then the hub resumes here. Arrivals due by the time the timer fired start in one batch; a queued
         ``spawn`` would instead wait behind every other callback when the loop is busy, and a
         timer per arrival costs an allocation and a heap entry each.
         """
@@ -227,15 +234,29 @@ class Engine:
             if t0_mono_ns + offsets[i] > monotonic_ns():
                 break
             self._next = i + 1
-            greenlet = gevent.Greenlet(
-                self._visit,
-                self._ids[i],
-                self.t0_ns + offsets[i],
-                self.personas[self._persona_of[i]],
-            )
-            self.group.add(greenlet)
-            greenlet.switch()
+            job = (self._ids[i], self.t0_ns + offsets[i], self.personas[self._persona_of[i]])
+            if self._idle:
+                self._idle.pop().switch(job)
+            else:
+                greenlet = gevent.Greenlet(self._runner, job)
+                self.runners_started += 1
+                self.group.add(greenlet)
+                greenlet.switch()
         self._arm_next()
+
+    def _runner(self, job: tuple[int, int, PersonaLike]) -> None:
+        """A visitor greenlet: runs an arrival, then waits (parked) to run a later one.
+
+        Reusing greenlets spares each arrival a greenlet's creation, first switch and teardown
+        (~30 µs of the generator's CPU on a 2-core VM, measured); visitors share nothing else.
+        """
+        hub = gevent.get_hub()
+        while True:
+            self._visit(*job)
+            if self.state.stopping or len(self._idle) >= MAX_IDLE_RUNNERS:
+                return
+            self._idle.append(gevent.getcurrent())
+            job = hub.switch()  # resumed by _dispatch with the next arrival (or killed at the end)
 
     def _check_finished(self) -> None:
         if self._dispatched.is_set() and self.in_flight == 0:

@@ -143,3 +143,31 @@ def test_stop_aborts_and_records_killed_journeys(tmp_path: Path, tiny_server: An
 def test_arrivals_must_be_sorted() -> None:
     with pytest.raises(ValueError, match="sorted"):
         _arrivals([0.2, 0.1])
+
+
+def test_visitor_greenlets_are_reused_and_none_outlive_the_run(
+    tmp_path: Path, tiny_server: Any
+) -> None:
+    # one after another: each journey ends before the next arrival, so one greenlet runs them all
+    offsets = [i * 0.03 for i in range(12)]
+    result, engine = _run(tmp_path, tiny_server.url, _arrivals(offsets), [GetLoop(repeat=2)])
+    assert (result.started, result.dropped) == (12, 0)
+    assert engine.runners_started <= 3
+    arrivals = _table(tmp_path, "arrivals").sort_values("arrival_id")
+    assert list(arrivals["arrival_id"]) == list(range(12))
+    assert list(arrivals["outcome"]) == ["completed"] * 12
+    assert list(arrivals["requests"]) == [2] * 12  # no visitor inherits another's counts
+    requests = _table(tmp_path, "requests")
+    assert requests.groupby("arrival_id").size().to_dict() == {i: 2 for i in range(12)}
+    assert len(engine.group) == 0  # parked greenlets were ended with the run
+
+
+def test_overlapping_visitors_each_get_their_own_greenlet(tmp_path: Path, tiny_server: Any) -> None:
+    offsets = [0.0, 0.001, 0.002, 0.003, 0.2, 0.201]
+    result, engine = _run(tmp_path, tiny_server.url, _arrivals(offsets), [Sleeper(seconds=0.1)])
+    assert (result.started, result.dropped) == (6, 0)
+    # four at once need four greenlets; the two later ones reuse parked ones
+    assert engine.runners_started == 4
+    arrivals = _table(tmp_path, "arrivals")
+    assert list(arrivals["outcome"]) == ["completed"] * 6
+    assert ((arrivals["end_ns"] - arrivals["actual_ns"]) >= 100_000_000).all()
