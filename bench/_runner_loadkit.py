@@ -12,6 +12,9 @@ records.
 ``python -m bench._runner_loadkit floor RATE SECONDS OUT [sleep|timerfd]``: the same due times
 in a bare loop, no engine (the machine's noise floor).
 
+``python -m bench._runner_loadkit floor_get URL RATE SECONDS OUT``: one GET per arrival on a new
+connection from a bare loop, no engine (what a new connection costs at best).
+
 ``python -m bench._runner_loadkit micro OUT``: ``Visitor.record`` alone, and what a new
 visitor's client costs (ours vs a Locust ``FastHttpSession`` per visitor).
 """
@@ -281,6 +284,60 @@ def floor(rate: float, seconds: float, out: str, timer: str = "sleep") -> None:
         json.dump(figures, f)
 
 
+def floor_get(url: str, rate: float, seconds: float, out: str) -> None:
+    """One GET per arrival on a new connection, with no loadkit engine: the same timerfd wakes a
+    bare loop that spawns a plain greenlet per arrival (a new geventhttpclient ``HTTPClient``,
+    one GET, close). What a new connection per arrival costs the generator at best."""
+    import gevent
+    import gevent.event
+    from geventhttpclient.client import HTTPClient
+
+    from loadkit.runner.start_timer import start_timer
+
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    rng = np.random.default_rng(7)
+    offsets_s = np.cumsum(rng.exponential(1.0 / rate, size=int(rate * seconds * 1.2)))
+    offsets_ns = (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64).tolist()
+    t0_ns = time.monotonic_ns() + 1_000_000_000
+    late_ms: list[float] = []
+    done = gevent.event.Event()
+
+    def visit() -> None:
+        client = HTTPClient(host, port=int(port), concurrency=1, connection_timeout=5)
+        client.request("GET", "/index.html", body=b"", headers={}).read()
+        client.close()
+
+    def fired() -> None:
+        now = time.monotonic_ns()
+        while len(late_ms) < len(offsets_ns):
+            due = t0_ns + offsets_ns[len(late_ms)]
+            if due > now:
+                timer.arm(due)
+                return
+            late_ms.append((now - due) / 1e6)
+            gevent.spawn(visit)
+        done.set()
+
+    timer = start_timer(gevent.get_hub().loop, fired)
+    cpu0 = time.process_time()
+    timer.arm(t0_ns + offsets_ns[0])
+    done.wait()
+    gevent.sleep(0.5)  # the last GETs
+    cpu_s = time.process_time() - cpu0
+    timer.close()
+    late = np.array(late_ms)
+    figures = {
+        "arrivals": len(late),
+        "dropped": 0,
+        "p50_ms": float(np.percentile(late, 50)),
+        "p99_ms": float(np.percentile(late, 99)),
+        "max_ms": float(late.max()),
+        "cpu_us_per_arrival": cpu_s / len(late) * 1e6,
+    }
+    with open(out, "w") as f:
+        json.dump(figures, f)
+
+
 def main(argv: list[str]) -> None:
     mode, args = argv[0], argv[1:]
     if mode == "loop":
@@ -290,6 +347,8 @@ def main(argv: list[str]) -> None:
         schedule(args[0], float(args[1]), float(args[2]), args[3], repeat, *args[5:6])
     elif mode == "floor":
         floor(float(args[0]), float(args[1]), args[2], *args[3:4])
+    elif mode == "floor_get":
+        floor_get(args[0], float(args[1]), float(args[2]), args[3])
     elif mode == "micro":
         micro(args[0])
     else:

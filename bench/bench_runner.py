@@ -244,41 +244,70 @@ SCHEDULES = (  # (label, rate per s, seconds, GETs per arrival)
 )
 
 
-def _schedule_rows(url: str, trees: list[tuple[str, Path]]) -> list[str]:
-    """One table row per (schedule, runner): this tree with its timerfd start timer and with the
+SCHEDULE_ROUNDS = int(os.environ.get("LOADKIT_BENCH_SCHEDULE_ROUNDS", "3"))
+
+
+def _schedule_runs(
+    url: str, trees: list[tuple[str, Path]], rate: float, seconds: float, gets: int
+) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+    """The runners of one schedule: this tree with its timerfd start timer and with the
     portable libev timer, any older tree, and for the scheduler alone the machine's noise floor
     (bare loops on the same due times)."""
+    runs: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+    for name, tree in trees:
+        runs.append((name, functools.partial(schedule_accuracy, url, rate, seconds, gets, tree)))
+        if tree == ROOT:
+            libev = functools.partial(schedule_accuracy, url, rate, seconds, gets, tree, "libev")
+            runs.append((f"{name}, libev timer", libev))
+    if gets == 1:
+        cmd = [
+            sys.executable, "-m", "bench._runner_loadkit", "floor_get", url, str(rate),
+            str(seconds), "{out}",
+        ]  # fmt: skip
+        runs.append(
+            ("bare loop, timerfd + plain greenlet per GET (floor)", functools.partial(_child, cmd))
+        )
+    if gets == 0:
+        for timer, label in (("timerfd", "timerfd"), ("sleep", "gevent.sleep")):
+            runs.append(
+                (
+                    f"bare loop, {label} (noise floor)",
+                    functools.partial(noise_floor, rate, seconds, timer),
+                )
+            )
+    return runs
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """``median (min-max)`` of the rounds, or the one value."""
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2]
+    if len(ordered) == 1:
+        return format(median, fmt)
+    return f"{median:{fmt}} ({ordered[0]:{fmt}}-{ordered[-1]:{fmt}})"
+
+
+def _schedule_rows(url: str, trees: list[tuple[str, Path]]) -> list[str]:
+    """One table row per (schedule, runner), over SCHEDULE_ROUNDS rounds; within a round the
+    runners alternate, so a noisy minute hits all of them."""
     rows = []
     for label, rate, seconds, gets in SCHEDULES:
-        runs: list[tuple[str, Callable[[], dict[str, Any]]]] = []
-        for name, tree in trees:
-            runs.append(
-                (name, functools.partial(schedule_accuracy, url, rate, seconds, gets, tree))
-            )
-            if tree == ROOT:
-                runs.append(
-                    (
-                        f"{name}, libev timer",
-                        functools.partial(
-                            schedule_accuracy, url, rate, seconds, gets, tree, "libev"
-                        ),
-                    )
-                )
-        if gets == 0:
-            for timer in ("timerfd", "sleep"):
-                runs.append(
-                    (
-                        f"bare loop, {'timerfd' if timer == 'timerfd' else 'gevent.sleep'} "
-                        "(noise floor)",
-                        functools.partial(noise_floor, rate, seconds, timer),
-                    )
-                )
-        for name, measure in runs:
-            s = _with_steal(measure)
+        runs = _schedule_runs(url, trees, rate, seconds, gets)
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in runs}
+        for _ in range(SCHEDULE_ROUNDS):
+            for name, measure in runs:
+                results[name].append(_with_steal(measure))
+        for name, rounds in results.items():
+            first = rounds[0]
+
+            def col(key: str, fmt: str, rounds: list[dict[str, Any]] = rounds) -> str:
+                return _spread([float(r[key]) for r in rounds], fmt)
+
             rows.append(
-                f"| {label} | {name} | {s['arrivals']:,} | {s['dropped']} | {s['p50_ms']:.2f} ms "
-                f"| {s['p99_ms']:.2f} ms | {s['max_ms']:.2f} ms "
-                f"| {s['cpu_us_per_arrival']:.0f} µs | {s['steal_pct']:.1f}% |"
+                f"| {label} | {name} | {first['arrivals']:,} "
+                f"| {sum(int(r['dropped']) for r in rounds)} | {col('p50_ms', '.2f')} ms "
+                f"| **{col('p99_ms', '.2f')} ms** | {col('max_ms', '.1f')} ms "
+                f"| {col('cpu_us_per_arrival', '.0f')} µs | {col('steal_pct', '.1f')}% |"
             )
     return rows
 
@@ -347,6 +376,9 @@ def _run(trees: list[tuple[str, Path]], before_rev: str | None) -> str:
         "arrival records (p50/p99 numpy linear, max); CPU = the generator process's user + system "
         "time over the run / arrivals. Targets (issue 2): 500/s p99 ≤ 2 ms with no drops; "
         "2,000/s spike p99 ≤ 20 ms.",
+        "",
+        f"Each cell: median (min-max) over {SCHEDULE_ROUNDS} rounds "
+        "(`LOADKIT_BENCH_SCHEDULE_ROUNDS`); dropped: the sum.",
         "",
         "| schedule | runner | arrivals | dropped | lateness p50 | p99 | max "
         "| generator CPU per arrival | steal |",
