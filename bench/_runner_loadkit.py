@@ -137,10 +137,7 @@ def schedule(
 ) -> None:
     import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(7)
-    gaps_s = rng.exponential(1.0 / rate, size=int(rate * seconds * 1.2))
-    offsets_s = np.cumsum(gaps_s)
-    offsets_ns = (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64)
+    offsets_ns = np.asarray(_poisson_offsets_ns(rate, seconds), dtype=np.int64)
     run_dir = tempfile.mkdtemp()
     session = _session(run_dir, url, offsets_ns, RepeatGet(repeat=repeat), 1.0, timer)
     cpu0 = time.process_time()
@@ -226,86 +223,22 @@ def micro(out: str) -> None:
         json.dump(figures, f)
 
 
-def floor(rate: float, seconds: float, out: str, timer: str = "sleep") -> None:
-    """The machine's noise floor: a bare loop waking at the same Poisson due times.
-
-    No loadkit engine: what any gevent scheduler on this core can reach at best right now.
-    ``timer``: ``sleep`` (``gevent.sleep``, libev's timer) or ``timerfd`` (the start timer the
-    engine uses on Linux, re-armed from its own callback).
-    """
-    import gevent
-    import gevent.event
-
-    from loadkit.runner.start_timer import start_timer
-
-    rng = np.random.default_rng(7)
-    gaps_s = rng.exponential(1.0 / rate, size=int(rate * seconds * 1.2))
-    offsets_s = np.cumsum(gaps_s)
-    offsets_ns = (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64).tolist()
-    t0_ns = time.monotonic_ns() + 1_000_000_000
-    late_ms: list[float] = []
-    cpu0 = time.process_time()
-    if timer == "sleep":
-        for offset in offsets_ns:
-            due = t0_ns + offset
-            wait_ns = due - time.monotonic_ns()
-            if wait_ns > 0:
-                gevent.sleep(wait_ns / 1e9)
-            late_ms.append((time.monotonic_ns() - due) / 1e6)
-    else:
-        done = gevent.event.Event()
-
-        def fired() -> None:
-            now = time.monotonic_ns()
-            while len(late_ms) < len(offsets_ns):
-                due = t0_ns + offsets_ns[len(late_ms)]
-                if due > now:
-                    tfd.arm(due)
-                    return
-                late_ms.append((now - due) / 1e6)
-            done.set()
-
-        tfd = start_timer(gevent.get_hub().loop, fired)
-        assert tfd.kind == timer, f"no {timer} here"
-        tfd.arm(t0_ns + offsets_ns[0])
-        done.wait()
-        tfd.close()
-    cpu_s = time.process_time() - cpu0
-    late = np.array(late_ms)
-    figures = {
-        "arrivals": len(late),
-        "dropped": 0,
-        "p50_ms": float(np.percentile(late, 50)),
-        "p99_ms": float(np.percentile(late, 99)),
-        "max_ms": float(late.max()),
-        "cpu_us_per_arrival": cpu_s / len(late) * 1e6,
-    }
-    with open(out, "w") as f:
-        json.dump(figures, f)
-
-
-def floor_get(url: str, rate: float, seconds: float, out: str) -> None:
-    """One GET per arrival on a new connection, with no loadkit engine: the same timerfd wakes a
-    bare loop that spawns a plain greenlet per arrival (a new geventhttpclient ``HTTPClient``,
-    one GET, close). What a new connection per arrival costs the generator at best."""
-    import gevent
-    import gevent.event
-    from geventhttpclient.client import HTTPClient
-
-    from loadkit.runner.start_timer import start_timer
-
-    host, port = url.split("//", 1)[1].rsplit(":", 1)
+def _poisson_offsets_ns(rate: float, seconds: float) -> list[int]:
+    """The bench's seeded Poisson schedule: offsets from t0 in ns."""
     rng = np.random.default_rng(7)
     offsets_s = np.cumsum(rng.exponential(1.0 / rate, size=int(rate * seconds * 1.2)))
-    offsets_ns = (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64).tolist()
-    t0_ns = time.monotonic_ns() + 1_000_000_000
+    return [int(x) for x in (offsets_s[offsets_s < seconds] * 1e9).astype(np.int64)]
+
+
+def _timerfd_loop(offsets_ns: list[int], t0_ns: int, on_due: Any) -> list[float]:
+    """Wake on the engine's start timer at each due time, call ``on_due()``; lateness in ms."""
+    import gevent
+    import gevent.event
+
+    from loadkit.runner.start_timer import start_timer
+
     late_ms: list[float] = []
     done = gevent.event.Event()
-
-    def visit() -> None:
-        client = HTTPClient(host, port=int(port), concurrency=1, connection_timeout=5)
-        client.request("GET", "/index.html", body=b"", headers={}).read()
-        client.close()
 
     def fired() -> None:
         now = time.monotonic_ns()
@@ -315,16 +248,18 @@ def floor_get(url: str, rate: float, seconds: float, out: str) -> None:
                 timer.arm(due)
                 return
             late_ms.append((now - due) / 1e6)
-            gevent.spawn(visit)
+            on_due()
         done.set()
 
     timer = start_timer(gevent.get_hub().loop, fired)
-    cpu0 = time.process_time()
+    assert timer.kind == "timerfd", "no timerfd here"
     timer.arm(t0_ns + offsets_ns[0])
     done.wait()
-    gevent.sleep(0.5)  # the last GETs
-    cpu_s = time.process_time() - cpu0
     timer.close()
+    return late_ms
+
+
+def _write_lateness(out: str, late_ms: list[float], cpu_s: float) -> None:
     late = np.array(late_ms)
     figures = {
         "arrivals": len(late),
@@ -336,6 +271,53 @@ def floor_get(url: str, rate: float, seconds: float, out: str) -> None:
     }
     with open(out, "w") as f:
         json.dump(figures, f)
+
+
+def floor(rate: float, seconds: float, out: str, timer: str = "sleep") -> None:
+    """The machine's noise floor: a bare loop waking at the same Poisson due times.
+
+    No loadkit engine: what any gevent scheduler on this core can reach at best right now.
+    ``timer``: ``sleep`` (``gevent.sleep``, libev's timer) or ``timerfd`` (the start timer the
+    engine uses on Linux, re-armed from its own callback).
+    """
+    import gevent
+
+    offsets_ns = _poisson_offsets_ns(rate, seconds)
+    t0_ns = time.monotonic_ns() + 1_000_000_000
+    cpu0 = time.process_time()
+    if timer == "sleep":
+        late_ms: list[float] = []
+        for offset in offsets_ns:
+            due = t0_ns + offset
+            wait_ns = due - time.monotonic_ns()
+            if wait_ns > 0:
+                gevent.sleep(wait_ns / 1e9)
+            late_ms.append((time.monotonic_ns() - due) / 1e6)
+    else:
+        late_ms = _timerfd_loop(offsets_ns, t0_ns, lambda: None)
+    _write_lateness(out, late_ms, time.process_time() - cpu0)
+
+
+def floor_get(url: str, rate: float, seconds: float, out: str) -> None:
+    """One GET per arrival on a new connection, with no loadkit engine: the same timerfd wakes a
+    bare loop that spawns a plain greenlet per arrival (a new geventhttpclient ``HTTPClient``,
+    one GET, close). What a new connection per arrival costs the generator at best."""
+    import gevent
+    from geventhttpclient.client import HTTPClient
+
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+
+    def visit() -> None:
+        client = HTTPClient(host, port=int(port), concurrency=1, connection_timeout=5)
+        client.request("GET", "/index.html", body=b"", headers={}).read()
+        client.close()
+
+    offsets_ns = _poisson_offsets_ns(rate, seconds)
+    t0_ns = time.monotonic_ns() + 1_000_000_000
+    cpu0 = time.process_time()
+    late_ms = _timerfd_loop(offsets_ns, t0_ns, lambda: gevent.spawn(visit))
+    gevent.sleep(0.5)  # the last GETs
+    _write_lateness(out, late_ms, time.process_time() - cpu0)
 
 
 def main(argv: list[str]) -> None:

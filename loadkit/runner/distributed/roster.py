@@ -91,7 +91,7 @@ class WorkerSlot:
             return np.empty(0, dtype=np.int64)
         return np.unique(np.concatenate(self.arrival_ids))
 
-    def _cpu(self) -> dict[str, float | str]:
+    def _self_report(self) -> dict[str, float | str]:
         """The worker's generator CPU (the analyzer's validity check) and start timer, when it
         reported them."""
         if self.done is None:
@@ -124,7 +124,7 @@ class WorkerSlot:
             "status": self.done.status if self.done else None,
             "fate": self.fate.value,
             "note": self.note,
-            **self._cpu(),
+            **self._self_report(),
             "versions": {
                 "loadkit": self.hello.loadkit_version,
                 "locust": self.hello.locust_version,
