@@ -71,6 +71,10 @@ def load_inputs(
         specs.extend(attempt(load_thresholds_file, thresholds_path) or ())
     parsed = [attempt(lambda spec: parse_threshold(spec.text, spec.location), s) for s in specs]
     thresholds = tuple(t for t in parsed if t is not None)
+    if scenario is not None and scenario.probes:  # probes obey the allow-list: refuse them now
+        from loadkit.analysis import probe_problems
+
+        errors.extend(probe_problems(scenario.probes, scenario.allow_hosts))
     if errors or scenario is None:
         raise ValidationErrors(errors) if len(errors) > 1 else errors[0]
     return Inputs(scenario, profile, thresholds)
@@ -283,8 +287,9 @@ def _run_probes(scenario: Scenario, host: str, run_dir: Path, echo: Echo) -> boo
     if not scenario.probes:
         return False
     probes = [parse_probe(p.raw, p.location) for p in scenario.probes]
-    for result in run_probes(probes, host, run_dir):
-        echo(f"probe {result.name}: {'ok' if result.ok else 'FAILED'} (HTTP {result.status})")
+    for result in run_probes(probes, host, run_dir, scenario.allow_hosts):
+        answer = f"HTTP {result.status}" if result.status else result.error
+        echo(f"probe {result.name}: {'ok' if result.ok else 'FAILED'} ({answer})")
     return True
 
 

@@ -16,12 +16,13 @@ GEVENT_WORLD = {"gevent", "locust", "geventhttpclient", "zmq", "greenlet"}
 
 # What each part may import from loadkit (besides itself). Order follows DESIGN.md §4:
 # errors/units ← profiles, results ← scenario ← runner | analysis ← report ← cli.
-FOUNDATION = {"errors", "units", "sources", "settings"}
+FOUNDATION = {"errors", "units", "sources", "settings", "hosts"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "units": set(),
     "sources": {"errors"},
     "settings": {"errors"},
+    "hosts": {"errors"},
     "profiles": FOUNDATION,
     "results": FOUNDATION,
     "scenario": FOUNDATION | {"profiles", "results"},

@@ -25,9 +25,11 @@ from loadkit.analysis.probes import (
     Expectation,
     Probe,
     ProbeResult,
+    check_probe,
     execute_probe,
     load_probe_results,
     parse_probe,
+    probe_problems,
     run_probes,
 )
 from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
@@ -53,6 +55,7 @@ __all__ = [
     "Verdict",
     "analyze",
     "analyze_locust_csv",
+    "check_probe",
     "check_validity",
     "compare_steps",
     "decide",
@@ -65,6 +68,7 @@ __all__ = [
     "load_probe_results",
     "load_records",
     "parse_probe",
+    "probe_problems",
     "read_locust_stats",
     "run_probes",
     "step_summary",

@@ -9,25 +9,39 @@ A probe comes from the scenario's ``probes:`` list as a plain dict::
 values is read from the environment at run time (so keys stay out of scenario files).
 ``run_probes`` executes them with the standard library (no gevent) and writes each answer to
 ``RUN_DIR/analysis/probes/<name>.json``; header values are never written.
+
+Probes obey the rules load obeys (``loadkit.hosts``): http(s) only, hosts on the scenario's
+allow-list (loopback by default), no proxies. A redirect is followed only to an allowed host,
+and a redirect to another origin (scheme, host or port) goes without the probe's headers, so an
+admin key or ``Authorization`` never reaches another host. A refused or failed probe is a failed
+gate with the reason; it never stops the analysis.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import SplitResult, urlsplit
 
 from loadkit.analysis.model import GateKind, GateResult, GateStatus
-from loadkit.errors import InputError, Location
+from loadkit.errors import InputError, Location, TargetError
+from loadkit.hosts import check_url
+from loadkit.scenario import ProbeSpec
 from loadkit.units import parse_duration_s
 
 _EXPECT_RE = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # a URL with a scheme, not a path
+MAX_ANSWER_BYTES = 10 * 1024 * 1024  # a probe answer is a small JSON document
+# Never sent across origins, whether or not the probe set them.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-admin-key"})
 
 
 @dataclass(frozen=True)
@@ -129,6 +143,13 @@ def parse_probe(data: Mapping[str, Any], location: Location | None = None) -> Pr
     url = data.get("url") or data.get("path")
     if not isinstance(name, str) or not name:
         raise InputError("a probe needs a name", location=location)
+    if len(name) > 100 or name.startswith(".") or any(c in name for c in "/\\\0"):
+        raise InputError(
+            f"probe name {name[:100]!r} cannot be a file name",
+            location=location,
+            hint="Its answer is saved as analysis/probes/<name>.json: use letters, digits, "
+            "'-', '_' and '.', at most 100 characters, not starting with '.'.",
+        )
     if not isinstance(url, str) or not url:
         raise InputError(f"probe '{name}' needs a url or a path", location=location)
     headers = data.get("headers") or {}
@@ -160,20 +181,121 @@ def _expand(value: str) -> str:
     )
 
 
-def execute_probe(probe: Probe, target_url: str) -> ProbeResult:
-    """GET the probe's URL and check its expectations. Never raises for network errors."""
-    url = probe.url if "://" in probe.url else target_url.rstrip("/") + "/" + probe.url.lstrip("/")
+def is_absolute(url: str) -> bool:
+    """True for a URL with a scheme (``http://x/``, ``file:/etc``); False for a path."""
+    return bool(_SCHEME_RE.match(url))
+
+
+def probe_url(probe: Probe, target_url: str) -> str:
+    """The probe's own absolute URL, or its path joined to the target's base URL."""
+    if is_absolute(probe.url):
+        return probe.url
+    return target_url.rstrip("/") + "/" + probe.url.lstrip("/")
+
+
+def check_probe(probe: Probe, allow_hosts: Sequence[str] = ()) -> None:
+    """Refuse what the files alone show to be wrong: an absolute URL that is not http(s) or
+    whose host is not on the allow-list. Raises TargetError (exit 2). A path is checked with the
+    target at run time."""
+    if is_absolute(probe.url):
+        check_url(probe.url, allow_hosts, what=f"probe '{probe.name}' url")
+
+
+def probe_problems(specs: Iterable[ProbeSpec], allow_hosts: Sequence[str]) -> list[InputError]:
+    """Every problem of a scenario's probes, at its file:line, for ``loadkit validate``."""
+    problems = []
+    for spec in specs:
+        try:
+            check_probe(parse_probe(spec.raw, spec.location), allow_hosts)
+        except InputError as exc:
+            problems.append(exc)
+        except TargetError as exc:
+            problems.append(InputError(exc.message, location=spec.location, hint=exc.hint))
+    return problems
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+class _RedirectRefused(urllib.error.URLError):
+    pass
+
+
+class _AllowListRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to an allowed http(s) host; to another origin, without the
+    probe's headers (its admin key, Authorization) and without cookies."""
+
+    def __init__(self, allow_hosts: Sequence[str], header_names: Iterable[str]) -> None:
+        self.allow_hosts = tuple(allow_hosts)
+        self.dropped = _SECRET_HEADERS | {h.lower() for h in header_names}
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        try:
+            parts = check_url(newurl, self.allow_hosts, what="redirect to")
+        except TargetError as exc:
+            fp.close()
+            raise _RedirectRefused(str(exc)) from None
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(parts) != _origin(urlsplit(req.full_url)):
+            new.headers = {k: v for k, v in new.headers.items() if k.lower() not in self.dropped}
+        return new
+
+
+def _opener(probe: Probe, allow_hosts: Sequence[str]) -> urllib.request.OpenerDirector:
+    """http(s) and allow-listed redirects only: no file:, ftp:, data: handlers, no proxies."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+        _AllowListRedirects(allow_hosts, (k for k, _ in probe.headers)),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+def _read_capped(stream: IO[bytes]) -> bytes | None:
+    body = stream.read(MAX_ANSWER_BYTES + 1)
+    return None if len(body) > MAX_ANSWER_BYTES else body
+
+
+def execute_probe(probe: Probe, target_url: str, allow_hosts: Sequence[str] = ()) -> ProbeResult:
+    """GET the probe's URL and check its expectations.
+
+    Never raises for a refused URL, a network error or a bad answer: the result says why.
+    """
+    url = probe_url(probe, target_url)
+    try:
+        check_url(url, allow_hosts, what="probe url")
+    except TargetError as exc:
+        return ProbeResult(probe.name, url, 0, (), None, f"refused: {exc}")
     request = urllib.request.Request(url, headers={k: _expand(v) for k, v in probe.headers})
     try:
-        with urllib.request.urlopen(request, timeout=probe.timeout_s) as response:
-            status, body = int(response.status), response.read()
+        with _opener(probe, allow_hosts).open(request, timeout=probe.timeout_s) as response:
+            status, body = int(response.status), _read_capped(response)
+    except _RedirectRefused as exc:
+        return ProbeResult(probe.name, url, 0, (), None, f"refused: {exc.reason}")
     except urllib.error.HTTPError as exc:
-        status, body = int(exc.code), exc.read()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        status, body = int(exc.code), _read_capped(exc)
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         return ProbeResult(probe.name, url, 0, (), None, f"no answer: {exc}")
+    if body is None:
+        failures: tuple[str, ...] = (f"the answer is larger than {MAX_ANSWER_BYTES} bytes",)
+        return ProbeResult(probe.name, url, status, failures, None)
     try:
         answer = json.loads(body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return ProbeResult(probe.name, url, status, ("the answer is not JSON",), None)
     failures = tuple(f for e in probe.expect if (f := e.check(answer)) is not None)
     if not 200 <= status < 300:
@@ -182,13 +304,18 @@ def execute_probe(probe: Probe, target_url: str) -> ProbeResult:
 
 
 def run_probes(
-    probes: Sequence[Probe], target_url: str, run_dir: str | Path
+    probes: Sequence[Probe],
+    target_url: str,
+    run_dir: str | Path,
+    allow_hosts: Sequence[str] = (),
 ) -> tuple[ProbeResult, ...]:
-    """Execute every probe and write its answer to ``RUN_DIR/analysis/probes/<name>.json``."""
+    """Execute every probe and write its answer to ``RUN_DIR/analysis/probes/<name>.json``.
+
+    ``allow_hosts`` is the scenario's allow-list (loopback is always allowed)."""
     out_dir = Path(run_dir) / "analysis" / "probes"
     results = []
     for probe in probes:
-        result = execute_probe(probe, target_url)
+        result = execute_probe(probe, target_url, allow_hosts)
         out_dir.mkdir(parents=True, exist_ok=True)
         record = {
             "name": result.name,
@@ -230,11 +357,16 @@ def load_probe_results(run_dir: str | Path) -> tuple[ProbeResult, ...]:
 
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
     "Expectation",
     "Probe",
     "ProbeResult",
+    "check_probe",
     "execute_probe",
+    "is_absolute",
     "load_probe_results",
     "parse_probe",
+    "probe_problems",
+    "probe_url",
     "run_probes",
 ]

@@ -6,22 +6,19 @@ This module must stay importable without gevent or locust: the CLI imports it in
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from loadkit.errors import InputError, TargetError, did_you_mean
+from loadkit.errors import InputError, did_you_mean
+from loadkit.hosts import check_target  # the one allow-list check, shared with probes
 
 SPEC_VERSION = 1
 SPEC_NAME = "run-spec.json"
-LOOPBACK_NAMES = ("localhost",)
 
 
 class RunMode(StrEnum):
@@ -134,46 +131,6 @@ class RunSpec:
         tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
         os.replace(tmp, p)
         return p
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_target(host: str, allow_hosts: Sequence[str] = ()) -> str:
-    """Check a target base URL against the allow-list; return it without credentials.
-
-    Loopback (127.0.0.0/8, ::1, localhost) is always allowed. Entries of ``allow_hosts`` match
-    the URL's host name (``shop.test``), its ``host:port``, or a shell-style pattern
-    (``*.staging.example``). Raises TargetError for a bad URL or a host not on the list.
-    """
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(
-            f"target {host!r} is not an http(s) base URL", hint="Use e.g. http://127.0.0.1:8080."
-        )
-    hostname = parts.hostname
-    try:
-        port = parts.port
-    except ValueError:
-        raise TargetError(f"target {host!r} has a bad port") from None
-    candidates = {hostname, f"{hostname}:{port}"} if port else {hostname}
-    allowed = _is_loopback(hostname) or any(
-        fnmatchcase(c.lower(), pattern.lower()) for pattern in allow_hosts for c in candidates
-    )
-    if not allowed:
-        listed = ", ".join(allow_hosts) or "loopback only"
-        raise TargetError(
-            f"target host {hostname!r} is not on the scenario's allow-list ({listed})",
-            hint="Add it to the scenario's allow_hosts if you own it.",
-        )
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 __all__ = ["SPEC_NAME", "SPEC_VERSION", "RunMode", "RunSpec", "check_target"]
