@@ -15,7 +15,9 @@ reserved segment ``arrivals-w<W>-999999.parquet`` as ``dropped`` rows with reaso
 arrival ids are removed, so an arrival is never counted twice.
 
 A worker folder holds ``worker.json`` (run id, worker id, status, ``ended``: whether every
-record was flushed) and ``records/``. No gevent here: the CLI calls this in-process.
+record was flushed) and ``records/``. Every folder, and every segment it would add, is checked
+first (``loadkit.results.worker_folder``): a damaged one is refused before the run is touched.
+No gevent here: the CLI calls this in-process.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loadkit.errors import ResultsError
-from loadkit.results.schema import ARRIVAL_SCHEMA, RECORDS_DIR
+from loadkit.results.schema import ARRIVAL_SCHEMA, RECORDS_DIR, REQUEST_SCHEMA
+from loadkit.results.worker_folder import (
+    WORKER_MANIFEST,
+    WorkerInfo,
+    check_segment,
+    load_worker_info,
+    read_worker_manifest,
+)
 from loadkit.results.writer import (
     COMPACTED_FROM_KEY,
     RecordKind,
@@ -43,7 +52,6 @@ from loadkit.results.writer import (
     write_manifest,
 )
 
-WORKER_MANIFEST = "worker.json"
 LOST_SEQ = 999_999  # reserved segment number: arrivals the master accounted as lost
 LOST_REASON = "worker_lost"
 _SEGMENT = re.compile(r"(requests|arrivals)-w(\d+)-(\d{6})\.parquet")
@@ -109,9 +117,15 @@ def segments_present(records_dir: Path) -> set[str]:
         if parse_segment_name(p.name):
             names.add(p.name)
         elif p.suffix == ".parquet" and not p.name.endswith(".tmp"):
-            meta = pq.read_schema(p).metadata or {}
-            if COMPACTED_FROM_KEY in meta:
-                names.update(json.loads(meta[COMPACTED_FROM_KEY]))
+            try:
+                meta = pq.read_schema(p).metadata or {}
+                if COMPACTED_FROM_KEY in meta:
+                    names.update(str(n) for n in json.loads(meta[COMPACTED_FROM_KEY]))
+            except (OSError, pa.ArrowException, ValueError, TypeError) as exc:
+                raise ResultsError(
+                    f"{p} is not a readable Parquet file ({exc})",
+                    hint="Move it out of the run's records/ folder, then merge again.",
+                ) from None
     return names
 
 
@@ -140,21 +154,6 @@ def write_lost_arrivals(records_dir: Path, worker_id: int, table: pa.Table) -> P
     return path
 
 
-def read_worker_manifest(worker_dir: Path) -> dict[str, Any]:
-    path = worker_dir / WORKER_MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(
-            f"{worker_dir} is not a loadkit worker folder (no {WORKER_MANIFEST})"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or "worker_id" not in data:
-        raise ResultsError(f"{path} does not name a worker_id")
-    return data
-
-
 def _real_arrival_ids(records_dir: Path, worker_id: int) -> pa.Array:
     ids: list[pa.Array] = []
     for p in sorted(records_dir.glob(f"arrivals-w{worker_id}-*.parquet")):
@@ -179,34 +178,78 @@ def _prune_lost_rows(records_dir: Path, worker_id: int) -> int:
     return int(lost.num_rows - kept.num_rows)
 
 
-def _merge_one(run_dir: Path, worker_dir: Path, run_id: str | None) -> WorkerMerge:
-    info = read_worker_manifest(worker_dir)
-    if run_id and info.get("run_id") and info["run_id"] != run_id:
+@dataclass(frozen=True)
+class _Planned:
+    """A checked worker folder and the segments it will add to the run."""
+
+    folder: Path
+    info: WorkerInfo
+    to_copy: tuple[Path, ...]
+    duplicates: int
+
+
+_SCHEMAS = {RecordKind.REQUESTS: REQUEST_SCHEMA, RecordKind.ARRIVALS: ARRIVAL_SCHEMA}
+
+
+def _plan_one(worker_dir: Path, run_id: str | None, present: set[str]) -> _Planned:
+    """Check a worker folder and every segment it would add; only reads. Adds the names it
+    will copy to ``present``. Raises ResultsError for anything damaged or foreign."""
+    info = load_worker_info(worker_dir)
+    if run_id and info.run_id and info.run_id != run_id:
         raise ResultsError(
-            f"{worker_dir} belongs to run {info['run_id']!r}, not {run_id!r}",
+            f"{worker_dir} belongs to run {info.run_id!r}, not {run_id!r}",
             hint="Pass the worker folders of this run only.",
         )
-    worker_id = int(info["worker_id"])
-    records = run_dir / RECORDS_DIR
-    present = segments_present(records)
-    copied = duplicates = 0
+    to_copy: list[Path] = []
+    duplicates = 0
     src_records = worker_dir / RECORDS_DIR
     for src in sorted(src_records.iterdir()) if src_records.is_dir() else ():
         seg = parse_segment_name(src.name)
-        if seg is None or seg.worker_id != worker_id or seg.seq == LOST_SEQ:
+        if seg is None or seg.worker_id != info.worker_id or seg.seq == LOST_SEQ:
             continue
         if src.name in present:
             duplicates += 1
             continue
+        check_segment(src, _SCHEMAS[seg.kind])
+        present.add(src.name)
+        to_copy.append(src)
+    return _Planned(worker_dir, info, tuple(to_copy), duplicates)
+
+
+def _apply_one(run_dir: Path, plan: _Planned) -> WorkerMerge:
+    records = run_dir / RECORDS_DIR
+    for src in plan.to_copy:
         records.mkdir(parents=True, exist_ok=True)
         tmp = records / (src.name + ".tmp")
         shutil.copyfile(src, tmp)
         os.replace(tmp, records / src.name)
-        copied += 1
-    replaced = _prune_lost_rows(records, worker_id)
+    replaced = _prune_lost_rows(records, plan.info.worker_id)
     return WorkerMerge(
-        worker_id, str(worker_dir), copied, duplicates, replaced, bool(info.get("ended"))
+        plan.info.worker_id,
+        str(plan.folder),
+        len(plan.to_copy),
+        plan.duplicates,
+        replaced,
+        plan.info.ended,
     )
+
+
+def _manifest_workers(run: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run manifest's worker entries, checked before anything is written."""
+    entries = manifest.get("workers") or []
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict)
+        and isinstance(e.get("id"), int)
+        and not isinstance(e.get("id"), bool)
+        and isinstance(e.get("segments") or {}, dict)
+        and all(isinstance(v, int) for v in (e.get("segments") or {}).values())
+        for e in entries
+    ):
+        raise ResultsError(
+            f"{run / 'manifest.json'}: workers must be a list of {{id: N, ...}} entries",
+            hint="The run's manifest is damaged; nothing was merged.",
+        )
+    return entries
 
 
 def _contiguous(records_dir: Path, worker_id: int, last: dict[str, int]) -> bool:
@@ -235,22 +278,28 @@ def merge(
     ``records_complete`` becomes true when every worker listed in the manifest has all its
     segments 1..last in ``run_dir/records`` and either finished normally (fate ``done``) or was
     merged from a folder whose ``worker.json`` says it flushed everything (``ended``).
-    Raises ResultsError for a missing run, a folder that is not a worker folder, or a worker
-    folder of another run.
+    Every worker folder and every segment it would add is checked before anything is copied or
+    written: ResultsError (exit 2, run folder unchanged) for a missing run, a damaged run
+    manifest, a folder that is not a worker folder, a damaged ``worker.json`` or segment, or a
+    worker folder of another run.
     """
     run = Path(run_dir)
     manifest = read_manifest(run)
     run_id = manifest.get("run_id")
-    merged = [_merge_one(run, Path(d), run_id) for d in worker_dirs]
-    by_id = {m.worker_id: m for m in merged}
+    entries = _manifest_workers(run, manifest)
     records = run / RECORDS_DIR
+    present = segments_present(records)
+    plans = [_plan_one(Path(d), run_id, present) for d in worker_dirs]  # all checked first
+    merged = [_apply_one(run, plan) for plan in plans]
+    by_id = {m.worker_id: m for m in merged}
+    local_segments = {p.info.worker_id: p.info.segments for p in plans}
     complete = True
-    for entry in manifest.get("workers") or []:
+    for entry in entries:
         wid = int(entry["id"])
         info = by_id.get(wid)
         last = dict(entry.get("segments") or {})
         if info is not None:
-            local = read_worker_manifest(Path(info.source)).get("segments") or {}
+            local = local_segments[wid]
             last = {k: max(int(last.get(k, 0)), int(v)) for k, v in {**last, **local}.items()}
         finished = entry.get("fate") == "done" or (info is not None and info.ended)
         complete = complete and finished and _contiguous(records, wid, last)

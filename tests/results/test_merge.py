@@ -166,3 +166,149 @@ def test_compacted_segments_count_as_present(tmp_path: Path) -> None:
     report = merge(run, [w0])
     assert (report.copied, report.duplicates) == (0, 2)
     assert _arrival_rows(run).num_rows == 2
+
+
+# ----------------------------------------------------------------------------- bad neighbours
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative name → bytes): the run as a user would find it."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _merge_cli(capsys: pytest.CaptureFixture[str], run: Path, *folders: Path) -> tuple[int, str]:
+    from loadkit.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["results", "merge", str(run), *map(str, folders)])
+    _, err = capsys.readouterr()
+    assert isinstance(done.value.code, int)
+    return done.value.code, err
+
+
+def _good_and_bad(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A run that lacks worker 0's segments, worker 0's good folder, worker 1's folder."""
+    good = _worker_dir(tmp_path / "w", 0, [[0], [4]], ended=True)
+    bad = _worker_dir(tmp_path / "w", 1, [[1], [5]], ended=True)
+    run = _run_dir(tmp_path, [{"id": 0, "fate": "lost"}, {"id": 1, "fate": "lost"}])
+    write_lost_arrivals(
+        run / RECORDS_DIR, 0, rows_to_table([_arrival(0, 0, lost=True)], ARRIVAL_SCHEMA)
+    )
+    return run, good, bad
+
+
+BAD_WORKER_JSON = {
+    "worker_id text": ('{"run_id": "r1", "worker_id": "abc"}', 'worker_id is "abc"'),
+    "worker_id null": ('{"run_id": "r1", "worker_id": null}', "worker_id is null"),
+    "worker_id 1e400": ('{"run_id": "r1", "worker_id": 1e400}', "worker_id is Infinity"),
+    "worker_id NaN": ('{"run_id": "r1", "worker_id": NaN}', "worker_id is NaN"),
+    "worker_id negative": ('{"run_id": "r1", "worker_id": -1}', "worker_id is -1"),
+    "worker_id true": ('{"run_id": "r1", "worker_id": true}', "worker_id is true"),
+    "worker_id huge": ('{"run_id": "r1", "worker_id": 1' + "0" * 30 + "}", "worker_id is 1000"),
+    "worker_id missing": ('{"run_id": "r1"}', "does not name a worker_id"),
+    "not an object": ("[1, 2]", "must hold a JSON object"),
+    "not JSON": ("{worker_id: 1", "is not valid JSON"),
+    "not UTF-8": (b'{"worker_id": "\xff\xfe"}', "is not valid JSON"),
+    "deeply nested": ("[" * 100_000 + "]" * 100_000, "is not valid JSON"),
+    "huge": ('{"worker_id": 1, "pad": "' + "x" * 2_000_000 + '"}', "at most 1 MiB"),
+    "run_id a number": ('{"run_id": 7, "worker_id": 1}', "run_id is 7"),
+    "ended text": ('{"worker_id": 1, "ended": "yes"}', 'ended is "yes"'),
+    "segments junk": ('{"worker_id": 1, "segments": {"arrivals": "many"}}', "segments is"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_WORKER_JSON))
+def test_a_bad_worker_json_is_refused_and_the_run_is_unchanged(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, good, bad = _good_and_bad(tmp_path)
+    text, message = BAD_WORKER_JSON[case]
+    path = bad / WORKER_MANIFEST
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    before = _snapshot(run)
+
+    code, err = _merge_cli(capsys, run, good, bad)  # the good folder first: it must wait
+
+    assert code == 2
+    assert f"{path}:" in err and message in err and "Traceback" not in err
+    assert "run folder is unchanged" in err
+    assert _snapshot(run) == before
+
+
+def _junk_segment(records: Path, case: str) -> Path:
+    path = records / "arrivals-w1-000003.parquet"
+    real = (records / "arrivals-w1-000001.parquet").read_bytes()
+    if case == "not Parquet":
+        path.write_bytes(b"this is not a parquet file at all\n" * 10)
+    elif case == "truncated":
+        path.write_bytes(real[: len(real) // 2])
+    elif case == "damaged pages":
+        path.write_bytes(real[:8] + bytes(b ^ 0xFF for b in real[8:-200]) + real[-200:])
+    elif case == "wrong schema":
+        pq.write_table(pa.table({"x": [1, 2, 3]}), path)
+    elif case == "wrong column type":
+        table = pq.read_table(records / "arrivals-w1-000001.parquet")
+        i = table.schema.get_field_index("arrival_id")
+        pq.write_table(table.set_column(i, "arrival_id", pa.array(["1"])), path)
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "a link":
+        path.symlink_to(records / "arrivals-w1-000001.parquet")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("not Parquet", "is not a readable Parquet segment"),
+        ("truncated", "is not a readable Parquet segment"),
+        ("damaged pages", "is not a readable Parquet segment"),
+        ("wrong schema", "it lacks the column(s) arrival_id"),
+        ("wrong column type", "column arrival_id holds string, expected int64"),
+        ("empty", "is not a readable Parquet segment"),
+        ("a link", "is not a regular file"),
+    ],
+)
+def test_a_junk_segment_is_refused_before_anything_is_copied(
+    case: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, good, bad = _good_and_bad(tmp_path)
+    path = _junk_segment(bad / RECORDS_DIR, case)
+    before = _snapshot(run)
+
+    code, err = _merge_cli(capsys, run, good, bad)
+
+    assert code == 2, err
+    assert f"{path}:" in err and message in err and "Traceback" not in err
+    assert _snapshot(run) == before
+
+
+def test_a_missing_folder_is_refused_and_the_run_is_unchanged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, good, _ = _good_and_bad(tmp_path)
+    before = _snapshot(run)
+    code, err = _merge_cli(capsys, run, good, tmp_path / "no-such-worker")
+    assert code == 2
+    assert "no-such-worker is not a loadkit worker folder (not found)" in err
+    assert _snapshot(run) == before
+
+
+def test_a_damaged_run_manifest_is_refused_before_copying(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, good, _ = _good_and_bad(tmp_path)
+    write_manifest(run, {"run_id": "r1", "workers": [{"id": "zero"}]})
+    before = _snapshot(run)
+    code, err = _merge_cli(capsys, run, good)
+    assert code == 2 and "workers must be a list" in err
+    assert _snapshot(run) == before
+
+
+def test_good_folders_still_merge_after_the_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, good, other = _good_and_bad(tmp_path)
+    code, err = _merge_cli(capsys, run, good, other)
+    assert code == 0, err
+    assert sorted(_arrival_rows(run).column("arrival_id").to_pylist()) == [0, 1, 4, 5]
