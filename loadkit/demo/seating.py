@@ -64,11 +64,11 @@ def parse_hold_request(data: dict[str, Any]) -> HoldRequest:
         )
     _check_quantity(qty)
     zone = best.get("zone")
-    if zone is not None and zone not in ZONE_BY_NAME:
+    if zone is not None and (not isinstance(zone, str) or zone not in ZONE_BY_NAME):
         raise HttpError(
             422,
             "unknown_zone",
-            f"no zone {zone!r}; zones: {', '.join(ZONE_BY_NAME)}",
+            f"no zone {json.dumps(zone)[:40]}; zones: {', '.join(ZONE_BY_NAME)}",
             field="best_available.zone",
         )
     return HoldRequest(quantity=qty, zone=zone)

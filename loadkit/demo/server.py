@@ -34,6 +34,7 @@ from loadkit.demo.config import (
     merge_config,
     merge_faults,
 )
+from loadkit.demo.limits import LimitedHttpProtocol
 
 READY_PREFIX = "loadkit-demo listening on "
 STOP_TIMEOUT_S = 5.0
@@ -145,11 +146,12 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(sock: socket.socket, db_path: str, admin_key: str, log_level: str) -> None:
-    """Run one uvicorn server (httptools + uvloop) on ``sock`` until SIGTERM/SIGINT."""
+    """Run one uvicorn server (httptools + uvloop, head limits of ``loadkit.demo.limits``) on
+    ``sock`` until SIGTERM/SIGINT."""
     config = uvicorn.Config(
         ShopApp(db_path, admin_key),
         loop="uvloop",
-        http="httptools",
+        http=LimitedHttpProtocol,  # httptools, with limits on the request head (431/414)
         lifespan="on",
         access_log=False,
         log_level=log_level,

@@ -270,10 +270,15 @@ def _issue_token(
 
 
 async def token(st: ShopState, req: Request) -> Response:
-    """``POST /wr/token {request_id}``: 200 with the token once admitted, 202 before; idempotent."""
+    """``POST /wr/token {request_id}``: 200 with the token once admitted, 202 before; idempotent.
+
+    Only the holder of the queue cookie that joined gets the token: 401 without the cookie,
+    403 when it names another place (a ``request_id`` alone is not a secret)."""
     request_id = require_str(req.json_object(), "request_id")
     cookie_id = _cookie_request_id(st, req)
-    if cookie_id is not None and cookie_id != request_id:
+    if cookie_id is None:
+        raise HttpError(401, "queue_cookie_required", "join the queue first: POST /wr/join")
+    if cookie_id != request_id:
         raise HttpError(403, "cookie_mismatch", "request_id does not match your queue cookie")
     now = st.now()
     with db.write_tx(st.conn) as conn:
