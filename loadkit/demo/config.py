@@ -128,19 +128,28 @@ def _unknown(kind: str, key: str, choices: list[str]) -> tuple[str, str]:
     return key, f"unknown {kind}{hint}"
 
 
+MAXIMUM = 1e12  # any setting: keeps every sum and product of settings finite
+
+
 def _number(
     problems: list[tuple[str, str]], name: str, value: Any, *, minimum: float, integer: bool
 ) -> float | int | None:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and not math.isfinite(float(value)):
+    number = 0.0
+    if ok:
+        try:
+            number = float(value)  # an int beyond a float's range raises OverflowError
+        except OverflowError:
+            ok = False
+    ok = ok and math.isfinite(number) and minimum <= number <= MAXIMUM
+    if ok and integer and number != int(value):
         ok = False
-    if ok and integer and float(value) != int(value):
-        ok = False
-    if not ok or float(value) < minimum:
+    if not ok:
         kind = "an integer" if integer else "a number"
-        problems.append((name, f"must be {kind} >= {minimum:g}, got {value!r}"))
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        problems.append((name, f"must be {kind} from {minimum:g} to {MAXIMUM:g}, got {shown}"))
         return None
-    return int(value) if integer else float(value)
+    return int(value) if integer else number
 
 
 _CONFIG_MINIMUM: dict[str, float] = {

@@ -7,7 +7,8 @@ fields, a header line over ``MAX_HEADER_LINE_BYTES``, a request target over
 ``MAX_TARGET_BYTES`` (414) or more than ``MAX_HEAD_BYTES`` in all (431), so memory stays
 bounded whatever a client sends.
 
-A refusal is a JSON error like every other (``{"error": "headers_too_large", ...}``) with
+A refusal (and any head httptools cannot parse: 400 ``bad_request``) is a JSON error like
+every other (``{"error": "headers_too_large", ...}``) with
 ``connection: close``; the server then reads and discards what the client is still sending
 for up to ``LINGER_S`` (a "lingering close"), so the client sees the answer instead of a
 connection reset.
@@ -90,11 +91,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
-        """uvicorn answers a parser error with 400; a limit we raised gets its own answer."""
-        if self._refusal is None:
-            super().send_400_response(msg)
-            return
-        self._refuse(*self._refusal)
+        """uvicorn answers a parser error (an unknown method, a malformed head) with a plain
+        text 400; the shop's errors are JSON, and a limit we raised gets its own status."""
+        self._refuse(*(self._refusal or (400, "bad_request", f"not valid HTTP/1.1: {msg}")))
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         body = json.dumps({"error": code, "message": message}).encode()

@@ -45,9 +45,23 @@ class Request:
             raise HttpError(
                 400, "malformed_json", f"request body is not valid JSON: {exc}"
             ) from exc
+        if b"\\u" in self.body and _has_lone_surrogate(data):
+            raise HttpError(
+                400, "malformed_json", "request body holds a \\u escape that is not a character"
+            )
         if not isinstance(data, dict):
             raise HttpError(422, "invalid_body", "request body must be a JSON object")
         return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    """True if a string in ``data`` holds half a surrogate pair (``"\\udc80"`` in JSON): it
+    is not a character, cannot be stored as UTF-8, and no client means it."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return True
+    return False
 
 
 @dataclass
