@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
@@ -265,13 +266,23 @@ def _opener(probe: Probe, allow_hosts: Sequence[str]) -> urllib.request.OpenerDi
     return opener
 
 
-def _read_capped(stream: IO[bytes]) -> bytes | None:
-    body = stream.read(MAX_ANSWER_BYTES + 1)
-    return None if len(body) > MAX_ANSWER_BYTES else body
+def _read_capped(stream: Any, deadline: float) -> bytes | None:
+    """The whole body, None when over ``MAX_ANSWER_BYTES``; TimeoutError past ``deadline``
+    (each read returns what one receive got, so a server that drips bytes cannot hold on)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read1(65536):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            return None
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took longer than the probe's timeout")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def execute_probe(probe: Probe, target_url: str, allow_hosts: Sequence[str] = ()) -> ProbeResult:
-    """GET the probe's URL and check its expectations.
+    """GET the probe's URL and check its expectations, within about ``probe.timeout_s``.
 
     Never raises for a refused URL, a network error or a bad answer: the result says why.
     """
@@ -280,14 +291,25 @@ def execute_probe(probe: Probe, target_url: str, allow_hosts: Sequence[str] = ()
         check_url(url, allow_hosts, what="probe url")
     except TargetError as exc:
         return ProbeResult(probe.name, url, 0, (), None, f"refused: {exc}")
-    request = urllib.request.Request(url, headers={k: _expand(v) for k, v in probe.headers})
+    headers = {k: _expand(v) for k, v in probe.headers}
+    broken = [k for k, v in headers.items() if any(c in v for c in "\r\n\0")]
+    if broken:  # http.client would refuse it with the value (a secret) in its message
+        error = f"refused: header {broken[0]} holds a line break or NUL once ${{VAR}} is read"
+        return ProbeResult(probe.name, url, 0, (), None, error)
+    deadline = time.monotonic() + probe.timeout_s
     try:
-        with _opener(probe, allow_hosts).open(request, timeout=probe.timeout_s) as response:
-            status, body = int(response.status), _read_capped(response)
+        try:
+            response = _opener(probe, allow_hosts).open(
+                urllib.request.Request(url, headers=headers), timeout=probe.timeout_s
+            )
+        except _RedirectRefused:
+            raise
+        except urllib.error.HTTPError as exc:  # an error status: its body is still checked
+            response = exc
+        with response:
+            status, body = int(response.getcode()), _read_capped(response, deadline)
     except _RedirectRefused as exc:
         return ProbeResult(probe.name, url, 0, (), None, f"refused: {exc.reason}")
-    except urllib.error.HTTPError as exc:
-        status, body = int(exc.code), _read_capped(exc)
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         return ProbeResult(probe.name, url, 0, (), None, f"no answer: {exc}")
     if body is None:

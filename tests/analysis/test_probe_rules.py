@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +29,8 @@ SECRETS = {"X-Admin-Key": "sesame", "Authorization": "Bearer let-me-in"}
 
 
 class _Server:
-    """A 127.0.0.1 server: ``redirects`` maps a path to a Location; every other path answers
+    """A 127.0.0.1 server: ``redirects`` maps a path to a Location; ``/drip`` sends a body one
+    byte every 50 ms for ever (until the client leaves); every other path answers
     ``{"ok": true}`` (or ``bodies[path]``) and remembers the headers it was sent."""
 
     def __init__(self) -> None:
@@ -39,6 +41,18 @@ class _Server:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path == "/drip":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    try:
+                        for _ in range(1200):  # at most a minute, well past any timeout
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except OSError:
+                        pass
+                    return
                 if self.path in outer.redirects:
                     self.send_response(302)
                     self.send_header("Location", outer.redirects[self.path])
@@ -154,6 +168,24 @@ def test_huge_or_deep_answers_fail_the_probe_cleanly(target: _Server, tmp_path: 
     )
     assert not huge.ok and "larger than" in huge.failures[0]
     assert not deep.ok and deep.failures == ("the answer is not JSON",)
+
+
+def test_a_dripping_answer_ends_at_the_probe_timeout(target: _Server, tmp_path: Path) -> None:
+    start = time.monotonic()
+    result = run_probes([parse_probe(_probe("/drip", timeout="1s"))], target.url, tmp_path)[0]
+    assert time.monotonic() - start < 10  # each byte came within the socket timeout
+    assert result.error is not None and "longer than the probe's timeout" in result.error
+
+
+def test_a_header_that_reads_a_line_break_is_refused_without_its_value(
+    target: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROBE_KEY", "sesame\r\nX-Injected: 1")
+    probe = parse_probe(_probe("/admin", headers={"X-Admin-Key": "${PROBE_KEY}"}))
+    result = run_probes([probe], target.url, tmp_path)[0]
+    assert result.error is not None and "X-Admin-Key holds a line break" in result.error
+    assert "sesame" not in (tmp_path / "analysis" / "probes" / "inv.json").read_text()
+    assert target.seen == []
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "x" * 101])
