@@ -8,6 +8,8 @@ is visible as "refused", never as a DNS failure.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ import pytest
 from loadkit.analysis import GateStatus, parse_probe, run_probes
 from loadkit.analysis.probes import MAX_ANSWER_BYTES
 from loadkit.cli import main
+from loadkit.demo import ShopProcess
 from loadkit.errors import InputError
 from tests.analysis.conftest import Analyze
 
@@ -247,3 +250,28 @@ def test_run_refuses_a_bad_probe_before_sending_load(
     code, err = _cli(capsys, "run", str(path), "--profile", str(PROFILE), "--out", str(out))
     assert code == 2 and "not an http(s) URL" in err
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.integration
+def test_a_run_whose_probe_is_refused_still_writes_its_analysis(
+    demo_shop: ShopProcess, target: _Server, tmp_path: Path
+) -> None:
+    target.redirects["/leak"] = "http://collector.invalid/steal"
+    path = _scenario_with(
+        tmp_path,
+        f"  - {{name: leak, url: '{target.url}/leak', headers: {{X-Admin-Key: k}}}}\n",
+    )
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "loadkit.cli", "run", str(path), "-p", str(PROFILE),
+         "--host", demo_shop.url, "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "probe leak: FAILED (refused: redirect to host 'collector.invalid'" in done.stdout
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    verdict = json.loads((run / "analysis" / "verdict.json").read_text())
+    gate = next(g for g in verdict["gates"] if g["text"] == "probe(leak)")
+    assert gate["status"] == "failed" and "refused" in gate["detail"]
+    assert (run / "analysis" / "summary.md").exists()
