@@ -234,6 +234,47 @@ def _apply_one(run_dir: Path, plan: _Planned) -> WorkerMerge:
     )
 
 
+def _check_run_side(records: Path, worker_ids: set[int]) -> None:
+    """Check what the merge will read from the run itself: every segment's footer (rows are
+    recounted), and for a merged worker with worker_lost rows, those rows and the arrival ids
+    they are pruned against. Raises ResultsError before anything is written."""
+    files = sorted(records.glob("*.parquet")) if records.is_dir() else []
+    for path in files:
+        seg = parse_segment_name(path.name)
+        try:
+            pq.read_metadata(path)
+            if seg is not None and seg.worker_id in worker_ids and seg.kind is RecordKind.ARRIVALS:
+                if seg.seq == LOST_SEQ:
+                    pq.read_table(path, schema=ARRIVAL_SCHEMA)
+                elif (records / segment_name(seg.kind, seg.worker_id, LOST_SEQ)).exists():
+                    pq.read_table(path, columns=["arrival_id"])
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            raise ResultsError(
+                f"{path} (in the run itself) is not a readable Parquet segment ({exc})",
+                hint="Move it out of the run's records/ folder, then merge again. "
+                "Nothing was merged; the run folder is unchanged.",
+            ) from None
+
+
+def _distinct(worker_dirs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The folders, each once (by resolved path)."""
+    seen: dict[Path, Path] = {}
+    for d in worker_dirs:
+        seen.setdefault(Path(d).resolve(), Path(d))
+    return list(seen.values())
+
+
+def _one_folder_per_worker(plans: list[_Planned]) -> None:
+    by_id: dict[int, Path] = {}
+    for plan in plans:
+        other = by_id.setdefault(plan.info.worker_id, plan.folder)
+        if other != plan.folder:
+            raise ResultsError(
+                f"{other} and {plan.folder} both say they are worker {plan.info.worker_id}",
+                hint="Pass one folder per worker. Nothing was merged; the run folder is unchanged.",
+            )
+
+
 def _manifest_workers(run: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The run manifest's worker entries, checked before anything is written."""
     entries = manifest.get("workers") or []
@@ -289,7 +330,9 @@ def merge(
     entries = _manifest_workers(run, manifest)
     records = run / RECORDS_DIR
     present = segments_present(records)
-    plans = [_plan_one(Path(d), run_id, present) for d in worker_dirs]  # all checked first
+    plans = [_plan_one(d, run_id, present) for d in _distinct(worker_dirs)]  # all checked first
+    _one_folder_per_worker(plans)
+    _check_run_side(records, {p.info.worker_id for p in plans})
     merged = [_apply_one(run, plan) for plan in plans]
     by_id = {m.worker_id: m for m in merged}
     local_segments = {p.info.worker_id: p.info.segments for p in plans}

@@ -312,3 +312,33 @@ def test_good_folders_still_merge_after_the_checks(
     code, err = _merge_cli(capsys, run, good, other)
     assert code == 0, err
     assert sorted(_arrival_rows(run).column("arrival_id").to_pylist()) == [0, 1, 4, 5]
+
+
+def test_a_damaged_segment_in_the_run_itself_is_refused_before_copying(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, good, _ = _good_and_bad(tmp_path)
+    lost = run / RECORDS_DIR / f"arrivals-w0-{LOST_SEQ}.parquet"
+    lost.write_bytes(lost.read_bytes()[:-40])  # the master's worker_lost rows, truncated
+    before = _snapshot(run)
+    code, err = _merge_cli(capsys, run, good)
+    assert code == 2 and f"{lost} (in the run itself)" in err and "Traceback" not in err
+    assert _snapshot(run) == before
+
+
+def test_two_folders_claiming_one_worker_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, good, _ = _good_and_bad(tmp_path)
+    twin = _worker_dir(tmp_path / "twin", 0, [[0]], ended=True)
+    before = _snapshot(run)
+    code, err = _merge_cli(capsys, run, good, twin)
+    assert code == 2 and "both say they are worker 0" in err
+    assert _snapshot(run) == before
+
+
+def test_the_same_folder_twice_is_merged_once(tmp_path: Path) -> None:
+    run, good, _ = _good_and_bad(tmp_path)
+    report = merge(run, [good, good])
+    assert (len(report.workers), report.copied) == (1, 2)
+    assert sorted(_arrival_rows(run).column("arrival_id").to_pylist()) == [0, 4]
