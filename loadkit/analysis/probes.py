@@ -41,6 +41,7 @@ from loadkit.units import parse_duration_s
 _EXPECT_RE = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # a URL with a scheme, not a path
 MAX_ANSWER_BYTES = 10 * 1024 * 1024  # a probe answer is a small JSON document
+MAX_TIMEOUT_S = 300.0
 # Never sent across origins, whether or not the probe set them.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-admin-key"})
 
@@ -167,6 +168,12 @@ def parse_probe(data: Mapping[str, Any], location: Location | None = None) -> Pr
         timeout_s = parse_duration_s(data.get("timeout", 5.0))
     except ValueError as exc:
         raise InputError(f"probe '{name}': bad timeout: {exc}", location=location) from None
+    if not 0 < timeout_s <= MAX_TIMEOUT_S:  # also refuses NaN
+        raise InputError(
+            f"probe '{name}': timeout must be more than 0s and at most {MAX_TIMEOUT_S:g}s",
+            location=location,
+            hint="A probe asks one question after the run, e.g. timeout: 5s.",
+        )
     return Probe(
         name,
         url,

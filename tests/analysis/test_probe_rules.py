@@ -191,6 +191,13 @@ def test_a_header_that_reads_a_line_break_is_refused_without_its_value(
     assert target.seen == []
 
 
+@pytest.mark.parametrize("timeout", ["0s", "-1s", "1h", ".nan"])
+def test_a_probe_timeout_must_be_sensible(timeout: str) -> None:
+    value: object = float("nan") if timeout == ".nan" else timeout
+    with pytest.raises(InputError, match="timeout must be more than 0s"):
+        parse_probe({"name": "x", "path": "/", "timeout": value})
+
+
 @pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "x" * 101])
 def test_a_probe_name_must_be_a_plain_file_name(name: str) -> None:
     with pytest.raises(InputError, match="cannot be a file name"):
