@@ -50,6 +50,7 @@ class TraceVisitor:
         self.time_scale = time_scale
         self.arrival_id: int = inner.arrival_id
         self.persona: str = inner.persona
+        self.scheduled_ns: int = inner.scheduled_ns
         self.rng = inner.rng
         self.facts = inner.facts
         self.vars: dict[str, Any] = inner.vars
