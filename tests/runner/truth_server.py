@@ -100,15 +100,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(seen, 0, close=False, status=404)
 
     def _answer(self, seen: Seen, size: int, *, close: bool, status: int = 200) -> None:
-        body = b"x" * size
-        self.send_response(status)
-        self.send_header("Content-Length", str(size))
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
+        # one write for head and body: two small writes on a keep-alive connection meet
+        # Nagle's algorithm and the client's delayed ACK, adding ~40 ms to every answer
+        head = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\n"
+        head += f"Content-Length: {size}\r\n" + ("Connection: close\r\n" if close else "")
+        self.close_connection = close
         try:
-            self.wfile.write(body)
+            self.wfile.write(head.encode() + b"\r\n" + b"x" * size)
             self.wfile.flush()
         except OSError:  # the client hung up first: not answered
             self.close_connection = True
