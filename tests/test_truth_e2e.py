@@ -205,9 +205,9 @@ def test_a_run_cut_by_drain_keeps_every_answer_it_got(server: TruthServer, tmp_p
 def test_a_run_stopped_by_ctrl_c_keeps_every_answer_it_got(
     server: TruthServer, tmp_path: Path
 ) -> None:
+    scenario, profile = _scenario(tmp_path, server), _profile(tmp_path, 30, "8/s")
     child = subprocess.Popen(
-        _cli("run", str(_scenario(tmp_path, server)), "-p", str(_profile(tmp_path, 30, "8/s")),
-             "--out", str(tmp_path / "out")),  # fmt: skip
+        _cli("run", str(scenario), "-p", str(profile), "--out", str(tmp_path / "out")),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

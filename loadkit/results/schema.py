@@ -138,10 +138,10 @@ MANIFEST_KEYS = {
 __all__ = [
     "ANALYSIS_DIR",
     "ARRIVAL_SCHEMA",
+    "INTENT_FILL",
     "MANIFEST_KEYS",
     "MANIFEST_NAME",
     "RECORDS_DIR",
-    "INTENT_FILL",
     "REQUEST_SCHEMA",
     "SCHEMA_VERSION",
     "ArrivalOutcome",

@@ -79,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection_id = self.server.next_connection()
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         received_ns = time.time_ns()
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
