@@ -140,3 +140,15 @@ def test_runs_written_before_intent_ns_read_each_row_as_its_own_intent(
     assert list(run.load_requests(["intent_ns"]).columns) == ["intent_ns"]
     assert len(run.intents) == len(rows) == 4
     assert not run.partial
+
+
+def test_a_run_without_requests_has_an_empty_intents_frame_with_every_column(
+    tmp_path: Path, server: JourneyServer
+) -> None:
+    from loadkit.results.intents import intents
+
+    run = _open(tmp_path, _journey_rows(tmp_path, server, RETRIED.format(key="i5")))
+    empty = intents(run.requests.iloc[:0])
+    assert empty.empty
+    assert list(empty.columns) == list(run.intents.columns)
+    assert (empty.dtypes == run.intents.dtypes).all()
