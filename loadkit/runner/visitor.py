@@ -268,7 +268,9 @@ class Visitor:
         if timer is None or self._timer_s != seconds:
             if timer is not None:
                 timer.close()
-            timer = self._timer = gevent.get_hub().loop.timer(seconds, seconds)
+            # (a repeat of 0 would make ``again`` never start it: 0 s means "at once" instead)
+            after_s = max(seconds, 1e-6)
+            timer = self._timer = gevent.get_hub().loop.timer(after_s, after_s)
             self._timer_s = seconds
         return timer
 

@@ -226,3 +226,11 @@ def test_connect_timeout_bounds_opening_a_connection() -> None:
                 s.close()
     assert (result.status, result.error_kind) == (0, "timeout")
     assert 300 <= result.service_ms <= 1000  # the connect timeout, far below the 5 s request one
+
+
+def test_a_zero_timeout_times_out_at_once_instead_of_never() -> None:
+    with truth_server() as server:
+        v = _visitor(server.url)
+        result = v.http("GET", "/never", name="n", step="s", timeout_s=0.0)
+        v.close()
+    assert result.error_kind == "timeout" and result.service_ms < 100
