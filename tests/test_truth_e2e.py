@@ -34,7 +34,7 @@ START_TO_RECEIVED_MAX_NS = 100_000_000
 SCENARIO = """\
 name: truth
 host: {url}
-settings: {{request_timeout: {timeout}}}
+settings: {{request_timeout: {timeout}, connect_timeout: 2s}}
 personas:
   keepalive:
     weight: 1
@@ -169,6 +169,11 @@ def test_a_local_run_records_exactly_what_the_target_served(
     assert {r["outcome"] for r in _table(run, "requests")} == {"ok"}
     conns = _connections_per_journey(server.snapshot())
     assert conns["keepalive"] == {1} and conns["fresh"] == {6}
+    # both timeouts reached the runner from the scenario's settings, with their source
+    spec = json.loads((run / "run-spec.json").read_text())
+    assert (spec["request_timeout_s"], spec["connect_timeout_s"]) == (1.5, 2.0)
+    settings = json.loads((run / "manifest.json").read_text())["settings"]
+    assert settings["connect_timeout_s"]["value"] == 2.0
 
 
 def test_two_workers_record_exactly_what_the_target_served(
