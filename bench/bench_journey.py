@@ -45,6 +45,7 @@ class _Fake:
         from loadkit.runner.journey import ArrivalFacts, HttpResult
 
         self.arrival_id, self.persona, self.rng = 1, "looper", random.Random(1)
+        self.scheduled_ns = time.time_ns()
         self.facts, self.vars = ArrivalFacts(), {}
         self.result = HttpResult(status=200, headers={"Content-Length": "60"}, content=b"x" * 60)
         self.n = 0

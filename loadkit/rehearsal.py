@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
-from loadkit.scenario import Scenario, load_scenario
+from loadkit.scenario import Scenario, check_timeouts, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
 from loadkit.settings import Setting, Source, non_negative_int, positive_int, resolve
 from loadkit.units import parse_duration_s
@@ -205,6 +205,14 @@ def resolve_settings(request: RunRequest, scenario: Scenario) -> dict[str, Setti
             default=10.0,
             parse=float,
         ),
+        "connect_timeout_s": resolve(
+            "connect_timeout_s",
+            cli=None,
+            file=fs.connect_timeout_s,
+            file_detail=where,
+            default=5.0,
+            parse=float,
+        ),
         "drain_s": resolve(
             "drain_s", cli=request.drain_s, default=DEFAULT_DRAIN_S, parse=parse_duration_s
         ),
@@ -249,6 +257,8 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         request.scenario, _require_profile(request.profile), request.thresholds_file
     )
     settings = resolve_settings(request, inputs.scenario)
+    assert inputs.profile is not None  # _require_profile
+    check_timeouts(inputs.scenario, inputs.profile.duration_s + float(settings["drain_s"].value))
     host = check_target(str(settings["host"].value), inputs.scenario.allow_hosts)
     run_dir = _new_run_dir(request.out_dir or RESULTS_ROOT, request.run_id, inputs.scenario.name)
     spec = RunSpec(
@@ -260,6 +270,7 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         shards=int(settings["shards"].value),
         max_in_flight=int(settings["max_in_flight"].value),
         request_timeout_s=float(settings["request_timeout_s"].value),
+        connect_timeout_s=float(settings["connect_timeout_s"].value),
         drain_timeout_s=float(settings["drain_s"].value),
         thresholds=tuple(t.text for t in inputs.thresholds),
         settings={name: s.to_json() for name, s in settings.items()},

@@ -21,11 +21,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loadkit.errors import ResultsError
 from loadkit.results.schema import (
     ARRIVAL_SCHEMA,
+    INTENT_FILL,
     MANIFEST_NAME,
     RECORDS_DIR,
     REQUEST_SCHEMA,
@@ -126,8 +128,8 @@ def _read_tables(
         pass  # one file at a time, to name the bad ones and keep the rest
     tables, problems = [], []
     for path in files:
-        try:
-            table = pq.read_table(path, columns=names)
+        try:  # with the schema, a column an older run lacks reads as nulls
+            table = pq.read_table(path, columns=names, schema=wanted)
         except (OSError, pa.ArrowException) as exc:
             problems.append(f"{path.name} is unreadable ({exc})")
             continue
@@ -214,11 +216,21 @@ class Run:
                 self._reasons.append(p)
 
     def load_requests(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Request records (``REQUEST_SCHEMA`` columns, or only ``columns``) as a DataFrame."""
-        table, problems = _read_tables(self.request_files, REQUEST_SCHEMA, columns)
+        """Request records (``REQUEST_SCHEMA`` columns, or only ``columns``) as a DataFrame.
+
+        A column older runs lack (``INTENT_FILL``) is filled from the column that stands in.
+        """
+        names = list(columns) if columns is not None else list(REQUEST_SCHEMA.names)
+        extra = [f for c, f in INTENT_FILL.items() if c in names and f not in names]
+        table, problems = _read_tables(self.request_files, REQUEST_SCHEMA, names + extra)
         self._note(problems)
         self.__dict__["_checked_requests"] = True
-        frame: pd.DataFrame = table.to_pandas()
+        for column, fill in INTENT_FILL.items():
+            if column in names and table.column(column).null_count:
+                i = table.schema.get_field_index(column)
+                filled = pc.coalesce(table.column(column), table.column(fill))
+                table = table.set_column(i, column, filled)
+        frame: pd.DataFrame = table.drop_columns(extra).to_pandas()
         return frame
 
     def load_arrivals(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -253,6 +265,15 @@ class Run:
             spans = [(p.name, p.start_s, p.end_s) for p in self.phases]
             requests = requests.assign(phase=phase_labels(requests["t_s"].to_numpy(), spans))
         return request_windows(requests, width_s=width_s, by=by)
+
+    @cached_property
+    def intents(self) -> pd.DataFrame:
+        """One row per request intent (a request and its retries): ``response_ms`` from the
+        first attempt's intended start to the final answer, ``attempts``, the final
+        ``status``/``outcome`` (``loadkit.results.intents``); ``t_s`` by intended start."""
+        from loadkit.results.intents import intents
+
+        return intents(self.requests, self.t0_ns)
 
     def generator_windows(self, width_s: float = 1.0) -> pd.DataFrame:
         """Per-window generator health: offered/started rate, drops, lateness, in flight."""

@@ -74,8 +74,14 @@ REQUEST_SCHEMA = pa.schema(
         ("error", pa.string()),  # short error text, null when ok; credentials redacted
         ("bytes", pa.int64()),  # response body bytes
         ("attempt", pa.int16()),  # 1 for the first try, 2.. for retries of the same intent
+        # the intent this attempt belongs to: its first attempt's intended_ns (== intended_ns
+        # outside retries); (arrival_id, step, name, intent_ns) names one intent. Absent from
+        # runs written before it existed: readers fill it with intended_ns (INTENT_FILL)
+        ("intent_ns", pa.int64()),
     ]
 )
+# request columns a reader may find missing in older runs, and the column that stands in
+INTENT_FILL = {"intent_ns": "intended_ns"}
 
 ARRIVAL_SCHEMA = pa.schema(
     [
@@ -132,6 +138,7 @@ MANIFEST_KEYS = {
 __all__ = [
     "ANALYSIS_DIR",
     "ARRIVAL_SCHEMA",
+    "INTENT_FILL",
     "MANIFEST_KEYS",
     "MANIFEST_NAME",
     "RECORDS_DIR",

@@ -188,8 +188,11 @@ def _requests(spec: SyntheticRun, arr: dict[str, np.ndarray], rng: np.random.Gen
         step, intended, service, late, arrival_id = (
             np.concatenate([a, a[extra]]) for a in (step, intended, service, late, arrival_id)
         )
+        intent = intended.copy()  # a retry's intent is its first attempt's intended start
         intended[-extra.size :] += _NS // 2
         attempt = np.concatenate([attempt, np.full(extra.size, 2, dtype=np.int16)])
+    else:
+        intent = intended
     names = [s.name for s in spec.steps]
     t_s = (intended - T0_NS) / _NS
     response = service + late
@@ -227,6 +230,7 @@ def _requests(spec: SyntheticRun, arr: dict[str, np.ndarray], rng: np.random.Gen
         "error": pa.array(error[order], pa.string()),
         "bytes": pa.array(np.full(step.size, 512, dtype=np.int64)),
         "attempt": pa.array(attempt[order], pa.int16()),
+        "intent_ns": pa.array(intent[order]),
     }
     return pa.Table.from_pydict(cols, schema=REQUEST_SCHEMA)
 

@@ -316,6 +316,7 @@ class Engine:
             clock=self.clock,
             worker_id=opts.worker_id,
             state=self.state,
+            scheduled_ns=scheduled_ns,  # the first request is intended then (not at actual_ns)
         )
         outcome: ArrivalOutcome | None = None  # None until the journey returns or fails
         reason: str | None = None

@@ -129,6 +129,11 @@ class VisitorProtocol(Protocol):
     def persona(self) -> str: ...
 
     @property
+    def scheduled_ns(self) -> int:
+        """The arrival's scheduled start (epoch ns): the first request is intended then."""
+        ...
+
+    @property
     def rng(self) -> random.Random: ...
 
     @property
@@ -149,6 +154,7 @@ class VisitorProtocol(Protocol):
         timeout_s: float | None = None,
         intended_ns: int | None = None,
         attempt: int = 1,
+        intent_ns: int | None = None,
     ) -> HttpResult: ...
 
     def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None: ...
@@ -171,18 +177,26 @@ class RetryScope:
 
 
 class Ctx:
-    """One journey's running state; also the scope expressions read (``vars``, ``rng``)."""
+    """One journey's running state; also the scope expressions read (``vars``, ``rng``).
 
-    __slots__ = ("attempt", "due_ns", "last", "retry", "rng", "step", "vars", "visitor")
+    ``due_ns`` is when the journey's next request is meant to go out (epoch ns), the start of
+    its ``response_ms`` (no coordinated omission): the arrival's scheduled start at first, then
+    each request's end, plus every think, poll interval or backoff waited since.
+    """
+
+    __slots__ = ("attempt", "due_ns", "intents", "last", "retry", "rng", "step", "vars",
+                 "visitor")  # fmt: skip
 
     def __init__(self, visitor: VisitorProtocol) -> None:
         self.visitor = visitor
         self.vars = visitor.vars
         self.rng = visitor.rng
-        self.due_ns: int | None = None  # when the next request was meant to go (think/poll due)
+        self.due_ns: int = visitor.scheduled_ns
         self.last: HttpResult | None = None
         self.retry: RetryScope | None = None
         self.attempt = 1
+        # inside a retry block: (step, request name) -> (intent_ns, attempt) of its latest row
+        self.intents: dict[tuple[str, str], tuple[int, int]] | None = None
         self.step = ""
 
 

@@ -1,8 +1,10 @@
 """Compile the non-request steps (think, poll, retry, choice, if, repeat, leave, set, record,
 feed, clear_cookies) into closures, and step lists into one closure.
 
-Timing is open-model aware: a think or poll wait sets ``ctx.due_ns`` (when the next request was
-*meant* to go), so a late wake-up shows in that request's ``response_ms``.
+Timing is open-model aware (no coordinated omission): ``ctx.due_ns`` is when the next request
+is *meant* to go — the arrival's scheduled start, then the previous request's end — and a
+think, poll interval or backoff adds its wait to it and sleeps until then, so a late start or
+a late wake-up shows in that request's ``response_ms``.
 """
 
 from __future__ import annotations
@@ -163,8 +165,9 @@ class Compiler:
                 if hazard is not None and c.rng.random() < hazard((now - start) / 1e9, wait):
                     v.sleep(c.rng.uniform(0.0, wait))
                     raise EndJourney(ArrivalOutcome.ABANDONED, f"{name}: gave up waiting")
-                due = now + int(wait * 1e9)
-                v.sleep(wait)
+                due = c.due_ns + int(wait * 1e9)  # the last poll's end + the interval
+                if due > now:
+                    v.sleep((due - now) / 1e9)
                 c.due_ns = due
 
         return poll
@@ -177,6 +180,7 @@ class Compiler:
 
         def retry(c: Ctx) -> None:
             outer, c.retry = c.retry, scope
+            outer_intents, outer_attempt, c.intents = c.intents, c.attempt, {}
             v = c.visitor
             start = v.now_ns()
             attempt = 1
@@ -193,11 +197,13 @@ class Compiler:
                     late = deadline_ns is not None and now - start + wait * 1e9 > deadline_ns
                     if late or (attempts is not None and attempt >= attempts):
                         break
-                    v.sleep(wait)
-                    c.due_ns = now + int(wait * 1e9)
+                    due = c.due_ns + int(wait * 1e9)  # the failed attempt's end + backoff
+                    if due > now:
+                        v.sleep((due - now) / 1e9)
+                    c.due_ns = due
                     attempt += 1
             finally:
-                c.retry, c.attempt = outer, 1
+                c.retry, c.attempt, c.intents = outer, outer_attempt, outer_intents
             if on_give_up is not None:
                 raise EndJourney(on_give_up, f"{name}: gave up after {attempt} attempts ({reason})")
 
@@ -253,8 +259,7 @@ def _think(step: ThinkStep) -> StepFn:
         seconds = draw(c.rng)
         v = c.visitor
         now = v.now_ns()
-        base = c.due_ns if c.due_ns is not None else now  # thinks in a row add up
-        due = base + int(seconds * 1e9)
+        due = c.due_ns + int(seconds * 1e9)  # from the last request's end; thinks add up
         if due > now:
             v.sleep((due - now) / 1e9)
         c.due_ns = due

@@ -319,9 +319,12 @@ def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
     def run(c: Ctx) -> None:
         c.step = sname
         v = c.visitor
-        intended, c.due_ns = c.due_ns, None
+        intended = c.due_ns
+        intent = None if c.intents is None else _intent(c, (sname, rname), intended)
         r = v.http(method, url(c), name=rname, step=sname, headers=headers(c), body=body(c),
-                   timeout_s=timeout, intended_ns=intended, attempt=c.attempt)  # fmt: skip
+                   timeout_s=timeout, intended_ns=intended, attempt=c.attempt,
+                   intent_ns=intent)  # fmt: skip
+        c.due_ns = r.end_ns  # the next request is meant to follow this one's end at once
         c.last = r
         outcome, label, error = classify(r)
         if outcome is _OK and label == "ok":
@@ -341,6 +344,18 @@ def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
             facts(c, r.end_ns)
 
     return run
+
+
+def _intent(c: Ctx, key: tuple[str, str], intended_ns: int) -> int:
+    """The intent of a request sent inside a retry block: a request already sent in an
+    earlier attempt continues that intent; a first one (or one repeated within the same
+    attempt, e.g. a poll) starts its own, at its intended start."""
+    intents = c.intents
+    assert intents is not None
+    seen = intents.get(key)
+    intent = seen[0] if seen is not None and seen[1] < c.attempt else intended_ns
+    intents[key] = (intent, c.attempt)
+    return intent
 
 
 def _check_that(that: Expr, c: Ctx) -> str | None:

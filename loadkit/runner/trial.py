@@ -23,6 +23,7 @@ from loadkit.runner.journey import (
     VisitorProtocol,
     compile_scenario,
 )
+from loadkit.scenario.models import ScenarioSettings
 
 _HIDDEN = {"status", "outcome", "persona", "arrival_id"}
 _MAX_VALUE = 70
@@ -50,6 +51,7 @@ class TraceVisitor:
         self.time_scale = time_scale
         self.arrival_id: int = inner.arrival_id
         self.persona: str = inner.persona
+        self.scheduled_ns: int = inner.scheduled_ns
         self.rng = inner.rng
         self.facts = inner.facts
         self.vars: dict[str, Any] = inner.vars
@@ -142,12 +144,13 @@ def run_trial(
     return ends
 
 
-def _real_visitor_factory(host: str, seed: int, timeout_s: float | None) -> VisitorFactory:
+def _real_visitor_factory(host: str, seed: int, settings: ScenarioSettings) -> VisitorFactory:
     from loadkit.runner.clock import Clock
     from loadkit.runner.recorder import Recorder
     from loadkit.runner.visitor import Target, Visitor
 
-    target = Target.from_url(host, request_timeout_s=timeout_s or 10.0)
+    target = Target.from_url(host, request_timeout_s=settings.request_timeout_s or 10.0,
+                             connect_timeout_s=settings.connect_timeout_s or 5.0)  # fmt: skip
     clock, recorder = Clock.measure(), Recorder()
 
     def make(arrival_id: int, persona: str) -> VisitorProtocol:
@@ -188,7 +191,7 @@ def trial(argv: list[str], out: TextIO, environ: Mapping[str, str] | None = None
                          hint=did_you_mean(args.persona, names).strip()
                          or f"Personas: {', '.join(names)}.")  # fmt: skip
     compiled = compile_scenario(scenario, seed=args.seed, environ=environ)
-    factory = _real_visitor_factory(host, args.seed, scenario.settings.request_timeout_s)
+    factory = _real_visitor_factory(host, args.seed, scenario.settings)
     print(f"loadkit try {scenario.name} → {host} (seed {args.seed})", file=out)
     ends = run_trial(compiled, factory, out, persona=args.persona, time_scale=args.time_scale)
     failed = [name for name, end in ends if end.outcome is ArrivalOutcome.FAILED]

@@ -20,6 +20,7 @@ from loadkit.scenario.models import (
     ThresholdSpec,
 )
 from loadkit.scenario.templates import Template, compile_template, compile_value
+from loadkit.scenario.timeouts import check_timeouts
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -36,6 +37,7 @@ __all__ = [
     "Step",
     "Template",
     "ThresholdSpec",
+    "check_timeouts",
     "compile_expr",
     "compile_jsonpath",
     "compile_template",

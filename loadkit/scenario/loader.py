@@ -23,6 +23,7 @@ from loadkit.scenario.models import (
 from loadkit.scenario.parse_request import is_var_name
 from loadkit.scenario.parse_steps import StepParser
 from loadkit.scenario.templates import Template
+from loadkit.scenario.timeouts import timeout_s
 from loadkit.scenario.values import Values
 from loadkit.sources import Problems, YamlList, YamlMap, expect_list, expect_map, load_yaml_text
 from loadkit.units import parse_duration_s
@@ -31,7 +32,7 @@ TOP_KEYS = (
     "name", "description", "host", "allow_hosts", "settings", "env", "variables", "feeders",
     "blocks", "personas", "thresholds", "probes",
 )  # fmt: skip
-SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "time_scale")
+SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale")
 FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
 
 
@@ -126,11 +127,14 @@ def _settings(top: YamlMap, problems: Problems) -> ScenarioSettings:
             raise ValueError(f"expected a number > 0, got {v!r}")
         return float(v)
 
+    timeouts = ("request_timeout", "connect_timeout")
     return ScenarioSettings(
         max_in_flight=problems.convert(m, "max_in_flight", positive_int, None),
         shards=problems.convert(m, "shards", positive_int, None),
-        request_timeout_s=problems.convert(m, "request_timeout", parse_duration_s, None),
+        request_timeout_s=problems.convert(m, "request_timeout", timeout_s, None),
         time_scale=problems.convert(m, "time_scale", positive_float, 1.0),
+        connect_timeout_s=problems.convert(m, "connect_timeout", timeout_s, None),
+        timeout_locations=tuple((k, m.value_loc(k)) for k in timeouts if k in m),
     )
 
 

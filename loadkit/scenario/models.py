@@ -35,8 +35,11 @@ class ScenarioSettings:
 
     max_in_flight: int | None = None
     shards: int | None = None
-    request_timeout_s: float | None = None
+    request_timeout_s: float | None = None  # each request, sent → last byte (connect included)
     time_scale: float = 1.0  # multiplies every think time and fixed poll interval
+    connect_timeout_s: float | None = None  # opening a connection (TCP, TLS)
+    # where each timeout setting was written, for checks made once the run's length is known
+    timeout_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 
 
 class ThinkKind(StrEnum):
@@ -133,6 +136,7 @@ class RequestSpec:
     form: Template | None = None
     body: Template | None = None
     timeout_s: float | None = None
+    timeout_at: Location | None = field(default=None, compare=False)  # where timeout_s was set
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from loadkit.scenario.models import (
     ThinkKind,
 )
 from loadkit.scenario.templates import Template
+from loadkit.scenario.timeouts import timeout_s
 from loadkit.scenario.values import Values, parse_statuses
 from loadkit.sources import Problems, YamlList, YamlMap
 from loadkit.units import parse_fraction
@@ -113,9 +114,16 @@ class RequestParser:
             json=self._body(value, "json"),
             form=self._body(value, "form"),
             body=self._body(value, "body"),
-            timeout_s=self.values.duration(value["timeout"], value.value_loc("timeout"), "timeout")
-            if "timeout" in value else None,
+            timeout_s=self._timeout(value) if "timeout" in value else None,
+            timeout_at=value.value_loc("timeout") if "timeout" in value else None,
         )  # fmt: skip
+
+    def _timeout(self, spec: YamlMap) -> float | None:
+        try:
+            return timeout_s(spec["timeout"])
+        except ValueError as exc:
+            self.problems.add(f"bad timeout: {exc}", spec.value_loc("timeout"))
+            return None
 
     def _pairs(self, spec: YamlMap, key: str) -> tuple[tuple[str, Template], ...]:
         if key not in spec:

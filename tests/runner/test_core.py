@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,12 @@ from loadkit.results.writer import SegmentWriter
 from loadkit.runner.clock import Clock
 from loadkit.runner.core import Arrivals, Engine, EngineOptions, EngineResult, PersonaLike
 from loadkit.runner.flusher import Flusher
+from loadkit.runner.journey import compile_scenario
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.visitor import Target
+from loadkit.scenario import load_scenario
 from tests.runner.standins import GetLoop, Sleeper
+from tests.runner.truth_server import truth_server
 
 
 def _arrivals(offsets_s: list[float], persona_index: list[int] | None = None) -> Arrivals:
@@ -171,3 +175,62 @@ def test_overlapping_visitors_each_get_their_own_greenlet(tmp_path: Path, tiny_s
     arrivals = _table(tmp_path, "arrivals")
     assert list(arrivals["outcome"]) == ["completed"] * 6
     assert ((arrivals["end_ns"] - arrivals["actual_ns"]) >= 100_000_000).all()
+
+
+class _SlowStart:
+    """A compiled persona whose visitors first burn ``burn_s`` of CPU (a heavy journey start):
+    enough arrivals at once push the engine past what one core can start on time."""
+
+    def __init__(self, inner: Any, burn_s: float) -> None:
+        self.inner, self.name, self.burn_s = inner, inner.name, burn_s
+
+    def run(self, visitor: Any) -> Any:
+        end = time.perf_counter() + self.burn_s
+        while time.perf_counter() < end:
+            pass
+        return self.inner.run(visitor)
+
+
+def test_requests_are_timed_from_the_schedule_when_the_generator_runs_late(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "late.yaml"
+    scenario.write_text("""\
+name: late
+personas:
+  p:
+    steps:
+      - {name: first, request: GET /delay/1}
+      - think: 50ms
+      - {name: second, request: GET /delay/1}
+""")  # fmt: skip
+    persona = compile_scenario(load_scenario(scenario), seed=1).personas[0]
+    # 200 arrivals in 0.2 s, each with 4 ms of CPU before its first request: 0.8 s of work
+    offsets = [i * 0.001 for i in range(200)]
+    with truth_server() as server:
+        result, _ = _run(tmp_path / "run", server.url, _arrivals(offsets),
+                         [_SlowStart(persona, 0.004)])  # fmt: skip
+    assert (result.started, result.dropped) == (200, 0)
+    arrivals = _table(tmp_path / "run", "arrivals").set_index("arrival_id")
+    assert arrivals["lateness_ms"].max() > 200  # lateness is visible: the test means something
+    requests = _table(tmp_path / "run", "requests")
+    assert set(requests["outcome"]) == {"ok"} and len(requests) == 400
+    first = requests[requests["step"] == "first"].set_index("arrival_id").sort_index()
+    second = requests[requests["step"] == "second"].set_index("arrival_id").sort_index()
+    scheduled = arrivals["scheduled_ns"].astype("int64").sort_index()
+    lateness_ms = arrivals["lateness_ms"].sort_index()
+    # the first request is intended at the arrival's scheduled start, not when it got to run
+    assert (first["intended_ns"] == scheduled).all()
+    assert (first["response_ms"] >= first["service_ms"] + lateness_ms + 4.0).all()
+    np.testing.assert_allclose(
+        first["response_ms"] - first["service_ms"],
+        (first["start_ns"] - first["intended_ns"]) / 1e6,
+        atol=1e-6,
+    )
+    # the next one at the first one's end plus the 50 ms think
+    first_end_ns = first["intended_ns"] + (first["response_ms"] * 1e6).round().astype("int64")
+    gap_ns = second["intended_ns"] - first_end_ns
+    assert (gap_ns - 50_000_000).abs().max() <= 1
+    assert (second["response_ms"] >= second["service_ms"]).all()
+    # each request is its own intent outside retry blocks
+    assert (requests["intent_ns"] == requests["intended_ns"]).all()

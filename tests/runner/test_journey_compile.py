@@ -33,6 +33,7 @@ class FakeVisitor:
         self.sent: list[tuple[str, str, bytes | None]] = []
         self.recorded: list[Outcome] = []
         self.now = 1_000_000_000
+        self.scheduled_ns = self.now
 
     def http(self, method: str, url_or_path: str, **kw: Any) -> HttpResult:
         self.sent.append((method, url_or_path, kw.get("body")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from loadkit.runner.cookies import CookieJar
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.redact import redact
 from loadkit.runner.visitor import RunState, Target, Visitor
+from tests.runner.truth_server import truth_server
 
 COL = {name: i for i, name in enumerate(REQUEST_SCHEMA.names)}
 
@@ -147,3 +149,88 @@ def test_a_stopping_run_ends_the_journey_at_its_next_request(tiny_server: Any) -
     with pytest.raises(gevent.GreenletExit):
         v.sleep(0.01)
     v.close()
+
+
+def test_an_absolute_url_to_the_targets_host_on_another_port_is_refused() -> None:
+    t = Target.from_url("http://127.0.0.1:8080")
+    with pytest.raises(TargetError, match="refusing"):
+        t.path_of("http://127.0.0.1:9999/admin")
+    with pytest.raises(TargetError, match="refusing"):
+        t.path_of("https://127.0.0.1:8080/x")  # another scheme is another origin
+    assert Target.from_url("http://shop.test").path_of("http://shop.test:80/x") == "/x"
+
+
+def test_every_request_gets_its_full_timeout_however_many_came_before() -> None:
+    # three 0.6 s answers with a 1 s timeout: each fits its own timeout (a shared budget,
+    # the old behaviour, timed the second out after 0.4 s and the third at once)
+    with truth_server() as server:
+        rec = Recorder()
+        v = _visitor(server.url, recorder=rec, request_timeout_s=1.0)
+        results = [v.http("GET", "/delay/600?a=5", name="slow", step="s") for _ in range(3)]
+        v.close()
+        seen = server.snapshot()
+    assert [r.status for r in results] == [200, 200, 200]
+    assert [r.error_kind for r in results] == [None, None, None]
+    assert all(r.service_ms >= 600 for r in results)
+    assert len(seen) == 3 and all(s.answered_ns is not None for s in seen)
+    assert len({s.connection for s in seen}) == 1  # one keep-alive connection
+
+
+def test_a_request_that_outlives_its_timeout_ends_as_timeout_at_its_deadline() -> None:
+    with truth_server() as server:
+        rec = Recorder()
+        v = _visitor(server.url, recorder=rec, request_timeout_s=0.5)
+        before = [v.http("GET", "/delay/300", name="ok", step="s") for _ in range(2)]
+        hung = v.http("GET", "/never", name="never", step="s")
+        v.record(hung, Outcome.TIMEOUT)
+        after = v.http("GET", "/delay/10", name="ok", step="s")  # on a new connection
+        v.close()
+        seen = server.snapshot()
+    assert [r.status for r in before] == [200, 200]
+    assert (hung.status, hung.error_kind) == (0, "timeout")
+    assert 500 <= hung.service_ms <= 550  # the request's own 0.5 s, not what was left
+    assert rec.requests[0][COL["outcome"]] == "timeout"
+    assert after.status == 200
+    assert [s.path for s in seen] == ["/delay/300", "/delay/300", "/never", "/delay/10"]
+    assert seen[3].connection != seen[2].connection
+
+
+def test_a_step_timeout_overrides_the_targets_for_that_request_only() -> None:
+    with truth_server() as server:
+        v = _visitor(server.url, request_timeout_s=1.0)
+        short = v.http("GET", "/delay/400", name="s", step="s", timeout_s=0.2)
+        full = v.http("GET", "/delay/400", name="s", step="s")
+        v.close()
+    assert short.error_kind == "timeout" and 200 <= short.service_ms <= 250
+    assert full.status == 200
+
+
+def test_connect_timeout_bounds_opening_a_connection() -> None:
+    # a listener whose accept queue is full: Linux drops further SYNs, so connecting hangs
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            fillers.append(s)
+        try:
+            v = _visitor(f"http://127.0.0.1:{port}", request_timeout_s=5.0, connect_timeout_s=0.3)
+            result = v.http("GET", "/", name="root", step="s")
+            v.close()
+        finally:
+            for s in fillers:
+                s.close()
+    assert (result.status, result.error_kind) == (0, "timeout")
+    assert 300 <= result.service_ms <= 1000  # the connect timeout, far below the 5 s request one
+
+
+def test_a_zero_timeout_times_out_at_once_instead_of_never() -> None:
+    with truth_server() as server:
+        v = _visitor(server.url)
+        result = v.http("GET", "/never", name="n", step="s", timeout_s=0.0)
+        v.close()
+    assert result.error_kind == "timeout" and result.service_ms < 100
