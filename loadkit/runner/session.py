@@ -199,6 +199,7 @@ def live_guard(
     pandas is imported only when a threshold has an abort action. Raises InputError (exit 2,
     before any load) for a threshold that does not parse.
     """
+    from loadkit.profiles import Phase
     from loadkit.runner.guard import ThresholdGuard, has_abort_action
 
     if not has_abort_action(thresholds):
@@ -206,7 +207,7 @@ def live_guard(
     guard = ThresholdGuard(
         thresholds,
         recorder,
-        phases=[(p.name, p.start_s, p.end_s) for p in phases],
+        phases=[Phase(p.name, p.start_s, p.end_s) for p in phases],
         onsale_offset_s=onsale_offset_s,
     )
     return (guard if guard.active else None), tuple(guard.skipped)

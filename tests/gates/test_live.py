@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from loadkit.results.live import AbortWatch
-from loadkit.scenario.thresholds import parse_threshold
+from loadkit.gates import AbortWatch, parse_threshold
 
 
 def _tick(ms: float, n: int = 20, step: str = "checkout", outcome: str = "ok") -> pd.DataFrame:
