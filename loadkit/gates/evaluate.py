@@ -95,8 +95,10 @@ def missing_name(th: Threshold, frame: pd.DataFrame) -> str | None:
         if key not in NAMED_KEYS or key not in frame.columns:
             continue
         col = frame[key]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            present = {str(c) for c in col.cat.categories}
+        if isinstance(col.dtype, pd.CategoricalDtype):  # categories with at least one row
+            codes = col.cat.codes.to_numpy()
+            used = np.bincount(codes[codes >= 0], minlength=len(col.cat.categories)) > 0
+            present = {str(c) for c, u in zip(col.cat.categories, used, strict=True) if u}
         else:
             present = {str(v) for v in col.dropna().unique()}
         if any(fnmatch.fnmatchcase(name, value) for name in present):

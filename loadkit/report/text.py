@@ -129,10 +129,10 @@ def render_terminal(analysis: Analysis) -> str:
     if analysis.gates:
         out += ["", "gates"]
         rows = [
-            [status_text(g), g.text, g.observed_text, samples_text(g), breach_text(g)]
+            [status_text(g), g.text, g.reason or g.observed_text, samples_text(g), breach_text(g)]
             for g in analysis.gates
         ]  # the limit is in the threshold text; invariants say theirs in "observed"
-        header = ("", "gate", "observed", "samples", "breached windows")
+        header = ("", "gate", "observed (or why no data)", "samples", "breached windows")
         out += ["  " + ln for ln in _table(header, rows, left=3)]
     out += ["", "steps, whole run"]
     out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, "all"))]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from loadkit.gates import AbortWatch, parse_threshold
+from loadkit.gates import AbortWatch, NotLive, parse_threshold
+from loadkit.profiles import Phase
 
 
 def _tick(ms: float, n: int = 20, step: str = "checkout", outcome: str = "ok") -> pd.DataFrame:
@@ -37,12 +38,12 @@ def test_a_passing_tick_resets_and_thin_ticks_do_not_count() -> None:
 
 def test_error_rate_and_phase_range() -> None:
     th = parse_threshold("error_rate < 10% during spike, abort after 2s")
-    watch = AbortWatch(th, phases=[("spike", 30.0, 60.0)])
+    watch = AbortWatch(th, phases=[Phase("spike", 30.0, 60.0)])
     errors = _tick(10.0, outcome="http_error")
     assert not watch.update(10.0, errors, 1.0)  # outside the phase
     assert [watch.update(t, errors, 1.0) for t in (30.0, 31.0, 32.0)] == [False, False, True]
 
 
 def test_arrival_stats_are_refused() -> None:
-    with pytest.raises(ValueError, match="request stats only"):
+    with pytest.raises(NotLive, match="request stats only"):
         AbortWatch(parse_threshold("drops == 0, abort after 1s"))
