@@ -95,7 +95,8 @@ def clip(named: tuple[float, float], covered: tuple[float, float]) -> tuple[floa
 
 def not_run_reason(th: Threshold, named: tuple[float, float], covered: tuple[float, float]) -> str:
     """Why a gate whose range does not meet the covered time has no data."""
-    return f"{range_text(th, *named)} did not run: the run covered {covered[0]:g}s–{covered[1]:g}s"
+    first, last = round(covered[0], 1), round(covered[1], 1)
+    return f"{range_text(th, *named)} did not run: the run covered {first:g}s–{last:g}s"
 
 
 __all__ = [
