@@ -9,13 +9,7 @@ Records(...))`` judges it on a run's records (the analyzer); ``AbortWatch`` judg
 
 from loadkit.gates.evaluate import Records, covered_span, evaluate_threshold, no_data
 from loadkit.gates.files import load_thresholds_file
-from loadkit.gates.language import (
-    OUTCOMES,
-    STAT_NAMES,
-    caret_error,
-    check_selectors,
-    parse_threshold,
-)
+from loadkit.gates.language import OUTCOMES, STAT_NAMES, caret_error, parse_threshold
 from loadkit.gates.live import LIVE_KINDS, AbortWatch, LiveReading, NotLive
 from loadkit.gates.model import (
     INVARIANTS,
@@ -30,7 +24,13 @@ from loadkit.gates.model import (
     TimeRef,
 )
 from loadkit.gates.result import BreachSpan, GateKind, GateResult, GateStatus, format_value
-from loadkit.gates.rules import DEFAULT_MIN_SAMPLES, DRAIN_PHASE, check_phase, min_samples
+from loadkit.gates.rules import (
+    DEFAULT_MIN_SAMPLES,
+    DRAIN_PHASE,
+    check_phase,
+    check_selectors,
+    min_samples,
+)
 from loadkit.gates.windows import per_group
 
 __all__ = [

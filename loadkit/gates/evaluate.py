@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from loadkit.errors import did_you_mean
+from loadkit.gates.language import GLOB_CHARS
 from loadkit.gates.model import LATENCY_KINDS, StatKind, Threshold
 from loadkit.gates.result import BreachSpan, GateKind, GateResult, GateStatus, format_value
 from loadkit.gates.rules import (
@@ -104,7 +105,7 @@ def missing_name(th: Threshold, frame: pd.DataFrame) -> str | None:
         if any(fnmatch.fnmatchcase(name, value) for name in present):
             continue
         listed = ", ".join(sorted(present)) or "none"
-        if any(c in value for c in "*?["):
+        if any(c in value for c in GLOB_CHARS):
             return f"{key} '{value}' matches no recorded {key} ({key}s recorded: {listed})"
         hint = did_you_mean(value, sorted(present))
         return f"no record has {key} '{value}' ({key}s recorded: {listed}).{hint}".rstrip(".")

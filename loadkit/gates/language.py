@@ -18,14 +18,14 @@ Grammar (``docs/thresholds.md`` is the user reference)::
 A parse error is an ``InputError`` (exit 2) showing the text with a caret under the column,
 what was expected, and the closest valid word. Numbers must be finite; durations, limits
 (except a regression's) and sample counts must not be negative; ``over`` must be positive.
-Which steps exist is checked against the scenario by ``check_selectors``.
+Which steps exist is checked against the scenario by ``loadkit.gates.rules.check_selectors``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -76,7 +76,7 @@ OUTCOMES = tuple(dict.fromkeys([*(o.value for o in Outcome), *(o.value for o in 
 _KNOWN_WORDS = tuple(
     n.replace("(N)", "").replace("(NAME)", "").replace("(STAT)", "") for n in STAT_NAMES
 )
-_GLOB = "*?["
+GLOB_CHARS = "*?["
 
 
 def caret_error(
@@ -228,7 +228,7 @@ def _selector(p: _Parser) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]
         value = p.token()
         if value is None:
             raise p.fail(f"missing value for '{key}'", "a name, e.g. step=checkout")
-        if key == "outcome" and value not in OUTCOMES and not any(c in value for c in _GLOB):
+        if key == "outcome" and value not in OUTCOMES and not any(c in value for c in GLOB_CHARS):
             raise p.fail(
                 f"unknown outcome '{value}'{did_you_mean(value, OUTCOMES)}",
                 "one of " + ", ".join(OUTCOMES),
@@ -416,25 +416,4 @@ def parse_threshold(text: str, location: Location | None = None) -> Threshold:
     return Threshold(text=text.strip(), location=location, stat=stat, **fields)  # type: ignore[arg-type]
 
 
-def check_selectors(th: Threshold, defined: Mapping[str, Collection[str]]) -> None:
-    """Raise ``InputError`` (exit 2, caret under the value) when a selector value names, or a
-    glob matches, none of the ``defined`` names of its key (e.g. the scenario's steps). Keys
-    absent from ``defined`` are not checked."""
-    import fnmatch
-
-    columns = th.selector_at or (0,) * len(th.selector)
-    for (key, value), col in zip(th.selector, columns, strict=True):
-        names = defined.get(key)
-        if names is None or any(fnmatch.fnmatchcase(n, value) for n in names):
-            continue
-        known = sorted(names)
-        if any(c in value for c in _GLOB):
-            problem = f"threshold {key} '{value}' matches no {key} the scenario defines"
-        else:
-            problem = f"threshold names {key} '{value}', which the scenario does not define"
-            problem += did_you_mean(value, known)
-        hint = f"{key}s the scenario defines: {', '.join(known) or 'none'}."
-        raise caret_error(th.text, th.location, col, problem, hint)
-
-
-__all__ = ["OUTCOMES", "STAT_NAMES", "caret_error", "check_selectors", "parse_threshold"]
+__all__ = ["GLOB_CHARS", "OUTCOMES", "STAT_NAMES", "caret_error", "parse_threshold"]

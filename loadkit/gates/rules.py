@@ -5,6 +5,8 @@
   and counts and rates need none: an empty count/rate window is 0, which ``>=`` can breach.
 - **Phases.** ``during NAME`` is the profile's phase ``[start_s, end_s)``; ``during drain`` is
   the time after the last phase (journeys finishing) unless the profile names its own drain.
+- **Names.** A selector value must name (or a glob match) a step, request name, method or
+  persona the scenario defines (``check_selectors``, exit 2 at validate).
 - **Covered time.** A run covers ``[first intended start, last end]``. A gate's range (its
   phase, its ``from .. to``, else the whole run) is clipped to it, and rates divide by the
   clipped length: a rate is never diluted by time the run did not cover.
@@ -12,10 +14,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from loadkit.gates.language import caret_error
+from loadkit.errors import did_you_mean
+from loadkit.gates.language import GLOB_CHARS, caret_error
 from loadkit.gates.model import SAMPLED_KINDS, StatKind, Threshold
 from loadkit.profiles import Phase
 from loadkit.results.frames import AFTER_PHASES
@@ -99,10 +103,30 @@ def not_run_reason(th: Threshold, named: tuple[float, float], covered: tuple[flo
     return f"{range_text(th, *named)} did not run: the run covered {first:g}s–{last:g}s"
 
 
+def check_selectors(th: Threshold, defined: Mapping[str, Collection[str]]) -> None:
+    """Raise ``InputError`` (exit 2, caret under the value) when a selector value names, or a
+    glob matches, none of the ``defined`` names of its key (e.g. the scenario's steps). Keys
+    absent from ``defined`` are not checked."""
+    columns = th.selector_at or (0,) * len(th.selector)
+    for (key, value), col in zip(th.selector, columns, strict=True):
+        names = defined.get(key)
+        if names is None or any(fnmatch.fnmatchcase(n, value) for n in names):
+            continue
+        known = sorted(names)
+        if any(c in value for c in GLOB_CHARS):
+            problem = f"threshold {key} '{value}' matches no {key} the scenario defines"
+        else:
+            problem = f"threshold names {key} '{value}', which the scenario does not define"
+            problem += did_you_mean(value, known)
+        hint = f"{key}s the scenario defines: {', '.join(known) or 'none'}."
+        raise caret_error(th.text, th.location, col, problem, hint)
+
+
 __all__ = [
     "DEFAULT_MIN_SAMPLES",
     "DRAIN_PHASE",
     "check_phase",
+    "check_selectors",
     "clip",
     "min_samples",
     "named_range",
