@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from loadkit.gates import AbortWatch, NotLive, parse_threshold
+from loadkit.gates import AbortWatch, NotLive, Records, evaluate_threshold, parse_threshold
 from loadkit.profiles import Phase
 
 
@@ -47,3 +49,47 @@ def test_error_rate_and_phase_range() -> None:
 def test_arrival_stats_are_refused() -> None:
     with pytest.raises(NotLive, match="request stats only"):
         AbortWatch(parse_threshold("drops == 0, abort after 1s"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.floats(0.0, 9.99),
+            st.sampled_from(["checkout", "landing"]),
+            st.sampled_from(["ok", "ok", "http_error", "timeout"]),
+            st.sampled_from([3.0, 40.0, 800.0, 2500.0]),
+        ),
+        max_size=30,
+    ),
+    text=st.sampled_from(
+        [
+            "p(95){step=checkout} < 1s",
+            "avg < 100ms min 1 samples",
+            "error_rate{step=checkout} < 10%",
+            "error_rate{outcome=timeout} < 5% min 0 samples",
+            "count{step=landing} >= 3",
+            "count < 20",
+        ]
+    ),
+)
+def test_a_live_tick_sees_what_the_analyzer_sees_on_the_same_rows(
+    rows: list[tuple[float, str, str, float]], text: str
+) -> None:
+    frame = pd.DataFrame(rows, columns=["t_s", "step", "outcome", "response_ms"])
+    frame["service_ms"] = frame["response_ms"]
+    th = parse_threshold(f"{text} from t0 to t0+10s, abort after 0s")
+    watch = AbortWatch(th)
+    value, samples = watch.measure(10.0, frame, 10.0)
+    arrivals = pd.DataFrame({"t_s": [0.0], "outcome": ["completed"], "persona": ["fan"]})
+    offline = evaluate_threshold(th, Records(frame, arrivals, (), 0.0, 10.0))
+    if offline.reason.startswith("no record has"):  # offline: a name no record of the run has;
+        assert samples == 0  # live, the run is not over: a quiet step is 0 so far
+        return
+    if offline.observed is None:  # too few samples offline: the live tick does not judge either
+        assert not watch.update(9.5, frame, 10.0)
+        assert watch.last is not None and watch.last.breached is None
+        return
+    assert samples == offline.samples
+    assert value == pytest.approx(offline.observed)
+    assert watch.update(9.5, frame, 10.0) is (offline.status.value == "failed")
