@@ -311,10 +311,12 @@ def _clause(p: _Parser, fields: dict[str, object]) -> bool:
             raise p.fail("missing phase name", "a phase of the profile, e.g. during spike")
         fields["phase"] = phase
     elif p.keyword("from"):
-        fields["start"] = _time_ref(p)
+        start = fields["start"] = _time_ref(p)
         if not p.keyword("to"):
             raise p.fail("missing 'to'", "from TIME to TIME (from t0+30s to t0+5m)")
-        fields["end"] = _time_ref(p)
+        end = fields["end"] = _time_ref(p)
+        if start.anchor == end.anchor and end.offset_s <= start.offset_s:
+            raise p.fail("the range ends before it starts", "from an earlier to a later TIME", at)
     elif p.keyword("min"):
         fields["min_samples"] = _min_samples(p)
     else:

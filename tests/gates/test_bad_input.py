@@ -52,6 +52,7 @@ def _caret_at(text: str) -> tuple[str, int]:
         ("p(95) < 1s durng spike", "durng", "unexpected 'durng'"),
         ("p(95) << 1s", "< 1s", "missing value"),
         ("p(95) < 1s,", "", "unknown action"),
+        ("p(95) < 1s from t0+50s to t0+10s", "from", "ends before it starts"),
     ],
 )
 def test_each_malformed_line_is_refused_with_the_caret_under_the_problem(
