@@ -27,7 +27,7 @@ _ANALYZE = """
 import json, resource, sys, time
 from loadkit.analysis import analyze
 from loadkit.results.reader import open_run
-from loadkit.scenario.thresholds import parse_threshold
+from loadkit.gates import parse_threshold
 t = time.perf_counter()  # imports excluded: a CLI pays them once, whatever the run size
 c = time.process_time()
 run = open_run(sys.argv[1])

@@ -22,9 +22,16 @@ from types import FrameType
 from typing import TypeVar
 
 from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
+from loadkit.gates import (
+    Threshold,
+    check_phase,
+    check_selectors,
+    load_thresholds_file,
+    parse_threshold,
+)
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
 from loadkit.scenario import Scenario, check_timeouts, load_scenario
-from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
+from loadkit.scenario.names import defined_names
 from loadkit.settings import Setting, Source, non_negative_int, positive_int, resolve
 from loadkit.units import parse_duration_s
 
@@ -75,6 +82,11 @@ def load_inputs(
         from loadkit.analysis import probe_problems
 
         errors.extend(probe_problems(scenario.probes, scenario.allow_hosts))
+    defined = defined_names(scenario) if scenario is not None else {}
+    for th in thresholds:
+        attempt(lambda t: check_selectors(t, defined), th)
+        if profile is not None:
+            attempt(lambda t: check_phase(t, profile.phases), th)
     if errors or scenario is None:
         raise ValidationErrors(errors) if len(errors) > 1 else errors[0]
     return Inputs(scenario, profile, thresholds)
@@ -287,7 +299,9 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         echo(f"results: {run_dir}")
         return runner_code
     probes = _run_probes(inputs.scenario, host, run_dir, echo)
-    code = analyze_run(run_dir, None, None, csv=False, echo=echo, probes_done=probes)
+    code = analyze_run(
+        run_dir, request.thresholds_file, None, csv=False, echo=echo, probes_done=probes
+    )
     return int(ExitCode.INTERRUPTED) if runner_code == ExitCode.INTERRUPTED else code
 
 
@@ -350,11 +364,16 @@ def run_child(argv: list[str], echo: Echo, env: dict[str, str] | None = None) ->
 
 
 def _thresholds_for(run_dir: Path, texts: Sequence[object], extra: Path | None) -> list[Threshold]:
-    where = Location(str(run_dir / "manifest.json"), key_path="thresholds")
-    out = [parse_threshold(str(t), where) for t in texts]
-    if extra is not None:
-        out.extend(parse_threshold(s.text, s.location) for s in load_thresholds_file(extra))
-    return out
+    """The manifest's thresholds, then ``extra``'s; a text in both keeps the file's line."""
+    specs = load_thresholds_file(extra) if extra is not None else ()
+    in_file = {s.text.strip() for s in specs}
+    manifest = str(run_dir / "manifest.json")
+    out = [
+        parse_threshold(str(t), Location(manifest, key_path=f"thresholds[{i}]"))
+        for i, t in enumerate(texts)
+        if str(t).strip() not in in_file
+    ]
+    return out + [parse_threshold(s.text, s.location) for s in specs]
 
 
 def analyze_run(

@@ -15,7 +15,8 @@ ROOT = Path(loadkit.__file__).parent
 GEVENT_WORLD = {"gevent", "locust", "geventhttpclient", "zmq", "greenlet"}
 
 # What each part may import from loadkit (besides itself). Order follows DESIGN.md §4:
-# errors/units ← profiles, results ← scenario ← runner | analysis ← report ← cli.
+# errors/units ← profiles, results ← gates ← scenario ← runner | analysis ← report ← cli.
+# results may use profiles' Phase (the one phase type); gates is the one gate engine.
 FOUNDATION = {"errors", "units", "sources", "settings", "hosts"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
@@ -24,11 +25,12 @@ ALLOWED: dict[str, set[str]] = {
     "settings": {"errors"},
     "hosts": {"errors"},
     "profiles": FOUNDATION,
-    "results": FOUNDATION,
-    "scenario": FOUNDATION | {"profiles", "results"},
-    "runner": FOUNDATION | {"profiles", "results", "scenario"},
-    "analysis": FOUNDATION | {"profiles", "results", "scenario"},
-    "report": FOUNDATION | {"profiles", "results", "scenario", "analysis"},
+    "results": FOUNDATION | {"profiles"},
+    "gates": FOUNDATION | {"profiles", "results"},
+    "scenario": FOUNDATION | {"profiles", "results", "gates"},
+    "runner": FOUNDATION | {"profiles", "results", "gates", "scenario"},
+    "analysis": FOUNDATION | {"profiles", "results", "gates", "scenario"},
+    "report": FOUNDATION | {"profiles", "results", "gates", "scenario", "analysis"},
     "demo": set(),
 }
 
@@ -74,7 +76,7 @@ def test_imports_follow_the_layering(path: Path) -> None:
 
 def test_cli_analysis_and_results_never_load_gevent() -> None:
     code = (
-        "import sys, loadkit.cli, loadkit.results, loadkit.analysis, loadkit.report, "
+        "import sys, loadkit.cli, loadkit.results, loadkit.gates, loadkit.analysis, loadkit.report, "
         "loadkit.scenario, loadkit.profiles, loadkit.runner.spec\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         f"{sorted(GEVENT_WORLD)!r})\n"

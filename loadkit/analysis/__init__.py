@@ -4,8 +4,8 @@
 and an exit code; ``loadkit.report`` writes it out.
 """
 
-from loadkit.analysis.analyze import analyze, decide, evaluate_gates, load_records
-from loadkit.analysis.gates import DEFAULT_MIN_SAMPLES, Records, evaluate_threshold
+from loadkit.analysis.analyze import analyze, decide, load_records
+from loadkit.analysis.gates import evaluate_gates, regression_gate
 from loadkit.analysis.invariants import evaluate_invariant, fifo_inversion_rate
 from loadkit.analysis.locust_csv import LIMITS as LOCUST_CSV_LIMITS
 from loadkit.analysis.locust_csv import analyze_locust_csv, read_locust_stats
@@ -36,7 +36,6 @@ from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
 from loadkit.analysis.validity import LOST_FATES, check_validity
 
 __all__ = [
-    "DEFAULT_MIN_SAMPLES",
     "LOCUST_CSV_LIMITS",
     "LOST_FATES",
     "Analysis",
@@ -47,7 +46,6 @@ __all__ = [
     "GateStatus",
     "Probe",
     "ProbeResult",
-    "Records",
     "RunInfo",
     "Validity",
     "ValidityBudget",
@@ -61,7 +59,6 @@ __all__ = [
     "decide",
     "evaluate_gates",
     "evaluate_invariant",
-    "evaluate_threshold",
     "execute_probe",
     "fifo_inversion_rate",
     "hdr_curves",
@@ -70,6 +67,7 @@ __all__ = [
     "parse_probe",
     "probe_problems",
     "read_locust_stats",
+    "regression_gate",
     "run_probes",
     "step_summary",
 ]

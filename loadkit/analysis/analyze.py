@@ -5,7 +5,7 @@ Verdict order (the first that applies): stopped by an ``abort after`` threshold 
 ``aborted_by_threshold``: failed, exit 1) → aborted (status ``aborted``, e.g. Ctrl-C, exit 130;
 still analyzed) → invalid (validity failed, exit 3) → failed (a gate failed, exit 1) → inconclusive (too little
 data: no ok request, or a gate with no data, exit 3) → passed (exit 0). Gates ``as warn`` never
-fail a run.
+change the verdict: failed or without data, they are reported and not counted.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from loadkit.analysis.gates import Records, evaluate_threshold, format_value, per_group, time_range
-from loadkit.analysis.invariants import evaluate_invariant
+from loadkit.analysis.gates import evaluate_gates, scenario_facts, with_scenario
 from loadkit.analysis.model import (
     Analysis,
-    GateKind,
     GateResult,
     GateStatus,
     RunInfo,
@@ -30,10 +28,10 @@ from loadkit.analysis.model import (
 from loadkit.analysis.probes import ProbeResult
 from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
 from loadkit.analysis.validity import check_validity
+from loadkit.gates import Records, Threshold, check_phase
 from loadkit.results.frames import funnel, generator_windows, queue_wait_s, request_windows
 from loadkit.results.reader import Run
 from loadkit.results.schema import Outcome, RunStatus
-from loadkit.scenario.thresholds import Threshold
 
 REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt")
 SELECTOR_COLUMNS = ("worker", "persona", "name", "method", "status")  # read only when selected
@@ -74,8 +72,7 @@ def load_records(run: Run, thresholds: Sequence[Threshold] = ()) -> Records:
     requests["t_s"] = _seconds_after(requests["intended_ns"].to_numpy(), run.t0_ns)
     arrivals = run.load_arrivals(ARRIVAL_COLUMNS)
     arrivals["t_s"] = (arrivals["scheduled_ns"].to_numpy(dtype=np.int64) - run.t0_ns) / 1e9
-    phases = tuple((p.name, p.start_s, p.end_s) for p in run.phases)
-    return Records(requests, arrivals, phases, run.onsale_offset_s, run.duration_s)
+    return Records(requests, arrivals, run.phases, run.onsale_offset_s, run.duration_s)
 
 
 def run_info(run: Run) -> RunInfo:
@@ -91,78 +88,12 @@ def run_info(run: Run) -> RunInfo:
         t0_ns=run.t0_ns,
         onsale_offset_s=run.onsale_offset_s,
         duration_s=run.duration_s,
-        phases=tuple((p.name, p.start_s, p.end_s) for p in run.phases),
+        phases=run.phases,
         target=str(m.get("target") or ""),
         scenario=str(scenario.get("name") or ""),
         versions=dict(m.get("versions") or {}),
         stop_reason=m.get("stop_reason"),
     )
-
-
-def _regression(th: Threshold, records: Records, baseline: Records | None) -> GateResult:
-    loc = str(th.location) if th.location else None
-    limit = f"{th.op.value} {th.value_text}"
-    if baseline is None:
-        return GateResult(
-            th.text,
-            GateKind.REGRESSION,
-            GateStatus.NO_DATA,
-            None,
-            "no baseline run given (--baseline RUN_DIR)",
-            limit,
-            location=loc,
-        )
-    values = []
-    for rec in (records, baseline):
-        frame = rec.requests
-        t_s = frame["t_s"].to_numpy()
-        lo, hi = time_range(th, rec, t_s)
-        frame = frame.loc[(t_s >= lo) & (t_s < hi)]
-        v, n = per_group(th, frame, np.zeros(len(frame), np.int64), 1, max(hi - lo, 1e-9))
-        values.append(float(v[0]) if n[0] > 0 else float("nan"))
-    now, base = values
-    if np.isnan(now) or np.isnan(base) or base == 0:
-        return GateResult(
-            th.text,
-            GateKind.REGRESSION,
-            GateStatus.NO_DATA,
-            None,
-            "no data in this run or the baseline",
-            limit,
-            location=loc,
-        )
-    change = now / base - 1.0
-    failed = not th.passes(change)
-    status = (GateStatus.WARN if th.warn else GateStatus.FAILED) if failed else GateStatus.PASSED
-    kind = th.stat.kind
-    return GateResult(
-        th.text,
-        GateKind.REGRESSION,
-        status,
-        change,
-        f"{change:+.1%} ({format_value(kind, base)} → {format_value(kind, now)})",
-        limit,
-        location=loc,
-    )
-
-
-def evaluate_gates(
-    thresholds: Sequence[Threshold], records: Records, t0_ns: int, baseline: Records | None = None
-) -> tuple[GateResult, ...]:
-    """Evaluate every threshold. Raises ``InputError`` for unknown steps/phases."""
-    out = []
-    for th in thresholds:
-        if th.invariant is not None:
-            out.append(
-                evaluate_invariant(
-                    th, records.requests, records.arrivals, records.onsale_offset_s, t0_ns
-                )
-            )
-        elif th.regression:
-            out.append(_regression(th, records, baseline))
-        else:
-            out.append(evaluate_threshold(th, records))
-    return tuple(out)
 
 
 def decide(
@@ -174,13 +105,19 @@ def decide(
     min_ok: int,
     aborted_by_threshold: str | None = None,
 ) -> tuple[Verdict, tuple[str, ...]]:
-    """The verdict and the reasons, in the order of the module docstring."""
+    """The verdict and the reasons, in the order of the module docstring. Gates ``as warn``
+    are reported but never counted here."""
+    deciding = [g for g in gates if g.decides]
     failed = [
         f"{g.text}: {g.observed_text} (limit {g.limit_text})"
-        for g in gates
+        for g in deciding
         if g.status is GateStatus.FAILED
     ]
-    no_data = [f"{g.text}: {g.observed_text}" for g in gates if g.status is GateStatus.NO_DATA]
+    no_data = [
+        f"{g.text}: {g.reason or g.observed_text}"
+        for g in deciding
+        if g.status is GateStatus.NO_DATA
+    ]
     if aborted_by_threshold:
         why = stop_reason or f'threshold "{aborted_by_threshold}" breached during the run'
         return Verdict.FAILED, (why, *failed, *validity.reasons)
@@ -197,9 +134,11 @@ def decide(
         )
     if no_data:
         return Verdict.INCONCLUSIVE, tuple(f"too little data for {r}" for r in no_data)
-    warned = sum(g.status is GateStatus.WARN for g in gates)
+    warned = len(gates) - len(deciding)
     summary = f"all {len(gates)} gates passed" if gates else "no gates were set"
-    return Verdict.PASSED, (summary + (f" ({warned} warning(s))" if warned else ""),)
+    if any(g.status is not GateStatus.PASSED for g in gates):
+        summary = f"all {len(deciding)} deciding gates passed"
+    return Verdict.PASSED, (summary + (f" ({warned} 'as warn' gate(s))" if warned else ""),)
 
 
 def tables(records: Records, t0_ns: int, baseline: Records | None = None) -> dict[str, Any]:
@@ -232,8 +171,13 @@ def analyze(
 ) -> Analysis:
     """Analyze ``run`` against ``thresholds``; ``probes`` are results of ``run_probes``.
 
-    Raises ``InputError`` (exit 2) when a threshold names a step or phase the run lacks.
+    Raises ``InputError`` (exit 2) when a threshold names a phase the run lacks, or a step
+    (name, method, persona) its scenario does not define. A step the scenario defines but that
+    got no traffic is a no-data gate with that reason.
     """
+    thresholds = with_scenario(thresholds, scenario_facts(run.manifest))
+    for th in thresholds:
+        check_phase(th, run.phases)
     records = load_records(run, thresholds)
     info = run_info(run)
     base_records = load_records(baseline, thresholds) if baseline is not None else None
@@ -270,7 +214,6 @@ __all__ = [
     "SELECTOR_COLUMNS",
     "analyze",
     "decide",
-    "evaluate_gates",
     "load_records",
     "run_info",
     "tables",

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from loadkit.analysis.model import GateKind, GateResult, GateStatus
-from loadkit.scenario.thresholds import Threshold
+from loadkit.gates import Threshold
 from loadkit.units import format_percent
 
 _NS = 1_000_000_000
@@ -51,6 +51,8 @@ def _result(
         detail=detail,
         location=str(th.location) if th.location else None,
         samples=samples,
+        warn=th.warn,
+        reason=observed_text if failed is None else "",
     )
 
 

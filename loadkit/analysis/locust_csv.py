@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from loadkit.analysis.analyze import decide
-from loadkit.analysis.gates import format_value
 from loadkit.analysis.model import (
     Analysis,
     GateKind,
@@ -29,8 +28,8 @@ from loadkit.analysis.model import (
     ValidityBudget,
 )
 from loadkit.errors import ResultsError
+from loadkit.gates import StatKind, Threshold, format_value
 from loadkit.results.frames import FUNNEL_STAGES
-from loadkit.scenario.thresholds import StatKind, Threshold
 
 LIMITS = (
     "Locust CSV input: percentiles are Locust's rounded whole-run values; there are no "
@@ -127,8 +126,9 @@ def csv_gate(th: Threshold, stats: pd.DataFrame) -> GateResult:
     if problem is not None or value != value:
         text = f"no data: {problem or 'no requests'}"
         return GateResult(
-            th.text, GateKind.THRESHOLD, GateStatus.NO_DATA, None, text, limit, location=loc
-        )
+            th.text, GateKind.THRESHOLD, GateStatus.NO_DATA, None, text, limit, location=loc,
+            warn=th.warn, reason=text,
+        )  # fmt: skip
     failed = not th.passes(value)
     status = (GateStatus.WARN if th.warn else GateStatus.FAILED) if failed else GateStatus.PASSED
     return GateResult(
@@ -139,6 +139,7 @@ def csv_gate(th: Threshold, stats: pd.DataFrame) -> GateResult:
         format_value(th.stat.kind, value),
         limit,
         location=loc,
+        warn=th.warn,
         samples=int(rows["Request Count"].sum()),
         stat=th.stat.label,
         stat_kind=th.stat.kind.value,

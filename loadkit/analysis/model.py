@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from loadkit.errors import ExitCode
+from loadkit.gates import BreachSpan, GateKind, GateResult, GateStatus
+from loadkit.profiles import Phase
 
 
 class Verdict(StrEnum):
@@ -33,57 +35,6 @@ class Verdict(StrEnum):
             Verdict.INCONCLUSIVE: ExitCode.INVALID,
             Verdict.ABORTED: ExitCode.INTERRUPTED,
         }[self]
-
-
-class GateStatus(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    NO_DATA = "no data"  # too few samples: neither pass nor fail, reported
-    WARN = "warn"  # failed, but the gate is declared 'as warn'
-
-
-class GateKind(StrEnum):
-    THRESHOLD = "threshold"
-    INVARIANT = "invariant"
-    REGRESSION = "regression"
-    PROBE = "probe"
-
-
-@dataclass(frozen=True)
-class BreachSpan:
-    """Consecutive breached windows, seconds after t0, and the worst value seen in them."""
-
-    start_s: float
-    end_s: float
-    worst: float
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """One gate's outcome. ``observed`` is in the threshold's canonical unit (ms, fraction, /s)."""
-
-    text: str
-    kind: GateKind
-    status: GateStatus
-    observed: float | None
-    observed_text: str
-    limit_text: str
-    detail: str = ""
-    location: str | None = None
-    samples: int = 0
-    breaches: tuple[BreachSpan, ...] = ()
-    windows_total: int = 0
-    windows_no_data: int = 0
-    windows_breached: int = 0
-    stat: str = ""  # the stat's label, e.g. p(95), error_rate (empty for invariants/probes)
-    stat_kind: str = ""  # a StatKind value: tells the unit of observed and limit
-    limit: float | None = None  # the threshold value in the canonical unit
-    selector: tuple[tuple[str, str], ...] = ()
-    window_s: float | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.status is GateStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -135,7 +86,7 @@ class RunInfo:
     t0_ns: int
     onsale_offset_s: float
     duration_s: float
-    phases: tuple[tuple[str, float, float], ...]
+    phases: tuple[Phase, ...]
     target: str
     scenario: str
     versions: dict[str, Any] = field(default_factory=dict)

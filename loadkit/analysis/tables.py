@@ -6,9 +6,12 @@ phase is computed from its own records, not merged from the phases.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from loadkit.profiles import Phase
 from loadkit.results.frames import (
     QUANTILE_LABELS,
     QUANTILES,
@@ -50,7 +53,7 @@ def _block(
 
 def step_summary(
     requests: pd.DataFrame,
-    phases: tuple[tuple[str, float, float], ...],
+    phases: Sequence[Phase],
     duration_s: float,
     ranked: Ranked | None = None,
 ) -> pd.DataFrame:
@@ -66,7 +69,7 @@ def step_summary(
     ranked = ranked or Ranked.of(requests["response_ms"].to_numpy(dtype=float))  # sorted once
     rank_ok = ranked.rank[ok]  # the ok rows, picked once for the four groupings
     span_all = duration_s if duration_s > 0 else float(np.ptp(t_s)) if t_s.size else 1.0
-    spans = {name: end - start for name, start, end in phases}
+    spans = {p.name: p.end_s - p.start_s for p in phases}
     frames = []
     for by_phase in (True, False):
         for by_step in (True, False):

@@ -2,10 +2,14 @@
 
 ``verdict.json`` keys (stable, documented in docs/results.md): ``verdict``, ``exit_code``,
 ``reasons``, ``run_id``, ``status``, ``partial``, ``partial_reasons``, ``gates`` (text, kind,
-status, observed, observed_text, limit, limit_text, location, samples, breaches, windows),
-``validity`` (valid, checks), ``report_schema``.
-``junit.xml``: one ``<testcase>`` per gate; failed gates carry ``<failure>``, no-data gates
-``<skipped>``. ``report.html`` embeds its plots as base64 PNG and loads nothing from outside.
+status, observed, observed_text, limit, limit_text, location — the gate's own file:line:col —,
+samples judged, warn, no_data_reason, breaches, windows), ``validity`` (valid, checks),
+``report_schema``.
+``junit.xml``: one ``<testcase>`` per gate, then one for the verdict, so a CI that reads JUnit
+goes red exactly when the exit code is not 0: failed gates carry ``<failure>``, gates without
+data ``<error>`` (``<skipped>`` when ``as warn``); the verdict case carries ``<failure>`` for
+a failed run and ``<error>`` for an invalid, inconclusive or aborted one, with the reasons.
+``report.html`` embeds its plots as base64 PNG and loads nothing from outside.
 """
 
 from __future__ import annotations
@@ -18,9 +22,16 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from loadkit.analysis import Analysis, GateResult, GateStatus
+from loadkit.analysis import Analysis, GateResult, GateStatus, Verdict
 from loadkit.report.plots import render_plots
-from loadkit.report.text import breach_text, phase_order, render_markdown, step_rows
+from loadkit.report.text import (
+    breach_text,
+    phase_order,
+    render_markdown,
+    samples_text,
+    status_text,
+    step_rows,
+)
 from loadkit.results.schema import ANALYSIS_DIR
 from loadkit.units import format_percent
 
@@ -42,6 +53,8 @@ def _gate_json(g: GateResult) -> dict[str, Any]:
         "limit_text": g.limit_text,
         "location": g.location,
         "samples": g.samples,
+        "warn": g.warn,
+        "no_data_reason": g.reason or None,
         "detail": g.detail,
         "breaches": [
             {"start_s": b.start_s, "end_s": b.end_s, "worst": _num(b.worst)} for b in g.breaches
@@ -83,38 +96,74 @@ def verdict_json(analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def _gate_case(suite: ET.Element, g: GateResult) -> None:
+    case = ET.SubElement(
+        suite, "testcase", {"classname": f"loadkit.{g.kind.value}", "name": g.text, "time": "0"}
+    )
+    message = f"observed {g.observed_text}, limit {g.limit_text}"
+    where = f"at {g.location}" if g.location else ""
+    judged = f"samples judged: {g.samples:,}"
+    if g.status is GateStatus.FAILED:
+        failure = ET.SubElement(case, "failure", {"message": message, "type": "GateFailed"})
+        failure.text = "\n".join(
+            filter(None, [message, breach_text(g, 10), g.detail, judged, where])
+        )
+    elif g.status is GateStatus.NO_DATA and not g.warn:
+        error = ET.SubElement(case, "error", {"message": g.observed_text, "type": "NoData"})
+        error.text = "\n".join(filter(None, [g.observed_text, judged, where]))
+    elif g.status is GateStatus.NO_DATA:
+        ET.SubElement(case, "skipped", {"message": f"as warn: {g.observed_text}"})
+    else:
+        ET.SubElement(case, "system-out").text = f"{g.status.value}: {message}; {judged}"
+
+
+_VERDICT_TYPES = {
+    Verdict.FAILED: ("failure", "RunFailed"),
+    Verdict.INVALID: ("error", "RunInvalid"),
+    Verdict.INCONCLUSIVE: ("error", "RunInconclusive"),
+    Verdict.ABORTED: ("error", "RunAborted"),
+}
+
+
 def junit_xml(analysis: Analysis) -> str:
-    """JUnit XML: one test case per gate (failures marked, no-data gates skipped)."""
+    """JUnit XML: one test case per gate and one for the verdict (see the module docstring)."""
     gates = analysis.gates
+    verdict = analysis.verdict
+    tag = _VERDICT_TYPES.get(verdict)
+    failures = sum(g.status is GateStatus.FAILED for g in gates) + (
+        tag is not None and tag[0] == "failure"
+    )
+    errors = sum(g.status is GateStatus.NO_DATA and not g.warn for g in gates) + (
+        tag is not None and tag[0] == "error"
+    )
     suite = ET.Element(
         "testsuite",
         {
             "name": f"loadkit.{analysis.run.run_id}",
-            "tests": str(len(gates)),
-            "failures": str(sum(g.status is GateStatus.FAILED for g in gates)),
-            "errors": "0",
-            "skipped": str(sum(g.status is GateStatus.NO_DATA for g in gates)),
+            "tests": str(len(gates) + 1),
+            "failures": str(failures),
+            "errors": str(errors),
+            "skipped": str(sum(g.status is GateStatus.NO_DATA and g.warn for g in gates)),
         },
     )
     props = ET.SubElement(suite, "properties")
     for name, value in (
-        ("verdict", analysis.verdict.value),
+        ("verdict", verdict.value),
         ("exit_code", str(int(analysis.exit_code))),
         ("valid", str(analysis.validity.valid).lower()),
     ):
         ET.SubElement(props, "property", {"name": name, "value": value})
     for g in gates:
-        case = ET.SubElement(
-            suite, "testcase", {"classname": f"loadkit.{g.kind.value}", "name": g.text, "time": "0"}
-        )
-        message = f"observed {g.observed_text}, limit {g.limit_text}"
-        if g.status is GateStatus.FAILED:
-            failure = ET.SubElement(case, "failure", {"message": message, "type": "GateFailed"})
-            failure.text = "\n".join(filter(None, [message, breach_text(g, 10), g.detail]))
-        elif g.status is GateStatus.NO_DATA:
-            ET.SubElement(case, "skipped", {"message": g.observed_text})
-        else:
-            ET.SubElement(case, "system-out").text = f"{g.status.value}: {message}"
+        _gate_case(suite, g)
+    case = ET.SubElement(
+        suite, "testcase", {"classname": "loadkit.run", "name": "verdict", "time": "0"}
+    )
+    summary = f"{verdict.value} (exit {int(analysis.exit_code)})"
+    if tag is not None:
+        element = ET.SubElement(case, tag[0], {"message": summary, "type": tag[1]})
+        element.text = "\n".join([summary, *analysis.reasons])
+    else:
+        ET.SubElement(case, "system-out").text = "\n".join([summary, *analysis.reasons])
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
@@ -153,9 +202,17 @@ def report_html(analysis: Analysis, plots: dict[str, bytes]) -> str:
         parts += [
             "<h2>Gates</h2>",
             _html_table(
-                ["status", "gate", "observed", "limit", "breached"],
+                ["status", "gate", "observed", "limit", "samples", "breached", "where"],
                 [
-                    [g.status.value, g.text, g.observed_text, g.limit_text, breach_text(g)]
+                    [
+                        status_text(g),
+                        g.text,
+                        g.observed_text,
+                        g.limit_text,
+                        samples_text(g),
+                        breach_text(g),
+                        g.location or "",
+                    ]
                     for g in analysis.gates
                 ],
             ),

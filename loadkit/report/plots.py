@@ -47,7 +47,8 @@ def _png(fig: Figure) -> bytes:
 
 def _timeline(ax: Axes, analysis: Analysis) -> None:
     """Phase shading, t0 and on-sale lines on a time axis."""
-    for i, (name, start, end) in enumerate(analysis.run.phases):
+    for i, phase in enumerate(analysis.run.phases):
+        name, start, end = phase.name, phase.start_s, phase.end_s
         ax.axvspan(start, end, color=_PHASE_COLOURS[i % len(_PHASE_COLOURS)], zorder=0)
         ax.text(
             (start + end) / 2,

@@ -80,6 +80,18 @@ def step_rows(steps: pd.DataFrame, phase: str) -> list[list[str]]:
     ]
 
 
+def status_text(gate: GateResult) -> str:
+    """PASS / FAIL / NO DATA / WARN, marking a no-data ``as warn`` gate (it decides nothing)."""
+    return _SYMBOL[gate.status] + (
+        " (warn)" if gate.warn and gate.status is GateStatus.NO_DATA else ""
+    )
+
+
+def samples_text(gate: GateResult) -> str:
+    """The samples a gate judged (empty for probes)."""
+    return "" if gate.kind.value == "probe" else f"{gate.samples:,}"
+
+
 def breach_text(gate: GateResult, limit: int = 3) -> str:
     spans = [f"{b.start_s:g}s–{b.end_s:g}s" for b in gate.breaches[:limit]]
     more = len(gate.breaches) - limit
@@ -101,7 +113,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) 
 
 def phase_order(analysis: Analysis) -> list[str]:
     present = set(analysis.steps["phase"])
-    names = [p[0] for p in analysis.run.phases if p[0] in present]
+    names = [p.name for p in analysis.run.phases if p.name in present]
     return names + [p for p in (AFTER_PHASES,) if p in present]
 
 
@@ -117,10 +129,11 @@ def render_terminal(analysis: Analysis) -> str:
     if analysis.gates:
         out += ["", "gates"]
         rows = [
-            [_SYMBOL[g.status], g.text, g.observed_text, breach_text(g)] for g in analysis.gates
+            [status_text(g), g.text, g.reason or g.observed_text, samples_text(g), breach_text(g)]
+            for g in analysis.gates
         ]  # the limit is in the threshold text; invariants say theirs in "observed"
-        header = ("", "gate", "observed", "breached windows")
-        out += ["  " + ln for ln in _table(header, rows, left=4)]
+        header = ("", "gate", "observed (or why no data)", "samples", "breached windows")
+        out += ["  " + ln for ln in _table(header, rows, left=3)]
     out += ["", "steps, whole run"]
     out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, "all"))]
     for phase in phase_order(analysis):
@@ -182,9 +195,17 @@ def render_markdown(analysis: Analysis) -> str:
     if analysis.gates:
         out += ["", "### Gates", ""]
         out += _md_table(
-            ("", "gate", "observed", "limit", "breached windows"),
+            ("", "gate", "observed", "limit", "samples", "breached windows", "where"),
             [
-                [_EMOJI[g.status], f"`{g.text}`", g.observed_text, g.limit_text, breach_text(g)]
+                [
+                    _EMOJI[g.status] + (" (warn)" if g.warn else ""),
+                    f"`{g.text}`",
+                    g.observed_text,
+                    g.limit_text,
+                    samples_text(g),
+                    breach_text(g),
+                    g.location or "",
+                ]
                 for g in analysis.gates
             ],
         )
@@ -251,4 +272,4 @@ def render_markdown(analysis: Analysis) -> str:
     return "\n".join(out) + "\n"
 
 
-__all__ = ["render_markdown", "render_terminal", "step_rows"]
+__all__ = ["breach_text", "render_markdown", "render_terminal", "status_text", "step_rows"]

@@ -8,7 +8,7 @@ for tests, benchmarks and notebooks.
 """
 
 from loadkit.results.merge import MergeReport, merge
-from loadkit.results.reader import PhaseSpan, Run, open_run
+from loadkit.results.reader import Run, open_run
 from loadkit.results.schema import (
     ANALYSIS_DIR,
     ARRIVAL_SCHEMA,
@@ -43,7 +43,6 @@ __all__ = [
     "LatencyBreach",
     "MergeReport",
     "Outcome",
-    "PhaseSpan",
     "Run",
     "RunStatus",
     "SegmentWriter",

@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from loadkit.profiles import Phase
 from loadkit.results.schema import ArrivalOutcome, Outcome
 
 QUANTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
@@ -151,13 +152,14 @@ def window_index(t_s: np.ndarray, width_s: float) -> np.ndarray:
 AFTER_PHASES = "drain"
 
 
-def phase_labels(t_s: np.ndarray, phases: Sequence[tuple[str, float, float]]) -> pd.Categorical:
+def phase_labels(t_s: np.ndarray, phases: Sequence[Phase]) -> pd.Categorical:
     """The phase holding each time (first match wins); ``AFTER_PHASES`` outside them all."""
-    names = [p[0] for p in phases]
+    names = [p.name for p in phases]
     cats = [*dict.fromkeys(names), AFTER_PHASES]
     codes = np.full(len(t_s), len(cats) - 1, dtype=np.int32)
     unset = np.ones(len(t_s), dtype=bool)
-    for name, start_s, end_s in phases:
+    for phase in phases:
+        name, start_s, end_s = phase.name, phase.start_s, phase.end_s
         hit = unset & (t_s >= start_s) & (t_s < end_s)
         codes[hit] = cats.index(name)
         unset &= ~hit
@@ -296,44 +298,6 @@ def selection_mask(
     return mask
 
 
-def distribution_stat(values: np.ndarray, q: float | None) -> float:
-    """Percentile ``q`` (0–100, numpy linear) of ``values``, or their mean when ``q`` is None."""
-    if values.size == 0:
-        return float("nan")
-    return float(values.mean()) if q is None else float(np.percentile(values, q))
-
-
-def measure_requests(
-    requests: pd.DataFrame,
-    kind: str,
-    q: float | None,
-    selector: Sequence[tuple[str, str]],
-    span_s: float,
-) -> tuple[float, int]:
-    """One stat over request records: ``(value, samples)``; value is NaN without samples.
-
-    ``kind`` is a ``StatKind`` value: ``response``/``service`` (ms, ok requests, or the
-    selected ``outcome``), ``error_rate`` (fraction not ok, or of the selected outcome),
-    ``rate`` (per second over ``span_s``) or ``count``. This is the live evaluator's core too.
-    """
-    base = selection_mask(requests, selector, ignore=("outcome",))
-    ok = (requests["outcome"] == Outcome.OK.value).to_numpy(dtype=bool)
-    wanted = dict(selector).get("outcome")
-    if wanted is None:
-        hit = ~ok if kind == "error_rate" else np.ones(len(ok), dtype=bool)
-    else:
-        hit = selection_mask(requests, [("outcome", wanted)])
-    if kind in ("response", "service"):
-        chosen = base & (hit if wanted is not None else ok)
-        values = requests[f"{kind}_ms"].to_numpy()[chosen]
-        return distribution_stat(values, q), int(values.size)
-    if kind == "error_rate":
-        n = int(base.sum())
-        return (float((base & hit).sum()) / n if n else float("nan")), n
-    count = int((base & hit).sum())
-    return (count / span_s if kind == "rate" else float(count)), count
-
-
 def _nonempty(series: pd.Series) -> np.ndarray:
     """True where a list column holds at least one item."""
     if isinstance(series.dtype, pd.ArrowDtype):
@@ -384,11 +348,9 @@ __all__ = [
     "QUANTILES",
     "QUANTILE_LABELS",
     "Ranked",
-    "distribution_stat",
     "funnel",
     "generator_windows",
     "grouped_quantiles",
-    "measure_requests",
     "phase_labels",
     "queue_wait_s",
     "ranked_quantiles",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loadkit.errors import ResultsError
+from loadkit.profiles import Phase
 from loadkit.results.schema import (
     ARRIVAL_SCHEMA,
     INTENT_FILL,
@@ -37,15 +37,6 @@ from loadkit.results.schema import (
 
 _COMPACTED_FROM_KEY = b"loadkit.compacted_from"  # written by the runner's compaction
 _SEGMENT_RE = re.compile(r"(requests|arrivals)-w(\d+)(?:-(\d+))?\.parquet")
-
-
-@dataclass(frozen=True)
-class PhaseSpan:
-    """A named phase of the profile, in seconds after t0, ``[start_s, end_s)``."""
-
-    name: str
-    start_s: float
-    end_s: float
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -185,11 +176,12 @@ class Run:
         return float(self.manifest.get("duration_s") or 0.0)
 
     @property
-    def phases(self) -> tuple[PhaseSpan, ...]:
+    def phases(self) -> tuple[Phase, ...]:
+        """The profile's phases from the manifest, in seconds after t0."""
         out = []
         for p in self.manifest.get("phases") or ():
             if isinstance(p, dict) and {"name", "start_s", "end_s"} <= p.keys():
-                out.append(PhaseSpan(str(p["name"]), float(p["start_s"]), float(p["end_s"])))
+                out.append(Phase(str(p["name"]), float(p["start_s"]), float(p["end_s"])))
         return tuple(out)
 
     @property
@@ -262,8 +254,8 @@ class Run:
 
         requests = self.requests
         if by == "phase":
-            spans = [(p.name, p.start_s, p.end_s) for p in self.phases]
-            requests = requests.assign(phase=phase_labels(requests["t_s"].to_numpy(), spans))
+            phases = phase_labels(requests["t_s"].to_numpy(), self.phases)
+            requests = requests.assign(phase=phases)
         return request_windows(requests, width_s=width_s, by=by)
 
     @cached_property
@@ -297,4 +289,4 @@ def open_run(path: str | Path) -> Run:
     return Run(run_dir, _read_manifest(run_dir))
 
 
-__all__ = ["PhaseSpan", "Run", "open_run"]
+__all__ = ["Run", "open_run"]

@@ -124,6 +124,7 @@ class SyntheticRun:
     records_complete: bool = True
     segments_per_worker: int = 2
     thresholds: tuple[str, ...] = ()
+    gaps: tuple[tuple[float, float], ...] = ()  # [start_s, end_s): no arrival is scheduled
 
     def phase_spans(self) -> tuple[tuple[str, float, float], ...]:
         if self.phases is not None:
@@ -144,8 +145,12 @@ def _dict_array(values: np.ndarray, labels: list[str]) -> pa.DictionaryArray:
 
 def _arrivals(spec: SyntheticRun, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = round(spec.duration_s * spec.arrivals_per_s)
+    scheduled = T0_NS + (np.arange(n) * (_NS / spec.arrivals_per_s)).astype(np.int64)
+    for start_s, end_s in spec.gaps:  # a pause in the profile: those arrivals never come
+        t_s = (scheduled - T0_NS) / _NS
+        scheduled = scheduled[(t_s < start_s) | (t_s >= end_s)]
+    n = scheduled.size
     ids = np.arange(n, dtype=np.int64)
-    scheduled = T0_NS + (ids * (_NS / spec.arrivals_per_s)).astype(np.int64)
     weights = np.array([w for _, w in spec.personas], dtype=float)
     persona = rng.choice(len(weights), size=n, p=weights / weights.sum()).astype(np.int32)
     lateness = rng.exponential(max(spec.lateness_ms, 1e-9), size=n)

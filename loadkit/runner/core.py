@@ -24,6 +24,7 @@ import gevent.event
 import gevent.pool
 import numpy as np
 
+from loadkit.profiles import Phase
 from loadkit.results.schema import ArrivalOutcome, RunStatus
 from loadkit.runner.clock import Clock
 from loadkit.runner.engine_types import (
@@ -36,7 +37,7 @@ from loadkit.runner.engine_types import (
     threshold_stop_reason,
 )
 from loadkit.runner.flusher import Flusher
-from loadkit.runner.progress import CpuMeter, PhaseLike, Progress, percentile, phase_at
+from loadkit.runner.progress import CpuMeter, Progress, percentile, phase_at
 from loadkit.runner.recorder import arrival_row
 from loadkit.runner.redact import redact
 from loadkit.runner.start_timer import StartTimer, start_timer
@@ -67,7 +68,7 @@ class Engine:
         clock: Clock,
         t0_ns: int,
         options: EngineOptions,
-        phases: Sequence[PhaseLike] = (),
+        phases: Sequence[Phase] = (),
         on_progress: Callable[[Progress], None] | None = None,
         guard: GuardLike | None = None,
     ) -> None:

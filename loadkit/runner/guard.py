@@ -4,8 +4,9 @@ The hot path is untouched: visitors append request rows to the ``Recorder`` as a
 tick the guard picks up the rows appended since its last look (and, through a recorder tap, the
 rows a flush took before it looked), turns only those into a small DataFrame of the columns the
 watched thresholds use, and keeps one frame per tick for the longest span any threshold needs.
-Each threshold is then judged by ``loadkit.results.live.AbortWatch`` over the frames of its own
-span: the threshold's ``over`` window, else ``DEFAULT_SPAN_S``. Rows count in the tick in which
+Each threshold is then judged by ``loadkit.gates.AbortWatch`` (the gate engine the analyzer
+uses too) over the frames of its own span: the threshold's ``over`` window, else
+``DEFAULT_SPAN_S``. The per-tick work is incremental: each row is turned into a frame once. Rows count in the tick in which
 they were recorded (when the request ended), which is what "recently" means for protecting a
 target.
 
@@ -19,10 +20,10 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from loadkit.results.live import AbortWatch
+from loadkit.gates import AbortWatch, NotLive, Threshold, parse_threshold
+from loadkit.profiles import Phase
 from loadkit.results.schema import REQUEST_SCHEMA
 from loadkit.runner.recorder import Recorder, Row
-from loadkit.scenario.thresholds import Threshold, parse_threshold
 
 LIVE_TICK_S = 1.0
 DEFAULT_SPAN_S = 10.0  # the live window of a threshold without ``over``
@@ -90,8 +91,10 @@ class RecentRequests:
 class ThresholdGuard:
     """Watches every threshold with an ``abort`` action; ``check`` says which one tripped.
 
-    Thresholds the live evaluator cannot judge (arrival stats, invariants, an unknown phase) are
+    Thresholds the live evaluator cannot judge (arrival stats, invariants, regressions) are
     listed in ``skipped`` as ``(text, why)``; the analyzer still judges them after the run.
+    A threshold that does not parse, or names a phase the run does not have, raises
+    ``InputError`` (exit 2, before any load).
     """
 
     tick_s = LIVE_TICK_S
@@ -101,19 +104,17 @@ class ThresholdGuard:
         texts: Iterable[str],
         recorder: Recorder,
         *,
-        phases: Sequence[tuple[str, float, float]] = (),
+        phases: Sequence[Phase] = (),
         onsale_offset_s: float = 0.0,
     ) -> None:
         self.watches: list[tuple[AbortWatch, float]] = []  # (watch, span_s)
         self.skipped: list[tuple[str, str]] = []
         for th in (parse_threshold(t) for t in texts):
-            if not th.abort or th.invariant is not None or th.regression:
-                if th.abort:
-                    self.skipped.append((th.text, "only request stats are evaluated live"))
+            if not th.abort:
                 continue
             try:
                 watch = AbortWatch(th, phases=phases, onsale_offset_s=onsale_offset_s)
-            except ValueError as exc:
+            except NotLive as exc:
                 self.skipped.append((th.text, str(exc)))
                 continue
             self.watches.append((watch, _span_s(th)))

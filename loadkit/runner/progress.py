@@ -7,19 +7,11 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+
+from loadkit.profiles import Phase
 
 WAITING_PHASE = "start"
 AFTER_PHASE = "drain"
-
-
-class PhaseLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def start_s(self) -> float: ...
-    @property
-    def end_s(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +33,7 @@ class Progress:
     cpu_percent: float | None = None  # this process's CPU over the last interval (100 = 1 core)
 
 
-def phase_at(phases: Sequence[PhaseLike], elapsed_s: float) -> str:
+def phase_at(phases: Sequence[Phase], elapsed_s: float) -> str:
     """The name of the phase holding ``elapsed_s`` (before the first: start; after the last:
     drain)."""
     for p in phases:

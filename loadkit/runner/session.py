@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import ExitCode
+from loadkit.profiles import Phase
 from loadkit.results.schema import RunStatus
 from loadkit.results.writer import SegmentWriter, write_manifest
 from loadkit.runner.clock import Clock
@@ -27,7 +28,7 @@ from loadkit.runner.core import (
 )
 from loadkit.runner.flusher import Flusher
 from loadkit.runner.manifest import finish_manifest, start_manifest
-from loadkit.runner.progress import PhaseLike, Progress
+from loadkit.runner.progress import Progress
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.redact import redact
 from loadkit.runner.spec import RunSpec
@@ -45,7 +46,7 @@ class Plan:
     arrivals: Arrivals
     personas: Sequence[PersonaLike]
     target_url: str
-    phases: Sequence[PhaseLike] = ()
+    phases: Sequence[Phase] = ()
     run_info: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -190,7 +191,7 @@ def live_guard(
     thresholds: Sequence[str],
     recorder: Recorder,
     *,
-    phases: Sequence[PhaseLike],
+    phases: Sequence[Phase],
     onsale_offset_s: float,
 ) -> tuple[GuardLike | None, tuple[tuple[str, str], ...]]:
     """The live guard of ``thresholds`` on ``recorder`` (None when none has an ``abort`` action
@@ -206,7 +207,7 @@ def live_guard(
     guard = ThresholdGuard(
         thresholds,
         recorder,
-        phases=[(p.name, p.start_s, p.end_s) for p in phases],
+        phases=phases,
         onsale_offset_s=onsale_offset_s,
     )
     return (guard if guard.active else None), tuple(guard.skipped)

@@ -13,20 +13,13 @@ from enum import StrEnum
 from typing import Any, TypeAlias
 
 from loadkit.errors import Location
+from loadkit.gates.model import ThresholdSpec
 from loadkit.results.schema import ArrivalOutcome
 from loadkit.scenario.expr import Expr
 from loadkit.scenario.jsonpath import JsonPath
 from loadkit.scenario.templates import Template
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass(frozen=True)
-class ThresholdSpec:
-    """One gate as written (parsed by ``loadkit.scenario.thresholds``)."""
-
-    text: str
-    location: Location | None
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from loadkit.analysis import Analysis, analyze
+from loadkit.gates import parse_threshold
 from loadkit.results.reader import Run, open_run
 from loadkit.results.synthetic import SyntheticRun, write_synthetic_run
-from loadkit.scenario.thresholds import parse_threshold
 
 MakeRun = Callable[..., Run]
 Analyze = Callable[..., Analysis]

@@ -94,19 +94,24 @@ def test_as_warn_never_fails_the_run(check: Analyze) -> None:
     assert a.exit_code == 0
 
 
-def test_unknown_step_names_the_steps_that_exist(check: Analyze) -> None:
-    with pytest.raises(InputError) as info:
-        check(["p(95){step=chekout} < 800ms"])
-    assert "chekout" in str(info.value)
-    assert "checkout, landing, queue.join, queue.poll, seats.hold" in str(info.value)
+def test_a_step_no_record_has_is_no_data_naming_the_steps_that_exist(check: Analyze) -> None:
+    # without the scenario file, a typo and a step that got no traffic look alike: no data
+    a = check(["p(95){step=chekout} < 800ms"])
+    gate = a.gates[0]
+    assert gate.status is GateStatus.NO_DATA
+    assert "no record has step 'chekout'" in gate.reason
+    assert "checkout, landing, queue.join, queue.poll, seats.hold" in gate.reason
+    assert "Did you mean 'checkout'?" in gate.reason
+    assert a.verdict.value == "inconclusive" and a.exit_code == 3
 
 
 def test_unknown_phase_lists_the_phases(check: Analyze) -> None:
-    with pytest.raises(InputError, match="Phases: build-up, spike, tail"):
+    with pytest.raises(InputError, match="Phases: build-up, spike, tail, drain"):
         check(["error_rate < 1% during peak"])
 
 
-def test_arrival_stats_drops_and_lateness(check: Analyze) -> None:
+def test_arrival_stats_drops_and_lateness(check: Analyze, make_run: MakeRun) -> None:
+    run = make_run(drop_fraction=0.02, late_spikes=((50, 50.5, 500.0),))  # 0.5 % of arrivals
     a = check(
         [
             "rate{outcome=dropped} == 0",
@@ -115,11 +120,14 @@ def test_arrival_stats_drops_and_lateness(check: Analyze) -> None:
             "lateness_p(99) < 100ms",
             "lateness_max < 100ms",
         ],
-        drop_fraction=0.02,
-        late_spikes=((50, 50.5, 500.0),),
-    )  # 0.5 % of arrivals
+        run=run,
+    )
     rate, drops, share, p99, worst = a.gates
-    assert rate.status is GateStatus.FAILED and rate.observed == pytest.approx(0.2)
+    # the rate divides by the time the run covered: first intended start → last request end
+    req = run.requests
+    covered_s = float((req["t_s"] + req["response_ms"] / 1000).max() - run.arrivals["t_s"].min())
+    assert covered_s > 100.0  # the last journeys end after the 100 s profile
+    assert rate.status is GateStatus.FAILED and rate.observed == pytest.approx(20 / covered_s)
     assert drops.status is GateStatus.PASSED and drops.observed == 20
     assert share.status is GateStatus.FAILED and share.observed == pytest.approx(0.02)
     assert p99.status is GateStatus.PASSED

@@ -8,8 +8,8 @@ import pytest
 
 from loadkit.analysis import GateStatus, Verdict, analyze_locust_csv
 from loadkit.errors import ResultsError
+from loadkit.gates import parse_threshold
 from loadkit.report import render_terminal
-from loadkit.scenario.thresholds import parse_threshold
 
 HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"

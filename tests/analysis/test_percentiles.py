@@ -43,7 +43,7 @@ def test_grouped_quantiles_equal_numpy_per_group(rows: list[tuple[int, float]]) 
 def test_step_and_phase_table_matches_numpy(make_run: MakeRun) -> None:
     run = make_run()
     req = run.requests
-    steps = step_summary(req, tuple((p.name, p.start_s, p.end_s) for p in run.phases), 100.0)
+    steps = step_summary(req, run.phases, 100.0)
     row = steps[(steps["step"] == "checkout") & (steps["phase"] == "spike")].iloc[0]
     part = req[(req["step"] == "checkout") & (req["t_s"] >= 30) & (req["t_s"] < 60)]
     ok = part.loc[part["outcome"] == "ok", "response_ms"].to_numpy()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from loadkit.errors import ExitCode, InputError, Location
-from loadkit.scenario.thresholds import (
+from loadkit.gates import (
     Comparison,
     StatKind,
     ThresholdSpec,

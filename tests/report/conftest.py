@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from loadkit.analysis import Analysis, analyze
+from loadkit.gates import parse_threshold
 from loadkit.report import write_reports
 from loadkit.results.reader import open_run
 from loadkit.results.synthetic import LatencyBreach, SyntheticRun, write_synthetic_run
-from loadkit.scenario.thresholds import parse_threshold
 
 GATES = (
     "p(95){step=checkout} < 800ms for 20s",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from loadkit.errors import InputError
+from loadkit.profiles import Phase
 from loadkit.runner.guard import DEFAULT_SPAN_S, RecentRequests, ThresholdGuard
 from loadkit.runner.recorder import Recorder, Row
 
@@ -80,15 +81,34 @@ def test_guard_recovers_and_thin_ticks_do_not_count() -> None:
 def test_guard_lists_what_it_cannot_judge_live_and_refuses_bad_text() -> None:
     recorder = Recorder()
     guard = ThresholdGuard(
-        ["drops == 0, abort after 1s", "p95 < 1s during nope, abort after 1s", "p95 < 1s"],
+        ["drops == 0, abort after 1s", "invariant(no_oversell), abort after 1s", "p95 < 1s"],
         recorder,
-        phases=[("spike", 0.0, 10.0)],
+        phases=[Phase("spike", 0.0, 10.0)],
     )
     assert not guard.active
     assert [text for text, _ in guard.skipped] == [
         "drops == 0, abort after 1s",
-        "p95 < 1s during nope, abort after 1s",
+        "invariant(no_oversell), abort after 1s",
     ]
     assert guard.recent.span_s == DEFAULT_SPAN_S
     with pytest.raises(InputError):
         ThresholdGuard(["p95x < 1s, abort after 1s"], recorder)
+
+
+def test_guard_refuses_a_phase_the_run_does_not_have_before_any_load() -> None:
+    with pytest.raises(InputError, match="Phases: spike, drain") as info:
+        ThresholdGuard(
+            ["p95 < 1s during nope, abort after 1s"], Recorder(), phases=[Phase("spike", 0, 10)]
+        )
+    assert "\n    p95 < 1s during nope, abort after 1s\n                    ^" in str(info.value)
+
+
+def test_guard_watches_the_drain_after_the_last_phase() -> None:
+    recorder = Recorder()
+    text = "p(95) < 50ms over 1s during drain, abort after 1s"
+    guard = ThresholdGuard([text], recorder, phases=[Phase("spike", 0.0, 3.0)])
+    answers = []
+    for tick in range(1, 7):
+        _record(recorder, 10, 200.0)
+        answers.append(guard.check(float(tick)))
+    assert answers == [None, None, None, text, text, text]  # drain from t=3: aborts 1 s later

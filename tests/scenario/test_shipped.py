@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from loadkit.gates import parse_threshold
 from loadkit.results.schema import ArrivalOutcome
 from loadkit.scenario import load_scenario
-from loadkit.scenario.thresholds import parse_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))

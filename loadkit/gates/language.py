@@ -15,69 +15,34 @@ Grammar (``docs/thresholds.md`` is the user reference)::
     action    := abort [after DUR] | as warn
     TIME      := (t0 | onsale) [(+|-) DUR]
 
-Values are stored in canonical units: milliseconds for latency stats, fractions for rates of
-errors/drops and regressions, events per second for ``rate``. A parse error is an
-``InputError`` (exit 2) showing the text with a caret under the column, what was expected, and
-the closest valid word. Which steps and phases exist is only known from the records, so those
-names are checked at analysis time.
+A parse error is an ``InputError`` (exit 2) showing the text with a caret under the column,
+what was expected, and the closest valid word. Numbers must be finite; durations, limits
+(except a regression's) and sample counts must not be negative; ``over`` must be positive.
+Which steps exist is checked against the scenario by ``loadkit.gates.rules.check_selectors``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from enum import StrEnum
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from loadkit.errors import InputError, Location, did_you_mean
-from loadkit.scenario.models import ThresholdSpec
+from loadkit.gates.model import (
+    INVARIANTS,
+    LATENCY_KINDS,
+    SELECTOR_KEYS,
+    Comparison,
+    Stat,
+    StatKind,
+    Threshold,
+    TimeRef,
+)
+from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.units import parse_duration_s, parse_fraction, parse_rate_per_s
 
-
-class StatKind(StrEnum):
-    RESPONSE = "response"  # response time from the intended start, ms, ok requests only
-    SERVICE = "service"  # service time (start → last byte), ms, ok requests only
-    LATENESS = "lateness"  # arrival start lateness, ms
-    ERROR_RATE = "error_rate"  # fraction of requests not ok (selector outcome= narrows it)
-    RATE = "rate"  # achieved requests per second (outcome=dropped: dropped arrivals per s)
-    COUNT = "count"  # number of requests
-    DROPS = "drops"  # number of dropped arrivals
-    DROP_RATE = "drop_rate"  # fraction of arrivals dropped
-    INVARIANT = "invariant"
-
-
-class Comparison(StrEnum):
-    LT = "<"
-    LE = "<="
-    GT = ">"
-    GE = ">="
-    EQ = "=="
-    NE = "!="
-
-    def holds(self, observed: float, limit: float) -> bool:
-        """True when ``observed <op> limit`` (the gate passes)."""
-        return {
-            "<": observed < limit,
-            "<=": observed <= limit,
-            ">": observed > limit,
-            ">=": observed >= limit,
-            "==": observed == limit,
-            "!=": observed != limit,
-        }[self.value]
-
-
-LATENCY_KINDS = (StatKind.RESPONSE, StatKind.SERVICE, StatKind.LATENESS)
-ARRIVAL_KINDS = (StatKind.LATENESS, StatKind.DROPS, StatKind.DROP_RATE)
-SELECTOR_KEYS = ("step", "name", "persona", "method", "outcome", "status", "worker")
-INVARIANTS: dict[str, tuple[str, ...]] = {  # name → accepted parameters
-    "no_oversell": (),
-    "no_shop_without_token": (),
-    "admission_rate": ("max", "tolerance"),
-    "fifo": ("max", "slack"),
-    "retry_amplification": ("max",),
-}
 _INVARIANT_ALIASES = {"fifo_inversions": "fifo", "oversell": "no_oversell"}
 _AGGS = {"avg": None, "min": 0.0, "max": 100.0, "med": 50.0}
 _SIMPLE_STATS = {
@@ -107,89 +72,24 @@ STAT_NAMES = (
     "invariant(NAME)",
     "regression(STAT)",
 )
+OUTCOMES = tuple(dict.fromkeys([*(o.value for o in Outcome), *(o.value for o in ArrivalOutcome)]))
 _KNOWN_WORDS = tuple(
     n.replace("(N)", "").replace("(NAME)", "").replace("(STAT)", "") for n in STAT_NAMES
 )
+GLOB_CHARS = "*?["
 
 
-@dataclass(frozen=True)
-class Stat:
-    """What a threshold measures. ``q`` is a percentile 0–100 (max is 100); None means mean."""
-
-    kind: StatKind
-    q: float | None = None
-    is_mean: bool = False
-
-    @property
-    def label(self) -> str:
-        if self.kind not in LATENCY_KINDS:
-            return self.kind.value
-        prefix = "" if self.kind is StatKind.RESPONSE else f"{self.kind.value}_"
-        if self.is_mean:
-            return prefix + "avg"
-        if self.q == 100.0:
-            return prefix + "max"
-        if self.q == 0.0:
-            return prefix + "min"
-        return f"{prefix}p({self.q:g})"
-
-
-@dataclass(frozen=True)
-class TimeRef:
-    """A point in run time: ``anchor`` (t0 or onsale) plus ``offset_s``."""
-
-    anchor: str
-    offset_s: float
-
-    def resolve_s(self, onsale_offset_s: float) -> float:
-        return self.offset_s + (onsale_offset_s if self.anchor == "onsale" else 0.0)
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """One parsed gate. See the module docstring for the meaning of each part."""
-
-    text: str
-    location: Location | None
-    stat: Stat
-    selector: tuple[tuple[str, str], ...] = ()
-    op: Comparison = Comparison.LE
-    value: float = 0.0
-    value_text: str = "0"
-    over_s: float | None = None
-    for_s: float | None = None
-    in_windows: float | None = None  # fraction of windows that must pass
-    phase: str | None = None
-    start: TimeRef | None = None
-    end: TimeRef | None = None
-    min_samples: int | None = None
-    abort: bool = False
-    abort_after_s: float | None = None
-    warn: bool = False
-    invariant: str | None = None
-    params: tuple[tuple[str, float], ...] = ()
-    regression: bool = False
-
-    @property
-    def windowed(self) -> bool:
-        return self.over_s is not None or self.for_s is not None or self.in_windows is not None
-
-    @property
-    def window_s(self) -> float:
-        """Window width: ``over``, else the 1 s base when ``for``/``in`` ask for windows."""
-        return self.over_s if self.over_s is not None else 1.0
-
-    def select(self, key: str) -> str | None:
-        return dict(self.selector).get(key)
-
-    def param(self, name: str, default: float) -> float:
-        return dict(self.params).get(name, default)
-
-    def passes(self, observed: float) -> bool:
-        return self.op.holds(observed, self.value)
-
-    def __str__(self) -> str:
-        return self.text
+def caret_error(
+    text: str, location: Location | None, col: int, problem: str, hint: str
+) -> InputError:
+    """An ``InputError`` about ``text`` with a caret under 0-based ``col``; the location's
+    column is moved to the caret."""
+    loc = location or Location("<threshold>", 1, None)
+    if loc.column is not None and loc.line is not None:
+        loc = replace(loc, column=loc.column + col)
+    else:
+        loc = replace(loc, column=col + 1, line=loc.line or 1)
+    return InputError(f"{problem}\n    {text}\n    {' ' * col}^", location=loc, hint=hint)
 
 
 class _Parser:
@@ -198,24 +98,15 @@ class _Parser:
         self.location = location
         self.pos = 0
 
-    # -- errors ---------------------------------------------------------------------------
     def fail(
         self, problem: str, expected: str, at: int | None = None, near: str = ""
     ) -> InputError:
-        col = self.pos if at is None else at
-        loc = self.location or Location("<threshold>", 1, None)
-        if loc.column is not None and loc.line is not None:
-            loc = replace(loc, column=loc.column + col)
-        else:
-            loc = replace(loc, column=col + 1, line=loc.line or 1)
         hint = f"Expected {expected}." + (did_you_mean(near, _KNOWN_WORDS) if near else "")
-        return InputError(
-            f"cannot parse threshold: {problem}\n    {self.text}\n    {' ' * col}^",
-            location=loc,
-            hint=hint,
+        col = self.pos if at is None else at
+        return caret_error(
+            self.text, self.location, col, f"cannot parse threshold: {problem}", hint
         )
 
-    # -- scanning -------------------------------------------------------------------------
     def skip(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
             self.pos += 1
@@ -257,7 +148,7 @@ class _Parser:
         quoted = self.match(r'"[^"]*"|\'[^\']*\'')
         if quoted:
             return quoted[1:-1]
-        return self.match(r"[A-Za-z0-9_.\-/*:%+]+")
+        return self.match(r"[A-Za-z0-9_.\-/*:%+?\[\]]+")
 
     def keyword(self, word: str) -> bool:
         self.skip()
@@ -266,15 +157,24 @@ class _Parser:
             self.pos = m.end()
         return m is not None
 
-    def value(self, what: str, convert: type[float] | object) -> tuple[float, str, int]:
+    def value(
+        self, what: str, convert: Callable[[Any], float], *, negative: bool = False
+    ) -> tuple[float, str, int]:
+        """A number with its unit, converted; refused when not finite, or negative unless
+        ``negative`` allows it."""
         start = self.here()
         raw = self.match(r"-?[0-9.]+(?:[A-Za-zµ%]+[0-9.]*)*(?:/[A-Za-z]+)?|-?\.[0-9]+")
         if raw is None:
             raise self.fail("missing value", what)
         try:
-            return float(convert(raw)), raw, start  # type: ignore[operator]
-        except ValueError as exc:
+            value = float(convert(raw))
+        except (ValueError, OverflowError) as exc:
             raise self.fail(f"bad value '{raw}': {exc}", what, at=start) from None
+        if not math.isfinite(value):
+            raise self.fail(f"'{raw}' is too large", what, at=start)
+        if value < 0 and not negative:
+            raise self.fail(f"'{raw}' is negative", what, at=start)
+        return value, raw, start
 
     def duration_s(self, what: str = "a duration such as 10s or 500ms") -> float:
         return self.value(what, parse_duration_s)[0]
@@ -300,7 +200,7 @@ def _stat(p: _Parser) -> Stat:
         q = float(m.group(1) + (m.group(2) or "")) if m.group(1) else float(m.group(3)) / 10
         return Stat(family, q)
     if name == "p" and p.take("("):
-        q, _, at = p.value("a percentile between 0 and 100, e.g. p(95)", float)
+        q, _, at = p.value("a percentile between 0 and 100, e.g. p(95)", float, negative=True)
         if not 0 <= q <= 100:
             raise p.fail(f"percentile {q:g} is out of range", "a percentile between 0 and 100", at)
         p.expect(")", "')' to close p(...)")
@@ -308,10 +208,11 @@ def _stat(p: _Parser) -> Stat:
     raise p.fail(f"unknown stat '{name}'", "a stat: " + ", ".join(STAT_NAMES), start, name)
 
 
-def _selector(p: _Parser) -> tuple[tuple[str, str], ...]:
+def _selector(p: _Parser) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
     if not p.take("{"):
-        return ()
+        return (), ()
     pairs: list[tuple[str, str]] = []
+    columns: list[int] = []
     while True:
         at = p.here()
         key = p.word()
@@ -323,12 +224,20 @@ def _selector(p: _Parser) -> tuple[tuple[str, str], ...]:
                 f"unknown selector key '{key}'{hint}", "one of " + ", ".join(SELECTOR_KEYS), at
             )
         p.expect("=", f"'=' after '{key}'")
+        value_at = p.here()
         value = p.token()
         if value is None:
             raise p.fail(f"missing value for '{key}'", "a name, e.g. step=checkout")
+        if key == "outcome" and value not in OUTCOMES and not any(c in value for c in GLOB_CHARS):
+            raise p.fail(
+                f"unknown outcome '{value}'{did_you_mean(value, OUTCOMES)}",
+                "one of " + ", ".join(OUTCOMES),
+                value_at,
+            )
         pairs.append((key, value))
+        columns.append(value_at)
         if p.take("}"):
-            return tuple(pairs)
+            return tuple(pairs), tuple(columns)
         p.expect(",", "',' or '}' in the selector")
 
 
@@ -340,8 +249,14 @@ def _comparison(p: _Parser) -> Comparison:
 
 
 def _limit(p: _Parser, stat: Stat, regression: bool) -> tuple[float, str]:
-    if regression or stat.kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
-        value, raw, _ = p.value("a percentage such as 1% or 0.5%", parse_fraction)
+    if regression:
+        what = "a change such as 10% (negative: an improvement is required)"
+        value, raw, _ = p.value(what, parse_fraction, negative=True)
+        return value, raw
+    if stat.kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
+        value, raw, at = p.value("a percentage such as 1% or 0.5%", parse_fraction)
+        if value > 1.0:
+            raise p.fail(f"'{raw}' is more than 100%", "a percentage between 0% and 100%", at)
         return value, raw
     if stat.kind in LATENCY_KINDS:
         value, raw, at = p.value("a duration with a unit, such as 800ms or 1.5s", parse_duration_s)
@@ -363,32 +278,57 @@ def _time_ref(p: _Parser) -> TimeRef:
     return TimeRef(anchor, sign * p.duration_s() if sign else 0.0)
 
 
+def _min_samples(p: _Parser) -> int:
+    what = "a whole number of samples, 0 or more (min 20 samples)"
+    value, raw, at = p.value(what, float)
+    if not value.is_integer():
+        raise p.fail(f"'{raw}' is not a whole number", what, at)
+    p.keyword("samples")
+    return int(value)
+
+
+def _clause(p: _Parser, fields: dict[str, object]) -> bool:
+    """One window/range/sample clause into ``fields``; False when none starts here."""
+    at = p.here()
+    if p.keyword("over"):
+        fields["over_s"] = p.duration_s()
+        if fields["over_s"] == 0:
+            raise p.fail("the window is 0s wide", "a positive window, e.g. over 10s", at)
+    elif p.keyword("for"):
+        fields["for_s"] = p.duration_s()
+    elif p.keyword("in"):
+        share, raw, share_at = p.value("a percentage such as 95%", parse_fraction)
+        if not 0 < share <= 1:
+            raise p.fail(
+                f"'{raw}' is not a share of windows", "more than 0%, at most 100%", share_at
+            )
+        fields["in_windows"] = share
+        if not (p.keyword("of") and p.keyword("windows")):
+            raise p.fail("incomplete window rule", "'of windows' (in 95% of windows)")
+    elif p.keyword("during"):
+        phase = p.token()
+        if phase is None:
+            raise p.fail("missing phase name", "a phase of the profile, e.g. during spike")
+        fields["phase"] = phase
+    elif p.keyword("from"):
+        start = fields["start"] = _time_ref(p)
+        if not p.keyword("to"):
+            raise p.fail("missing 'to'", "from TIME to TIME (from t0+30s to t0+5m)")
+        end = fields["end"] = _time_ref(p)
+        if start.anchor == end.anchor and end.offset_s <= start.offset_s:
+            raise p.fail("the range ends before it starts", "from an earlier to a later TIME", at)
+    elif p.keyword("min"):
+        fields["min_samples"] = _min_samples(p)
+    else:
+        return False
+    return True
+
+
 def _clauses(p: _Parser, fields: dict[str, object]) -> None:
     expected = "over, for, in N% of windows, during, from, min N samples, or ',' and an action"
     while not p.at_end() and not p.peek(","):
         at = p.here()
-        if p.keyword("over"):
-            fields["over_s"] = p.duration_s()
-        elif p.keyword("for"):
-            fields["for_s"] = p.duration_s()
-        elif p.keyword("in"):
-            fields["in_windows"] = p.value("a percentage such as 95%", parse_fraction)[0]
-            if not (p.keyword("of") and p.keyword("windows")):
-                raise p.fail("incomplete window rule", "'of windows' (in 95% of windows)")
-        elif p.keyword("during"):
-            phase = p.token()
-            if phase is None:
-                raise p.fail("missing phase name", "a phase of the profile, e.g. during spike")
-            fields["phase"] = phase
-        elif p.keyword("from"):
-            fields["start"] = _time_ref(p)
-            if not p.keyword("to"):
-                raise p.fail("missing 'to'", "from TIME to TIME (from t0+30s to t0+5m)")
-            fields["end"] = _time_ref(p)
-        elif p.keyword("min"):
-            fields["min_samples"] = int(p.value("a whole number of samples", float)[0])
-            p.keyword("samples")
-        else:
+        if not _clause(p, fields):
             raise p.fail(f"unexpected '{p.text[at:].split()[0]}'", expected, at)
 
 
@@ -462,7 +402,7 @@ def parse_threshold(text: str, location: Location | None = None) -> Threshold:
         if regression:
             p.expect("(", "'(' after regression")
         stat = _stat(p)
-        fields["selector"] = _selector(p)
+        fields["selector"], fields["selector_at"] = _selector(p)
         if regression:
             p.expect(")", "')' to close regression(...)")
         fields["op"] = _comparison(p)
@@ -470,63 +410,12 @@ def parse_threshold(text: str, location: Location | None = None) -> Threshold:
         fields["regression"] = regression
     _clauses(p, fields)
     _actions(p, fields)
+    lead = len(text) - len(text.lstrip())  # selector columns are kept relative to the stored text
+    if lead and fields.get("selector_at"):
+        fields["selector_at"] = tuple(c - lead for c in fields["selector_at"])  # type: ignore[attr-defined]
+    if lead and location is not None and location.column is not None:
+        location = replace(location, column=location.column + lead)
     return Threshold(text=text.strip(), location=location, stat=stat, **fields)  # type: ignore[arg-type]
 
 
-def load_thresholds_file(path: str | Path) -> tuple[ThresholdSpec, ...]:
-    """Read thresholds from a YAML list of strings, or plain text one per line (``#`` comments).
-
-    Returns specs with file:line; parse them with ``parse_threshold(spec.text, spec.location)``.
-    Raises ``InputError`` when the file is missing or not a list of strings.
-    """
-    from loadkit.sources import load_yaml_text
-
-    p = Path(path)
-    try:
-        raw = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read the thresholds file: {exc}",
-            location=Location(str(p)),
-            hint="Check the path (it is relative to the current directory).",
-        ) from None
-    lines = [ln for ln in raw.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if lines and lines[0].lstrip().startswith(("-", "thresholds:")):
-        data = load_yaml_text(raw, str(p))
-        if data is None:
-            return ()
-        if isinstance(data, dict):
-            data = data.get("thresholds", data)
-        specs = []
-        for i, item in enumerate(data):
-            loc = data.item_loc(i) if hasattr(data, "item_loc") else Location(str(p))
-            if not isinstance(item, str):
-                raise InputError(
-                    "each threshold must be a string",
-                    location=loc,
-                    hint='Quote it: - "p(95) < 800ms"',
-                )
-            specs.append(ThresholdSpec(item, loc))
-        return tuple(specs)
-    out = []
-    for n, line in enumerate(raw.splitlines(), 1):
-        body = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
-        if body.strip():
-            column = len(line) - len(line.lstrip()) + 1
-            out.append(ThresholdSpec(body.strip(), Location(str(p), n, column)))
-    return tuple(out)
-
-
-__all__ = [
-    "INVARIANTS",
-    "SELECTOR_KEYS",
-    "STAT_NAMES",
-    "Comparison",
-    "Stat",
-    "StatKind",
-    "Threshold",
-    "ThresholdSpec",
-    "TimeRef",
-    "load_thresholds_file",
-    "parse_threshold",
-]
+__all__ = ["GLOB_CHARS", "OUTCOMES", "STAT_NAMES", "caret_error", "parse_threshold"]
