@@ -42,6 +42,7 @@ from loadkit.results.writer import (
     segment_name,
     write_manifest,
 )
+from loadkit.sources import load_json_capped
 
 WORKER_MANIFEST = "worker.json"
 LOST_SEQ = 999_999  # reserved segment number: arrivals the master accounted as lost
@@ -143,7 +144,7 @@ def write_lost_arrivals(records_dir: Path, worker_id: int, table: pa.Table) -> P
 def read_worker_manifest(worker_dir: Path) -> dict[str, Any]:
     path = worker_dir / WORKER_MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json_capped(path)
     except FileNotFoundError:
         raise ResultsError(
             f"{worker_dir} is not a loadkit worker folder (no {WORKER_MANIFEST})"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadkit.scenario import budget
 from loadkit.scenario.expr import Expr, ExprError, Scope, compile_expr
 
 _HOLE_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -31,13 +32,18 @@ class Template:
 
 
 def to_text(value: Any) -> str:
-    """How a value appears inside text: null is empty, booleans are true/false."""
+    """How a value appears inside text: null is empty, booleans are true/false.
+
+    Raises ``BudgetError`` for a list or mapping whose text would be over the text budget.
+    """
     if value is None:
         return ""
     if value is True:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, list | dict):
+        budget.cap_text_of(value, "this template")
     return str(value)
 
 
@@ -105,7 +111,9 @@ def _join_pieces(text: str, pieces: list[str | Expr], exprs: list[Expr]) -> Temp
         parts.append(_literal(p) if isinstance(p, str) else _as_text(p.fn))
 
     def render(c: Scope) -> str:
-        return "".join([part(c) for part in parts])
+        texts = [part(c) for part in parts]
+        budget.cap_text(sum(map(len, texts)), "this template")  # {{x}}{{x}}... of a big x
+        return "".join(texts)
 
     return _merge(text, render, exprs)
 

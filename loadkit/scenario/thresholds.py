@@ -479,11 +479,11 @@ def load_thresholds_file(path: str | Path) -> tuple[ThresholdSpec, ...]:
     Returns specs with file:line; parse them with ``parse_threshold(spec.text, spec.location)``.
     Raises ``InputError`` when the file is missing or not a list of strings.
     """
-    from loadkit.sources import load_yaml_text
+    from loadkit.sources import LIMITS, load_yaml_text, read_capped_text
 
     p = Path(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = read_capped_text(p, LIMITS.yaml_bytes, "thresholds file")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(
             f"cannot read the thresholds file: {exc}",

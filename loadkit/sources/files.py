@@ -135,14 +135,17 @@ def load_json_capped(path: Path) -> Any:
     """``json.loads`` of the file at ``path`` within ``LIMITS.json_bytes`` and Python's
     nesting limit (the results' manifest.json and worker.json).
 
-    Raises ``ResultsError`` for an oversized, special or too deeply nested file;
-    ``OSError``, ``UnicodeDecodeError`` and ``json.JSONDecodeError`` pass through.
+    Raises ``ResultsError`` for an oversized, special, non-UTF-8 or too deeply nested file;
+    ``OSError`` (e.g. not found) and ``json.JSONDecodeError`` pass through.
     """
     try:
         data = read_capped_bytes(path, LIMITS.json_bytes, "JSON file")
+        text = data.decode("utf-8")
     except InputError as exc:
         raise ResultsError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path} is not UTF-8 text: {exc}") from None
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(text)
     except RecursionError:
         raise ResultsError(f"{path} is nested too deeply to be a loadkit file.") from None
