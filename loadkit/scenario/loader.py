@@ -44,6 +44,7 @@ TOP_KEYS = (
 )  # fmt: skip
 SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "time_scale")
 FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
+_MAX_HEADER_CHARS = 64 * 1024
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -228,7 +229,14 @@ def _csv_header(
     try:
         data_file(raw, base, allowed, loc, "feeder file", LIMITS.feeder_bytes)
         with file.open(newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
+            first = fh.readline(_MAX_HEADER_CHARS + 1)
+        if len(first) > _MAX_HEADER_CHARS:
+            raise InputError(
+                f"the feeder file's first line is over {_MAX_HEADER_CHARS:,} characters ({raw}).",
+                location=loc,
+                hint="The first line names the columns: id,email,...",
+            )
+        header = next(csv.reader([first]), [])
     except InputError as exc:
         problems.add_error(exc)
         return ()

@@ -15,7 +15,7 @@ from loadkit.scenario.expr import Expr, ExprError, compile_expr
 from loadkit.scenario.jsonpath import JsonPath, compile_jsonpath
 from loadkit.scenario.models import HazardStage, ThinkKind, ThinkSpec
 from loadkit.scenario.templates import Template, compile_template, compile_value
-from loadkit.sources import Problems, YamlList, YamlMap
+from loadkit.sources import Problems, YamlList, YamlMap, kind_of
 from loadkit.units import parse_duration_s, parse_fraction
 
 _FALSE_EXPR = compile_expr("false")
@@ -243,11 +243,7 @@ def parse_statuses(value: Any) -> set[int]:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, YamlMap):
-        return "a mapping"
-    if isinstance(value, YamlList):
-        return "a list"
-    return type(value).__name__
+    return kind_of(value)
 
 
 __all__ = ["END_CHOICES", "Values", "parse_statuses"]

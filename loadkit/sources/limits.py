@@ -18,13 +18,13 @@ class SourceLimits:
     small enough that a file at a limit is refused within a second and a few MB of memory.
     """
 
-    yaml_bytes: int = 1 << 20  # a scenario, profile or thresholds file: 1 MiB (~20,000 lines)
+    yaml_bytes: int = 256 << 10  # a scenario, profile or thresholds file: 256 KiB (~7,000 lines)
     yaml_nodes: int = 100_000  # values after expanding aliases (the "billion laughs" guard)
     yaml_depth: int = 64  # mappings and lists inside each other
     yaml_aliases: int = 1_000  # uses of *anchor
     json_bytes: int = 16 << 20  # manifest.json, worker.json: 16 MiB
     feeder_bytes: int = 100 << 20  # a feeder CSV: 100 MiB
-    trace_bytes: int = 8 << 20  # a trace CSV: 8 MiB (~500,000 rows)
+    trace_bytes: int = 2 << 20  # a trace CSV: 2 MiB (~200,000 rows: 2 days at 1 s)
 
 
 LIMITS = SourceLimits()

@@ -181,7 +181,7 @@ class Problems:
         self.errors: list[InputError] = []
 
     def add(self, message: str, location: Location | None, hint: str | None = None) -> None:
-        self.errors.append(InputError(message, location=location, hint=hint))
+        self.errors.append(InputError(_clip(message), location=location, hint=hint))
 
     def add_error(self, error: InputError) -> None:
         if isinstance(error, ValidationErrors):
@@ -242,6 +242,17 @@ class Problems:
             msg = str(exc) or f"expected {expected}"
             self.add(f"bad value for '{key}': {msg}", mapping.value_loc(key))
             return default
+
+
+_MAX_MESSAGE = 400
+
+
+def _clip(message: str) -> str:
+    """A message quoting a huge value keeps its start and end: a terminal, not a flood."""
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    half = _MAX_MESSAGE // 2
+    return f"{message[:half]} … ({len(message) - 2 * half:,} characters) … {message[-half:]}"
 
 
 def expect_map(value: Any, loc: Location, what: str, problems: Problems) -> YamlMap | None:
