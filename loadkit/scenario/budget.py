@@ -25,6 +25,7 @@ MAX_EXPR_CHARS = 10_000  # the text of one expression
 MAX_EXPR_DEPTH = 100  # operators and brackets inside each other
 MAX_NUMBER_DIGITS = 400  # one number literal
 MAX_FORMAT_WIDTH = 10_000  # width or precision in a '%' format
+MAX_FORMAT_CONVERSIONS = 10_000  # '%' signs in one format
 MAX_ROUND_DIGITS = 1_300  # round(x, n): |n|
 _ITEM_CELLS = 8  # a list item costs a pointer
 
@@ -201,6 +202,10 @@ def check_format(fmt: str, args: Any) -> None:
     """``BudgetError`` when ``fmt % args`` could be huge: a width or precision over
     ``MAX_FORMAT_WIDTH`` (or given by ``*``), or a result over ``MAX_TEXT_CHARS`` counting
     each conversion as its width plus the text of all the arguments."""
+    if fmt.count("%") > MAX_FORMAT_CONVERSIONS:
+        raise BudgetError(
+            f"a '%' format with more than {MAX_FORMAT_CONVERSIONS:,} conversions is over the limit"
+        )
     total = len(fmt)
     args_chars = -1
     for m in _FORMAT_RE.finditer(fmt):
@@ -225,6 +230,7 @@ def check_format(fmt: str, args: Any) -> None:
 __all__ = [
     "MAX_EXPR_CHARS",
     "MAX_EXPR_DEPTH",
+    "MAX_FORMAT_CONVERSIONS",
     "MAX_INT_BITS",
     "MAX_ITEMS",
     "MAX_NUMBER_DIGITS",

@@ -26,7 +26,7 @@ from loadkit.scenario.models import (
 )
 from loadkit.scenario.parse_request import RequestParser, is_var_name
 from loadkit.scenario.templates import Template
-from loadkit.sources import YamlList, YamlMap
+from loadkit.sources import YamlList, YamlMap, kind_of
 
 KINDS = (
     "request", "think", "poll", "retry", "choice", "if", "repeat", "leave", "set", "record",
@@ -66,7 +66,8 @@ class StepParser(RequestParser):
 
     def steps(self, value: Any, loc: Location, what: str = "steps") -> tuple[Step, ...]:
         if not isinstance(value, YamlList):
-            self.problems.add(f"{what} must be a list of steps (lines starting with '- ').", loc)
+            self.problems.add(f"{what} must be a list of steps (lines starting with '- '), "
+                              f"got {kind_of(value)}.", loc)  # fmt: skip
             return ()
         out: list[Step] = []
         for i, raw in enumerate(value):
