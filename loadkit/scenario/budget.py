@@ -4,8 +4,8 @@ A scenario is data copied between people, so ``'x' * 10000000000``, ``range(10**
 ``'%0999999999d' % 1`` or ``x * x`` repeated forty times must end with a clear message, at
 ``validate`` (constant folding) and at run time, instead of a MemoryError, a hang or a
 traceback. The checks sit only at the operations that can grow a value (``*``, ``+`` on text
-and lists, ``%`` formatting, list literals and a few functions) and cost a length comparison
-there; reading a variable or comparing numbers pays nothing.
+and lists, ``%`` formatting, list literals and a few functions) and cost a type test and a
+length comparison there; reading a variable or comparing values pays nothing.
 
 Each metered evaluation of one expression may allocate at most ``MAX_WORK`` cells (a
 character, or a list item counted as 8); every value it makes is at most ``MAX_TEXT_CHARS``
@@ -21,6 +21,7 @@ MAX_TEXT_CHARS = 10_000_000  # one text value: 10 M characters
 MAX_ITEMS = 1_000_000  # one list (counting through nested lists and mappings)
 MAX_INT_BITS = 4_096  # about 1,200 decimal digits
 MAX_WORK = 100_000_000  # cells one evaluation may allocate (about 100 MB)
+MAX_FOLDED_CHARS = 50_000_000  # all the constants folded in one file
 MAX_EXPR_CHARS = 10_000  # the text of one expression
 MAX_EXPR_DEPTH = 100  # operators and brackets inside each other
 MAX_NUMBER_DIGITS = 400  # one number literal
@@ -49,23 +50,23 @@ class _Meter:
     used = 0
 
 
-_METER = _Meter()
+METER = _Meter()
 
 
 def start() -> None:
     """Begin a metered evaluation (called by the root of an expression that can grow values)."""
-    _METER.used = 0
+    METER.used = 0
 
 
 def charge(cells: int) -> None:
     """Count ``cells`` against the current evaluation; ``BudgetError`` past ``MAX_WORK``."""
-    used = _METER.used + cells
+    used = METER.used + cells
     if used > MAX_WORK:
         raise BudgetError(
             f"this expression would allocate more than {MAX_WORK:,} cells (about 100 MB); "
             "loadkit stops it here"
         )
-    _METER.used = used
+    METER.used = used
 
 
 def cap_text(n_chars: int, what: str) -> None:
@@ -158,11 +159,17 @@ def new_list(value: list[Any], what: str) -> list[Any]:
     return value
 
 
+_NUMBERS = (int, float, bool)
+
+
 def mul(a: Any, b: Any) -> Any:
     """``a * b`` within the budgets: integer bits, text length, list items."""
-    if type(a) is int and type(b) is int:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
         if a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
             raise BudgetError(f"'*' would make a number of over {MAX_INT_BITS:,} bits")
+        return a * b
+    if ta in _NUMBERS and tb in _NUMBERS:
         return a * b
     if isinstance(a, str | list) and isinstance(b, int):
         seq, n = a, b
@@ -179,18 +186,18 @@ def mul(a: Any, b: Any) -> Any:
 
 
 def add(a: Any, b: Any) -> Any:
-    """``a + b`` within the text and list caps (not metered: ``i + 1`` stays cheap)."""
-    if type(a) is str and type(b) is str:
-        cap_text(len(a) + len(b), "'+'")
-    elif type(a) is list and type(b) is list:
-        cap_items(len(a) + len(b), "'+'")
+    """``a + b`` within the text and list budgets (numbers pass straight through)."""
+    ta = type(a)
+    if ta is str and type(b) is str:
+        grown_text(len(a) + len(b), "'+'")
+    elif ta is list and type(b) is list:
+        grown_list(len(a) + len(b), "'+'")
     return a + b
 
 
 def mod(a: Any, b: Any) -> Any:
-    """``a % b``; for a text format, within the text cap (see ``check_format``; not metered:
-    ``i % 2`` stays cheap)."""
-    if isinstance(a, str):
+    """``a % b``; for a text format, within the text budget (see ``check_format``)."""
+    if type(a) is str:
         check_format(a, b)
     return a % b
 
@@ -224,12 +231,13 @@ def check_format(fmt: str, args: Any) -> None:
         if args_chars < 0:
             args_chars = text_size(args)
         total += width + args_chars + 8
-    cap_text(total, "'%' formatting")
+    grown_text(total, "'%' formatting")
 
 
 __all__ = [
     "MAX_EXPR_CHARS",
     "MAX_EXPR_DEPTH",
+    "MAX_FOLDED_CHARS",
     "MAX_FORMAT_CONVERSIONS",
     "MAX_INT_BITS",
     "MAX_ITEMS",
@@ -237,6 +245,7 @@ __all__ = [
     "MAX_ROUND_DIGITS",
     "MAX_TEXT_CHARS",
     "MAX_WORK",
+    "METER",
     "BudgetError",
     "EvalError",
     "add",

@@ -214,7 +214,7 @@ _BINARY: dict[str, tuple[int, Callable[[Any, Any], Any]]] = {
     "//": (6, lambda a, b: a // b),
     "%": (6, budget.mod),
 }
-_METERED_OPS = {"*"}  # ops that charge the per-evaluation meter (see budget.py)
+_METERED_OPS = {"*", "+", "%"}  # ops that charge the per-evaluation meter (see budget.py)
 _POSTFIX_BP = 8
 
 
@@ -435,10 +435,10 @@ def _too_deep() -> str:
 
 def _metered(fn: Fn) -> Fn:
     """``fn`` with the meter reset first: one evaluation, one allocation budget."""
-    start = budget.start
+    meter = budget.METER
 
     def root(c: Scope) -> Any:
-        start()
+        meter.used = 0
         return fn(c)
 
     return root

@@ -36,15 +36,20 @@ def to_text(value: Any) -> str:
 
     Raises ``BudgetError`` for a list or mapping whose text would be over the text budget.
     """
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, list | dict):
+    if isinstance(value, _CONTAINERS):
         budget.cap_text_of(value, "this template")
     return str(value)
+
+
+_CONTAINERS = (list, tuple, dict)
 
 
 def _constant(source: Any, value: Any) -> Template:
@@ -97,8 +102,14 @@ def compile_template(text: str) -> Template:
 
 def _join_pieces(text: str, pieces: list[str | Expr], exprs: list[Expr]) -> Template:
     if all(isinstance(p, str) or p.const for p in pieces):
-        value = "".join(p if isinstance(p, str) else to_text(p.value) for p in pieces)
-        return _constant(text, value)
+        try:
+            texts = [p if isinstance(p, str) else to_text(p.value) for p in pieces]
+        except budget.BudgetError as exc:
+            raise ExprError(str(exc), 0) from None
+        if sum(map(len, texts)) > budget.MAX_TEXT_CHARS:
+            raise ExprError(f"this template would make a text of {sum(map(len, texts)):,} "
+                            f"characters; the limit is {budget.MAX_TEXT_CHARS:,}", 0)  # fmt: skip
+        return _constant(text, "".join(texts))
     dynamic = [p for p in pieces if isinstance(p, Expr)]
     if len(dynamic) == 1 and len(pieces) <= 3:  # the common "prefix {{ x }} suffix" shape
         i = pieces.index(dynamic[0])
@@ -110,9 +121,12 @@ def _join_pieces(text: str, pieces: list[str | Expr], exprs: list[Expr]) -> Temp
     for p in pieces:
         parts.append(_literal(p) if isinstance(p, str) else _as_text(p.fn))
 
+    limit = budget.MAX_TEXT_CHARS
+
     def render(c: Scope) -> str:
         texts = [part(c) for part in parts]
-        budget.cap_text(sum(map(len, texts)), "this template")  # {{x}}{{x}}... of a big x
+        if sum(map(len, texts)) > limit:  # {{x}}{{x}}... of a big x
+            budget.cap_text(sum(map(len, texts)), "this template")
         return "".join(texts)
 
     return _merge(text, render, exprs)

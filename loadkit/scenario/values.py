@@ -11,6 +11,7 @@ from typing import Any
 
 from loadkit.errors import Location
 from loadkit.results.schema import ArrivalOutcome
+from loadkit.scenario import budget
 from loadkit.scenario.expr import Expr, ExprError, compile_expr
 from loadkit.scenario.jsonpath import JsonPath, compile_jsonpath
 from loadkit.scenario.models import HazardStage, ThinkKind, ThinkSpec
@@ -41,6 +42,21 @@ class Values:
         self.time_scale = time_scale
         self.lines = lines or []  # the source, to point at the exact character of an error
         self.where: dict[int, Location] = {}
+        self.folded_chars = 0  # text of every constant folded so far (see ``_folded_ok``)
+
+    def _folded_ok(self, value: Any, loc: Location) -> bool:
+        """Whether the file's folded constants, with ``value``, stay within the budget: each
+        expression is bounded, but a file of many could still hold gigabytes."""
+        self.folded_chars += budget.text_size(value)
+        if self.folded_chars <= budget.MAX_FOLDED_CHARS:
+            return True
+        self.problems.add(
+            f"the constant values in this file add up to over {budget.MAX_FOLDED_CHARS:,} "
+            "characters; loadkit stops folding here.",
+            loc,
+            hint="Build big test data at run time, or put it in a feeder file.",
+        )
+        return False
 
     def _bad_expr(
         self, what: str, exc: ExprError, loc: Location, raw: str | None = None, shift: int = 0
@@ -79,6 +95,8 @@ class Values:
         except ExprError as exc:
             self._bad_expr(what, exc, loc, raw, shift)
             return _FALSE_EXPR
+        if out.const and not self._folded_ok(out.value, loc):
+            return _FALSE_EXPR
         self.where[id(out)] = loc
         return out
 
@@ -87,6 +105,8 @@ class Values:
             out = compile_value(value)
         except ExprError as exc:
             self._bad_expr(what, exc, loc, value if isinstance(value, str) else None)
+            return _EMPTY_TEMPLATE
+        if out.const and not self._folded_ok(out.value, loc):
             return _EMPTY_TEMPLATE
         self.where[id(out)] = loc
         return out
@@ -110,6 +130,9 @@ class Values:
             return re.compile(value)
         except re.error as exc:
             self.problems.add(f"bad regex {value!r}: {exc}", loc)
+            return None
+        except (RecursionError, OverflowError):  # 3,000 nested groups, a{4294967296}
+            self.problems.add(f"bad regex {value!r}: too deeply nested or too large.", loc)
             return None
 
     def duration(self, value: Any, loc: Location, what: str = "duration") -> float:
