@@ -16,6 +16,7 @@ from loadkit.scenario import budget
 from loadkit.scenario.expr import Expr, ExprError, Scope, compile_expr
 
 _HOLE_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_UNCHECKED_HOLES = 8  # templates with more holes check their joined length before joining
 
 
 @dataclass(frozen=True)
@@ -121,15 +122,21 @@ def _join_pieces(text: str, pieces: list[str | Expr], exprs: list[Expr]) -> Temp
     for p in pieces:
         parts.append(_literal(p) if isinstance(p, str) else _as_text(p.fn))
 
+    if len(dynamic) <= _UNCHECKED_HOLES:  # at most a few big values joined: no check to pay
+
+        def render(c: Scope) -> str:
+            return "".join([part(c) for part in parts])
+
+        return _merge(text, render, exprs)
     limit = budget.MAX_TEXT_CHARS
 
-    def render(c: Scope) -> str:
+    def render_checked(c: Scope) -> str:
         texts = [part(c) for part in parts]
-        if sum(map(len, texts)) > limit:  # {{x}}{{x}}... of a big x
+        if sum(map(len, texts)) > limit:  # {{x}}{{x}}{{x}}... of a big x
             budget.cap_text(sum(map(len, texts)), "this template")
         return "".join(texts)
 
-    return _merge(text, render, exprs)
+    return _merge(text, render_checked, exprs)
 
 
 def _literal(text: str) -> Callable[[Scope], str]:
