@@ -28,6 +28,8 @@ from loadkit.scenario.parse_request import RequestParser, is_var_name
 from loadkit.scenario.templates import Template
 from loadkit.sources import YamlList, YamlMap, kind_of
 
+MAX_REPEAT_TIMES = 100_000
+
 KINDS = (
     "request", "think", "poll", "retry", "choice", "if", "repeat", "leave", "set", "record",
     "feed", "include", "clear_cookies",
@@ -189,6 +191,10 @@ class StepParser(RequestParser):
         times = None
         if "times" in spec:
             times = self.values.integer(spec["times"], spec.value_loc("times"), "times", 0)
+            if times > MAX_REPEAT_TIMES:  # a loop of quick steps would hold a CPU for hours
+                self.problems.add(f"times must be at most {MAX_REPEAT_TIMES:,}, got {times:,}.",
+                                  spec.value_loc("times"))  # fmt: skip
+                times = MAX_REPEAT_TIMES
         index_var = spec.get("as")
         if index_var is not None and not is_var_name(index_var):
             self.problems.add(
