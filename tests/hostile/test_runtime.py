@@ -90,3 +90,25 @@ def test_loadkit_try_shows_the_same_reason_without_a_traceback(tmp_path: Path) -
         assert word not in outcome.text, outcome.text[-2000:]
     for reason in REASONS.values():
         assert f"failed: start: {reason}" in outcome.out, outcome.out
+
+
+class _Breaks:
+    name = "breaks"
+
+    def run(self, visitor: Any) -> Any:
+        raise MemoryError("out of memory while rendering")
+
+
+class _Compiled:
+    personas = [_Breaks()]
+
+
+def test_try_reports_a_journey_that_breaks_as_failed_like_a_run() -> None:
+    import io
+
+    from loadkit.runner.trial import run_trial
+
+    out = io.StringIO()
+    ends = run_trial(_Compiled(), lambda _i, _p: _Visitor(), out)  # type: ignore[arg-type]
+    assert ends[0][1].outcome is ArrivalOutcome.FAILED
+    assert "→ failed: MemoryError: out of memory while rendering" in out.getvalue()
