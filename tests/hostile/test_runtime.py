@@ -100,7 +100,7 @@ class _Breaks:
 
 
 class _Compiled:
-    personas = [_Breaks()]
+    personas = (_Breaks(),)
 
 
 def test_try_reports_a_journey_that_breaks_as_failed_like_a_run() -> None:
