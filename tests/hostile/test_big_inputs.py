@@ -130,3 +130,23 @@ def test_a_good_worker_manifest_still_reads(tmp_path: Path) -> None:
 
     (tmp_path / "worker.json").write_text(json.dumps({"worker_id": 3}))
     assert read_worker_manifest(tmp_path)["worker_id"] == 3
+
+
+def test_files_just_under_their_limits_still_validate_within_the_limits(tmp_path: Path) -> None:
+    """The limits are sized so the largest accepted file still costs under 2 s and 500 MB."""
+    write_ok_scenario(tmp_path)
+    with (tmp_path / "t.csv").open("w") as fh:
+        fh.write("time,rate\n")
+        row = 0
+        while fh.tell() < (2 << 20) - 20:
+            fh.write(f"{row},1\n")
+            row += 1
+    (tmp_path / "p.yaml").write_text(
+        f"duration: {row}s\nsegments:\n  - {{kind: trace, file: t.csv}}\n"
+    )
+    _write_big(tmp_path / "big.csv", b"id,email\n", b"1234567,a@example.com\n", 99 * MB)
+    (tmp_path / "s.yaml").write_text("feeders:\n  f: {file: big.csv}\n" + _FEED)
+    profile = run_loadkit(["validate", "ok.yaml", "-p", "p.yaml"], tmp_path)
+    assert profile.code == 0, profile.text[-2000:]
+    feeder = run_loadkit(["validate", "s.yaml"], tmp_path)
+    assert feeder.code == 0, feeder.text[-2000:]
