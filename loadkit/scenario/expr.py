@@ -27,7 +27,6 @@ over-budget part is folded at compile time.
 
 from __future__ import annotations
 
-import re
 import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from typing import Any, Protocol
 from loadkit.scenario import budget
 from loadkit.scenario.budget import BudgetError, EvalError
 from loadkit.scenario.functions import FUNCTIONS
+from loadkit.scenario.tokens import ExprError, Tok, tokenize, unquote
 from loadkit.sources import kind_of
 
 
@@ -47,14 +47,6 @@ class Scope(Protocol):
 
 
 Fn = Callable[[Scope], Any]
-
-
-class ExprError(ValueError):
-    """A syntax error; ``offset`` is the 0-based character position in the expression."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
 
 
 @dataclass(frozen=True)
@@ -72,50 +64,6 @@ class Expr:
 
     def __call__(self, scope: Scope) -> Any:
         return self.fn(scope)
-
-
-_TOKEN_RE = re.compile(
-    r"""(?P<ws>\s+)
-      |(?P<num>\d+\.\d*|\.\d+|\d+)
-      |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-      |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
-      |(?P<op>==|!=|<=|>=|//|[<>+\-*/%()\[\].,@])
-    """,
-    re.VERBOSE,
-)
-_KEYWORDS = {"and", "or", "not", "in", "true", "false", "null", "True", "False", "None"}
-_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
-
-
-@dataclass(frozen=True)
-class _Tok:
-    kind: str  # num, str, name, op, kw, end
-    text: str
-    pos: int
-
-
-def tokenize(text: str) -> list[_Tok]:
-    """Split ``text`` into tokens; raises ``ExprError`` at the first character it cannot read."""
-    out: list[_Tok] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            raise ExprError(f"unexpected character {text[pos]!r}", pos)
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            word = m.group()
-            if kind == "name" and word in _KEYWORDS:
-                kind = "kw"
-            out.append(_Tok(kind, word, pos))
-        pos = m.end()
-    out.append(_Tok("end", "", len(text)))
-    return out
-
-
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
 @dataclass
@@ -231,15 +179,15 @@ class _Parser:
         self.op_pos = 0  # where the operation being compiled starts, for budget errors
 
     @property
-    def tok(self) -> _Tok:
+    def tok(self) -> Tok:
         return self.toks[self.i]
 
-    def take(self) -> _Tok:
+    def take(self) -> Tok:
         tok = self.toks[self.i]
         self.i += 1
         return tok
 
-    def expect(self, text: str) -> _Tok:
+    def expect(self, text: str) -> Tok:
         if self.tok.text != text or self.tok.kind not in ("op", "kw"):
             found = repr(self.tok.text) if self.tok.text else "the end"
             raise ExprError(f"expected '{text}', found {found}", self.tok.pos)
@@ -301,7 +249,7 @@ class _Parser:
                 )
             return _const(float(tok.text) if "." in tok.text else int(tok.text))
         if tok.kind == "str":
-            return _const(_unquote(tok.text))
+            return _const(unquote(tok.text))
         if tok.kind == "kw":
             if tok.text in ("true", "True"):
                 return _const(True)
@@ -334,7 +282,7 @@ class _Parser:
                 return _fold(lambda c: neg(f(c), None), inner)
         raise ExprError(_unexpected(tok), tok.pos)
 
-    def variable(self, tok: _Tok) -> _Node:
+    def variable(self, tok: Tok) -> _Node:
         if tok.text == "env":
             if self.tok.text != ".":
                 raise ExprError("write env.NAME to read an environment variable", tok.pos)
@@ -347,7 +295,7 @@ class _Parser:
         self.names.add(tok.text)
         return _Node(_var_fn(tok.text), False)
 
-    def call(self, tok: _Tok) -> _Node:
+    def call(self, tok: Tok) -> _Node:
         spec = FUNCTIONS.get(tok.text)
         if spec is None:
             from loadkit.errors import did_you_mean
@@ -415,7 +363,7 @@ class _Parser:
         return _fold(lambda c: af(c) and bf(c), a, b)
 
 
-def _unexpected(tok: _Tok) -> str:
+def _unexpected(tok: Tok) -> str:
     return "unexpected end of expression" if tok.kind == "end" else f"unexpected {tok.text!r}"
 
 
