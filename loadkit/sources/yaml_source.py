@@ -174,6 +174,10 @@ def load_yaml_text(text: str, path: str = "<string>", limits: SourceLimits = LIM
         ) from None
 
 
+_MAX_MESSAGE = 400  # characters of one problem's message (see ``_clip``)
+MAX_REPORTED = 50  # problems shown in one report
+
+
 class Problems:
     """Collects ``InputError``s so one pass can report them all; ``raise_if_any`` at the end."""
 
@@ -196,8 +200,14 @@ class Problems:
         return iter(self.errors)
 
     def raise_if_any(self) -> None:
+        """Raise the problems found, the first ``MAX_REPORTED`` of them and a count of the
+        rest: a generated file with 50,000 mistakes must not print 50,000 lines."""
         if len(self.errors) == 1:
             raise self.errors[0]
+        if len(self.errors) > MAX_REPORTED:
+            rest = len(self.errors) - MAX_REPORTED
+            more = InputError(f"... and {rest:,} more problems (fix these first).")
+            raise ValidationErrors([*self.errors[:MAX_REPORTED], more])
         if self.errors:
             raise ValidationErrors(self.errors)
 
@@ -242,9 +252,6 @@ class Problems:
             msg = str(exc) or f"expected {expected}"
             self.add(f"bad value for '{key}': {msg}", mapping.value_loc(key))
             return default
-
-
-_MAX_MESSAGE = 400
 
 
 def _clip(message: str) -> str:

@@ -150,3 +150,18 @@ def test_files_just_under_their_limits_still_validate_within_the_limits(tmp_path
     assert profile.code == 0, profile.text[-2000:]
     feeder = run_loadkit(["validate", "s.yaml"], tmp_path)
     assert feeder.code == 0, feeder.text[-2000:]
+
+
+def test_a_file_of_15_000_mistakes_reports_the_first_50_and_a_count(tmp_path: Path) -> None:
+    lines = "".join(f"key{i}: {i}\n" for i in range(15_000))
+    (tmp_path / "s.yaml").write_text(lines + "personas: {}\n")
+    outcome = run_loadkit(["validate", "s.yaml"], tmp_path)
+    assert_refused(outcome, "s.yaml:1:1: key0: unknown key", "and 14,951 more problems")
+    assert outcome.err.count("\n") == 51
+
+
+def test_100_000_unclosed_holes_are_refused_in_linear_time(tmp_path: Path) -> None:
+    hole = "{{" * 100_000
+    (tmp_path / "s.yaml").write_text(f"personas:\n  p:\n    steps:\n      - set: {{x: '{hole}'}}\n")
+    outcome = run_loadkit(["validate", "s.yaml"], tmp_path)
+    assert_refused(outcome, "s.yaml:4:", "'{{' without a closing '}}'")
