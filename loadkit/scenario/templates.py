@@ -35,8 +35,11 @@ def to_text(value: Any) -> str:
 
     Raises ``BudgetError`` for a list or mapping whose text would be over the text budget.
     """
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return value
+    if kind is int or kind is float:
+        return str(value)
     if value is None:
         return ""
     if value is True:
