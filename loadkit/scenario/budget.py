@@ -21,7 +21,7 @@ MAX_TEXT_CHARS = 10_000_000  # one text value: 10 M characters
 MAX_ITEMS = 1_000_000  # one list (counting through nested lists and mappings)
 MAX_INT_BITS = 4_096  # about 1,200 decimal digits
 MAX_WORK = 100_000_000  # cells one evaluation may allocate (about 100 MB)
-MAX_FOLDED_CHARS = 50_000_000  # all the constants folded in one file
+MAX_FOLDED = 100_000_000  # footprint of all the constants folded in one file
 MAX_EXPR_CHARS = 10_000  # the text of one expression
 MAX_EXPR_DEPTH = 100  # operators and brackets inside each other
 MAX_NUMBER_DIGITS = 400  # one number literal
@@ -92,32 +92,42 @@ def cap_int(value: int, what: str) -> int:
     return value
 
 
+_FLAT = frozenset({int, float, bool, str, type(None)})
+
+
 def size(value: Any) -> int:
     """Items in ``value`` counted through nested lists and mappings (a shared list counts
-    each time it appears), walking at most just past ``MAX_ITEMS``. Scalars count 1."""
+    each time it appears), walking at most just past ``MAX_ITEMS``. Scalars count 1.
+
+    A list of scalars costs one C-level pass (``set(map(type, ...))``), not a Python loop.
+    """
     if not isinstance(value, list | tuple | dict):
         return 1
-    total, stack = 0, [value]
+    total = 0
+    stack: list[Any] = [value]
     while stack and total <= MAX_ITEMS:
         item = stack.pop()
         total += 1
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, list | tuple | dict):
+            if set(map(type, children)) <= _FLAT:
+                total += len(children)
+            else:
+                stack.extend(children)
     return total
 
 
 def text_size(value: Any) -> int:
     """An upper bound of ``len(str(value))`` found without building the text; it stops
-    counting just past ``MAX_TEXT_CHARS``. Cheap for scalars."""
+    counting just past ``MAX_TEXT_CHARS``. Cheap for scalars and lists of text or numbers."""
     if isinstance(value, str):
         return len(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value.bit_length() // 3 + 2
     if not isinstance(value, list | tuple | dict):
         return 32
-    total, stack = 0, [value]
+    total = 0
+    stack: list[Any] = [value]
     while stack and total <= MAX_TEXT_CHARS:
         item = stack.pop()
         if isinstance(item, dict):
@@ -125,11 +135,25 @@ def text_size(value: Any) -> int:
             stack.extend(item.keys())
             total += 2 + 4 * len(item)
         elif isinstance(item, list | tuple):
-            stack.extend(item)
-            total += 2 + 2 * len(item)
+            total += 2 + 4 * len(item)
+            kinds = set(map(type, item))
+            if kinds <= {str}:  # one C-level pass for the common flat lists
+                total += sum(map(len, item))
+            elif kinds <= {int}:
+                total += sum(map(int.bit_length, item)) // 3 + len(item)
+            else:
+                stack.extend(item)
         else:
-            total += text_size(item) + 2
+            total += text_size(item)
     return total
+
+
+def footprint(value: Any) -> int:
+    """About the bytes ``value`` holds: its text, plus 80 per list or mapping item (the
+    item's object and the time to walk it), counted up to just past the caps."""
+    if not isinstance(value, list | tuple | dict):
+        return text_size(value)
+    return text_size(value) + 80 * size(value)
 
 
 def cap_text_of(value: Any, what: str) -> None:
@@ -237,7 +261,7 @@ def check_format(fmt: str, args: Any) -> None:
 __all__ = [
     "MAX_EXPR_CHARS",
     "MAX_EXPR_DEPTH",
-    "MAX_FOLDED_CHARS",
+    "MAX_FOLDED",
     "MAX_FORMAT_CONVERSIONS",
     "MAX_INT_BITS",
     "MAX_ITEMS",
@@ -255,6 +279,7 @@ __all__ = [
     "cap_text_of",
     "charge",
     "check_format",
+    "footprint",
     "grown_list",
     "grown_text",
     "mod",

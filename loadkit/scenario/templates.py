@@ -35,9 +35,9 @@ def to_text(value: Any) -> str:
 
     Raises ``BudgetError`` for a list or mapping whose text would be over the text budget.
     """
-    kind = type(value)
-    if kind is str:
+    if isinstance(value, str):
         return value
+    kind = type(value)
     if kind is int or kind is float:
         return str(value)
     if value is None:

@@ -42,17 +42,19 @@ class Values:
         self.time_scale = time_scale
         self.lines = lines or []  # the source, to point at the exact character of an error
         self.where: dict[int, Location] = {}
-        self.folded_chars = 0  # text of every constant folded so far (see ``_folded_ok``)
+        self.folded = 0  # the footprint of every constant folded so far (see ``_folded_ok``)
 
     def _folded_ok(self, value: Any, loc: Location) -> bool:
         """Whether the file's folded constants, with ``value``, stay within the budget: each
         expression is bounded, but a file of many could still hold gigabytes."""
-        self.folded_chars += budget.text_size(value)
-        if self.folded_chars <= budget.MAX_FOLDED_CHARS:
+        if self.folded > budget.MAX_FOLDED:  # over already, and reported once
+            return False
+        self.folded += budget.footprint(value)
+        if self.folded <= budget.MAX_FOLDED:
             return True
         self.problems.add(
-            f"the constant values in this file add up to over {budget.MAX_FOLDED_CHARS:,} "
-            "characters; loadkit stops folding here.",
+            f"the constant values in this file add up to over {budget.MAX_FOLDED // 10**6} MB; "
+            "loadkit stops folding here.",
             loc,
             hint="Build big test data at run time, or put it in a feeder file.",
         )
