@@ -14,8 +14,8 @@ from loadkit.errors import InputError, Location
 class SourceLimits:
     """What loadkit accepts from a file a person wrote, so a hostile one ends fast and small.
 
-    Every default is far above any real file (the shipped scenarios use under 1% of each), and
-    small enough that a file at a limit is refused within a second and a few MB of memory.
+    Every default is far above any real file (the shipped scenarios use under 5% of each), and
+    small enough that a file at a limit is refused within about a CPU-second and 100 MB.
     """
 
     yaml_bytes: int = 256 << 10  # a scenario, profile or thresholds file: 256 KiB (~7,000 lines)
@@ -56,6 +56,7 @@ def _size_text(n_bytes: float) -> str:
 
 
 def too_big(path: str | Path, size: int, limit: int, what: str) -> InputError:
+    """The error for a file of ``size`` bytes over its ``limit``, naming the file."""
     return InputError(
         f"the {what} is too large: {_size_text(size)}, the limit is {_size_text(limit)}.",
         location=Location(str(path)),
