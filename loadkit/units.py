@@ -7,6 +7,7 @@ says what is accepted; callers wrap it in an ``InputError`` with the file locati
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_UNITS_S = {
@@ -50,11 +51,22 @@ RATE_HELP = "a rate such as 500/s, 30/min, 1.2k/s or 'per minute' (a bare number
 PERCENT_HELP = "a percentage such as 0.1% or a fraction such as 0.001"
 
 
+def _finite(number: float, value: object) -> float:
+    """``number`` if finite: NaN or infinity (YAML ``.nan``, ``.inf``, ``"1e999"``) is refused."""
+    if not math.isfinite(number):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return number
+
+
 def parse_duration_s(value: object) -> float:
     """Parse ``value`` (``"1.5s"``, ``"800ms"``, ``"2m"``, ``"1m30s"``, ``3``) into seconds.
 
-    Raises ``ValueError`` naming the accepted forms.
+    Raises ``ValueError`` naming the accepted forms, or saying it must be finite.
     """
+    return _finite(_duration_s(value), value)
+
+
+def _duration_s(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
     if isinstance(value, int | float):
@@ -72,7 +84,14 @@ def parse_duration_s(value: object) -> float:
 
 
 def parse_rate_per_s(value: object) -> float:
-    """Parse ``"500/s"``, ``"30/min"``, ``"1.2k/s"`` or a bare number (per second)."""
+    """Parse ``"500/s"``, ``"30/min"``, ``"1.2k/s"`` or a bare number (per second).
+
+    Raises ``ValueError`` naming the accepted forms, or saying it must be finite.
+    """
+    return _finite(_rate_per_s(value), value)
+
+
+def _rate_per_s(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {RATE_HELP}, got {value!r}")
     if isinstance(value, int | float):
@@ -90,7 +109,12 @@ def parse_rate_per_s(value: object) -> float:
 
 
 def parse_fraction(value: object) -> float:
-    """Parse ``"0.1%"`` → 0.001, or a bare fraction ``0.001``."""
+    """Parse ``"0.1%"`` → 0.001, or a bare fraction ``0.001``; ``ValueError`` if bad or not
+    finite."""
+    return _finite(_fraction(value), value)
+
+
+def _fraction(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {PERCENT_HELP}, got {value!r}")
     if isinstance(value, int | float):
@@ -113,7 +137,8 @@ def parse_size_bytes(value: object) -> int:
     if isinstance(value, str):
         m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$", value)
         if m and m.group(2).lower() in _SIZE_UNITS | {"": 1}:
-            return int(float(m.group(1)) * _SIZE_UNITS.get(m.group(2).lower(), 1))
+            size = _finite(float(m.group(1)) * _SIZE_UNITS.get(m.group(2).lower(), 1), value)
+            return int(size)
     raise ValueError(f"expected a size such as 10MB or 512KiB, got {value!r}")
 
 

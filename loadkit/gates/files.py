@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loadkit.errors import InputError, Location
 from loadkit.gates.model import ThresholdSpec
-from loadkit.sources import load_yaml_text
+from loadkit.sources import LIMITS, load_yaml_text, read_capped_text
 
 
 def load_thresholds_file(path: str | Path) -> tuple[ThresholdSpec, ...]:
@@ -17,7 +17,7 @@ def load_thresholds_file(path: str | Path) -> tuple[ThresholdSpec, ...]:
     """
     p = Path(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = read_capped_text(p, LIMITS.yaml_bytes, "thresholds file")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(
             f"cannot read the thresholds file: {exc}",

@@ -119,7 +119,10 @@ class FieldReader:
             return None
         if isinstance(value, str) and value.strip().startswith("-"):
             rate = -rate
-        if not (rate >= 0 and math.isfinite(rate)):
+        if not math.isfinite(rate):  # units refuses these; kept so no path says "negative"
+            self.problems.add(f"'{what}' must be a finite number, got {value!r}.", where)
+            return None
+        if not rate >= 0:
             self.problems.add(
                 f"'{what}' must not be negative, got {value!r}.",
                 where,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from loadkit.errors import InputError
 from loadkit.profiles._fields import FieldReader, parse_number
 from loadkit.profiles.segments import (
     Constant,
@@ -17,7 +18,7 @@ from loadkit.profiles.segments import (
     Trace,
 )
 from loadkit.profiles.trace import read_trace
-from loadkit.sources import YamlList, YamlMap, expect_list, expect_map
+from loadkit.sources import LIMITS, YamlList, YamlMap, data_file, expect_list, expect_map
 
 
 @dataclass
@@ -26,6 +27,7 @@ class SegmentContext:
 
     reader: FieldReader
     base_dir: Path
+    allowed: tuple[Path, ...] = ()  # folders outside ``base_dir`` that files may come from
 
 
 Parser = Callable[[YamlMap, SegmentContext], Segment | None]
@@ -145,7 +147,13 @@ def parse_trace(m: YamlMap, ctx: SegmentContext) -> Segment | None:
         )
         return None
     path = ctx.base_dir / file_value
-    if not path.is_file():
+    try:
+        data_file(file_value, ctx.base_dir, ctx.allowed, m.value_loc("file"), "trace file",
+                  LIMITS.trace_bytes)  # fmt: skip
+    except InputError as exc:
+        r.problems.add_error(exc)
+        return None
+    except OSError:
         r.problems.add(
             f"trace file not found: {file_value!r} (looked for {path}).",
             m.value_loc("file"),

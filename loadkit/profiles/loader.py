@@ -27,6 +27,7 @@ from loadkit.profiles.segments import Segment, Trace
 from loadkit.sources import (
     Problems,
     YamlMap,
+    allow_paths,
     expect_list,
     expect_map,
     load_yaml_text,
@@ -42,6 +43,7 @@ TOP_KEYS = (
     "scale",
     "segments",
     "phases",
+    "allow_paths",
 )
 PHASE_KEYS = ("name", "from", "to")
 DEFAULT_PHASE = "run"
@@ -78,7 +80,8 @@ def load_profile_text(text: str, path: str = "<string>", *, scale: Scale | None 
     process = _arrival_process(doc, problems)
     file_scale = _scale(doc, reader)
     base_dir = Path(path).parent
-    segments = _segments(doc, SegmentContext(reader, base_dir))
+    allowed = allow_paths(doc.get("allow_paths"), doc.value_loc("allow_paths"), base_dir, problems)
+    segments = _segments(doc, SegmentContext(reader, base_dir, allowed))
     phases = _phases(doc, reader, duration)
     problems.raise_if_any()
     assert duration is not None

@@ -18,8 +18,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadkit.errors import Location
-from loadkit.sources import Problems
+from loadkit.errors import InputError, Location
+from loadkit.sources import LIMITS, Problems, read_capped_text
 from loadkit.units import DURATION_HELP, parse_duration_s
 
 TRACE_MODES = ("rate", "count")
@@ -52,15 +52,18 @@ def read_trace(path: Path, shown_as: str, problems: Problems) -> TraceData | Non
     Returns ``None`` if the file could not be used (the reasons are in ``problems``).
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_capped_text(path, LIMITS.trace_bytes, "trace file")
+        rows = [
+            (n, row)
+            for n, row in enumerate(csv.reader(text.splitlines()), start=1)
+            if row and "".join(row).strip() and not row[0].lstrip().startswith("#")
+        ]
+    except InputError as exc:
+        problems.add_error(exc)
+        return None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         problems.add(f"cannot read the trace file: {exc}", Location(shown_as))
         return None
-    rows = [
-        (n, row)
-        for n, row in enumerate(csv.reader(text.splitlines()), start=1)
-        if row and "".join(row).strip() and not row[0].lstrip().startswith("#")
-    ]
     if not rows:
         problems.add(
             "the trace file is empty.",
@@ -91,7 +94,7 @@ def _header_mode(first: tuple[int, list[str]], shown_as: str, problems: Problems
     if len(cells) == 2 and cells[0] == "time" and cells[1] in TRACE_MODES:
         return cells[1]
     problems.add(
-        f"the trace's header must be 'time,rate' or 'time,count', got {','.join(row)!r}.",
+        f"the trace's header must be 'time,rate' or 'time,count', got {_shown(row)}.",
         Location(shown_as, line, 1),
         hint="time in seconds or a duration; rate in arrivals/s, or count per bin.",
     )
@@ -124,7 +127,7 @@ def _parse_row(
 ) -> None:
     if len(row) != 2:
         problems.add(
-            f"expected 2 columns (time, value), got {len(row)}: {','.join(row)!r}.",
+            f"expected 2 columns (time, value), got {len(row)}: {_shown(row)}.",
             Location(shown_as, line, 1),
         )
         return
@@ -133,32 +136,38 @@ def _parse_row(
         t = parse_duration_s(row[0].strip())
     except ValueError:
         problems.add(
-            f"bad time {row[0].strip()!r}: expected {DURATION_HELP}.", Location(shown_as, line, 1)
+            f"bad time {_shown([row[0]])}: expected {DURATION_HELP}.", Location(shown_as, line, 1)
         )
         return
     try:
         v = float(row[1])
     except ValueError:
         problems.add(
-            f"bad value {row[1].strip()!r}: expected a number >= 0.",
+            f"bad value {_shown([row[1]])}: expected a number >= 0.",
             Location(shown_as, line, col_value),
         )
         return
     if not v >= 0 or v == float("inf"):
         problems.add(
-            f"bad value {row[1].strip()!r}: a rate or count must be >= 0 and finite.",
+            f"bad value {_shown([row[1]])}: a rate or count must be >= 0 and finite.",
             Location(shown_as, line, col_value),
         )
         return
     if times and not t > times[-1]:
         problems.add(
-            f"time {row[0].strip()!r} does not come after the previous row's "
+            f"time {_shown([row[0]])} does not come after the previous row's "
             f"({times[-1]:g}s): times must strictly increase.",
             Location(shown_as, line, 1),
         )
         return
     times.append(t)
     values.append(v)
+
+
+def _shown(cells: list[str]) -> str:
+    """The cells as the user wrote them, cut short: a hostile line must not flood the terminal."""
+    text = ",".join(c.strip() for c in cells)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 __all__ = ["TRACE_MODES", "TraceData", "read_trace"]

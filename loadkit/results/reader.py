@@ -34,6 +34,7 @@ from loadkit.results.schema import (
     SCHEMA_VERSION,
     RunStatus,
 )
+from loadkit.sources import load_json_capped
 
 _COMPACTED_FROM_KEY = b"loadkit.compacted_from"  # written by the runner's compaction
 _SEGMENT_RE = re.compile(r"(requests|arrivals)-w(\d+)(?:-(\d+))?\.parquet")
@@ -49,7 +50,7 @@ def _read_manifest(run_dir: Path) -> dict[str, Any]:
         raise ResultsError(f"{run_dir} is not a folder", hint="Pass the run folder, not a file.")
     path = run_dir / MANIFEST_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json_capped(path)
     except FileNotFoundError:
         raise ResultsError(
             f"no {MANIFEST_NAME} in {run_dir}: this is not a loadkit run folder",

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from loadkit.errors import ResultsError
 from loadkit.results.schema import ARRIVAL_SCHEMA, MANIFEST_NAME, RECORDS_DIR, REQUEST_SCHEMA
+from loadkit.sources import load_json_capped
 
 COMPACTED_FROM_KEY = b"loadkit.compacted_from"
 _SEQ_DIGITS = 6
@@ -175,7 +176,7 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``manifest.json``; raises ResultsError when missing or not a JSON object."""
     path = Path(run_dir) / MANIFEST_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json_capped(path)
     except FileNotFoundError:
         raise ResultsError(f"no {MANIFEST_NAME} in {run_dir}") from None
     except json.JSONDecodeError as exc:

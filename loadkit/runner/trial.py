@@ -133,6 +133,8 @@ def run_trial(
         visitor = TraceVisitor(inner, out, time_scale)
         try:
             end = p.run(visitor)
+        except Exception as exc:  # as in a run: this journey fails, with the reason, no traceback
+            end = JourneyEnd(ArrivalOutcome.FAILED, f"{type(exc).__name__}: {exc}", "")
         finally:
             close = getattr(inner, "close", None)
             if close is not None:

@@ -19,17 +19,24 @@ Grammar (lowest to highest precedence)::
              | '(' expr ')' | '[' items ']'
 
 A variable that is not set, an index out of range or a type mismatch raises ``EvalError`` at
-run time (the journey then ends ``failed`` with that message).
+run time (the journey then ends ``failed`` with that message). Budgets (``budget.py``) bound
+the text, nesting and number size of an expression at compile time, and the values it makes
+when it runs: going over raises ``BudgetError`` (an ``EvalError``), or ``ExprError`` when the
+over-budget part is folded at compile time.
 """
 
 from __future__ import annotations
 
-import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from loadkit.scenario import budget
+from loadkit.scenario.budget import BudgetError, EvalError
 from loadkit.scenario.functions import FUNCTIONS
+from loadkit.scenario.tokens import ExprError, Tok, tokenize, unquote
+from loadkit.sources import kind_of
 
 
 class Scope(Protocol):
@@ -40,18 +47,6 @@ class Scope(Protocol):
 
 
 Fn = Callable[[Scope], Any]
-
-
-class ExprError(ValueError):
-    """A syntax error; ``offset`` is the 0-based character position in the expression."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
-
-
-class EvalError(Exception):
-    """An expression could not be evaluated for this visitor (missing variable, bad type)."""
 
 
 @dataclass(frozen=True)
@@ -71,57 +66,14 @@ class Expr:
         return self.fn(scope)
 
 
-_TOKEN_RE = re.compile(
-    r"""(?P<ws>\s+)
-      |(?P<num>\d+\.\d*|\.\d+|\d+)
-      |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-      |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
-      |(?P<op>==|!=|<=|>=|//|[<>+\-*/%()\[\].,@])
-    """,
-    re.VERBOSE,
-)
-_KEYWORDS = {"and", "or", "not", "in", "true", "false", "null", "True", "False", "None"}
-_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
-
-
-@dataclass(frozen=True)
-class _Tok:
-    kind: str  # num, str, name, op, kw, end
-    text: str
-    pos: int
-
-
-def tokenize(text: str) -> list[_Tok]:
-    """Split ``text`` into tokens; raises ``ExprError`` at the first character it cannot read."""
-    out: list[_Tok] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            raise ExprError(f"unexpected character {text[pos]!r}", pos)
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            word = m.group()
-            if kind == "name" and word in _KEYWORDS:
-                kind = "kw"
-            out.append(_Tok(kind, word, pos))
-        pos = m.end()
-    out.append(_Tok("end", "", len(text)))
-    return out
-
-
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
-
-
 @dataclass
 class _Node:
-    """A compiled sub-expression during parsing."""
+    """A compiled sub-expression during parsing; ``depth`` counts the closures inside it."""
 
     fn: Fn
     const: bool
     value: Any = None
+    depth: int = 1
 
 
 def _const(value: Any) -> _Node:
@@ -129,14 +81,23 @@ def _const(value: Any) -> _Node:
 
 
 def _fold(fn: Fn, *parts: _Node) -> _Node:
-    """Evaluate now when every part is constant (constant strings stay constant)."""
+    """Evaluate now when every part is constant (constant strings stay constant).
+
+    A ``BudgetError`` is not deferred to run time: it propagates (the parser reports it).
+    """
+    depth = 1 + max((p.depth for p in parts), default=0)
     if all(p.const for p in parts):
+        budget.start()
         try:
             value = fn(_NO_SCOPE)
+        except BudgetError:
+            raise
         except EvalError:
-            return _Node(fn, False)
-        return _const(value)
-    return _Node(fn, False)
+            return _Node(fn, False, depth=depth)
+        node = _const(value)
+        node.depth = depth
+        return node
+    return _Node(fn, False, depth=depth)
 
 
 class _NoScope:
@@ -154,13 +115,20 @@ def _get_item(obj: Any, key: Any) -> Any:
     try:
         return obj[key]
     except (KeyError, IndexError):
-        raise EvalError(f"{key!r} not found in {_short(obj)}") from None
+        raise EvalError(f"{_short(key)} not found in {_short(obj)}") from None
     except TypeError:
-        raise EvalError(f"cannot index {_short(obj)} with {key!r}") from None
+        raise EvalError(f"cannot index {_short(obj)} with {_short(key)}") from None
+
+
+_REPR = reprlib.Repr()  # Python 3.11: no keyword arguments yet
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = 6
+_REPR.maxlevel = 3
 
 
 def _short(obj: Any) -> str:
-    text = repr(obj)
+    """A short repr, built without ever making the whole text of a big value."""
+    text = _REPR.repr(obj)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -168,7 +136,12 @@ def _wrap_binary(op: Callable[[Any, Any], Any], sym: str) -> Callable[[Any, Any]
     def apply(a: Any, b: Any) -> Any:
         try:
             return op(a, b)
-        except (TypeError, ZeroDivisionError, ValueError) as exc:
+        except TypeError:
+            raise EvalError(
+                f"cannot compute {_short(a)} {sym} {_short(b)}: "
+                f"'{sym}' does not work on {kind_of(a)} and {kind_of(b)}"
+            ) from None
+        except (ZeroDivisionError, ValueError, OverflowError, RecursionError) as exc:
             raise EvalError(f"cannot compute {_short(a)} {sym} {_short(b)}: {exc}") from None
 
     return apply
@@ -182,13 +155,14 @@ _BINARY: dict[str, tuple[int, Callable[[Any, Any], Any]]] = {
     ">": (4, lambda a, b: a > b),
     ">=": (4, lambda a, b: a >= b),
     "in": (4, lambda a, b: a in b),
-    "+": (5, lambda a, b: a + b),
+    "+": (5, budget.add),
     "-": (5, lambda a, b: a - b),
-    "*": (6, lambda a, b: a * b),
+    "*": (6, budget.mul),
     "/": (6, lambda a, b: a / b),
     "//": (6, lambda a, b: a // b),
-    "%": (6, lambda a, b: a % b),
+    "%": (6, budget.mod),
 }
+_METERED_OPS = {"*", "+", "%"}  # ops that charge the per-evaluation meter (see budget.py)
 _POSTFIX_BP = 8
 
 
@@ -200,17 +174,20 @@ class _Parser:
         self.names: set[str] = set()
         self.env: set[str] = set()
         self.functions: set[str] = set()
+        self.level = 0  # recursion depth of ``expr``
+        self.metered = False  # it uses an operation that charges the meter
+        self.op_pos = 0  # where the operation being compiled starts, for budget errors
 
     @property
-    def tok(self) -> _Tok:
+    def tok(self) -> Tok:
         return self.toks[self.i]
 
-    def take(self) -> _Tok:
+    def take(self) -> Tok:
         tok = self.toks[self.i]
         self.i += 1
         return tok
 
-    def expect(self, text: str) -> _Tok:
+    def expect(self, text: str) -> Tok:
         if self.tok.text != text or self.tok.kind not in ("op", "kw"):
             found = repr(self.tok.text) if self.tok.text else "the end"
             raise ExprError(f"expected '{text}', found {found}", self.tok.pos)
@@ -225,8 +202,18 @@ class _Parser:
         return node
 
     def expr(self, min_bp: int) -> _Node:
+        self.level += 1
+        if self.level > budget.MAX_EXPR_DEPTH:
+            raise ExprError(_too_deep(), self.tok.pos)
+        left = self._expr(min_bp)
+        self.level -= 1
+        return left
+
+    def _expr(self, min_bp: int) -> _Node:
         left = self.prefix()
         while True:
+            if left.depth > budget.MAX_EXPR_DEPTH:
+                raise ExprError(_too_deep(), self.tok.pos)
             tok = self.tok
             if tok.kind == "kw" and tok.text == "or" and min_bp < 1:
                 self.take()
@@ -244,7 +231,9 @@ class _Parser:
                 if bp <= min_bp:
                     return left
                 self.take()
-                left = self._binary(left, self.expr(bp), tok.text, op)
+                right = self.expr(bp)
+                self.op_pos = tok.pos
+                left = self._binary(left, right, tok.text, op)
             elif tok.kind == "op" and tok.text in (".", "[") and min_bp < _POSTFIX_BP:
                 left = self.postfix(left)
             else:
@@ -253,9 +242,14 @@ class _Parser:
     def prefix(self) -> _Node:
         tok = self.take()
         if tok.kind == "num":
+            if len(tok.text) > budget.MAX_NUMBER_DIGITS:
+                raise ExprError(
+                    f"a number of {len(tok.text)} digits; the limit is {budget.MAX_NUMBER_DIGITS}",
+                    tok.pos,
+                )
             return _const(float(tok.text) if "." in tok.text else int(tok.text))
         if tok.kind == "str":
-            return _const(_unquote(tok.text))
+            return _const(unquote(tok.text))
         if tok.kind == "kw":
             if tok.text in ("true", "True"):
                 return _const(True)
@@ -288,7 +282,7 @@ class _Parser:
                 return _fold(lambda c: neg(f(c), None), inner)
         raise ExprError(_unexpected(tok), tok.pos)
 
-    def variable(self, tok: _Tok) -> _Node:
+    def variable(self, tok: Tok) -> _Node:
         if tok.text == "env":
             if self.tok.text != ".":
                 raise ExprError("write env.NAME to read an environment variable", tok.pos)
@@ -301,7 +295,7 @@ class _Parser:
         self.names.add(tok.text)
         return _Node(_var_fn(tok.text), False)
 
-    def call(self, tok: _Tok) -> _Node:
+    def call(self, tok: Tok) -> _Node:
         spec = FUNCTIONS.get(tok.text)
         if spec is None:
             from loadkit.errors import did_you_mean
@@ -321,9 +315,14 @@ class _Parser:
             raise ExprError(
                 f"{tok.text}() takes {spec.arity_text()} argument(s), got {len(args)}", tok.pos
             )
-        return spec.compile(tok.text, [a.fn for a in args], all(a.const for a in args))
+        self.metered |= spec.metered
+        self.op_pos = tok.pos
+        node = spec.compile(tok.text, [a.fn for a in args], all(a.const for a in args))
+        node.depth = 1 + max((a.depth for a in args), default=0)
+        return node
 
     def list_literal(self) -> _Node:
+        start = self.toks[self.i - 1].pos  # the '['
         items: list[_Node] = []
         while self.tok.text != "]":
             items.append(self.expr(0))
@@ -332,7 +331,9 @@ class _Parser:
             self.take()
         self.expect("]")
         fns = [n.fn for n in items]
-        return _fold(lambda c: [f(c) for f in fns], *items)
+        self.metered = True
+        self.op_pos = start
+        return _fold(lambda c: budget.new_list([f(c) for f in fns], "a list"), *items)
 
     def postfix(self, left: _Node) -> _Node:
         tok = self.take()
@@ -350,6 +351,7 @@ class _Parser:
 
     def _binary(self, a: _Node, b: _Node, sym: str, op: Callable[[Any, Any], Any]) -> _Node:
         af, bf, apply = a.fn, b.fn, _wrap_binary(op, sym)
+        self.metered |= sym in _METERED_OPS
         return _fold(lambda c: apply(af(c), bf(c)), a, b)
 
     def _or(self, a: _Node, b: _Node) -> _Node:
@@ -361,7 +363,7 @@ class _Parser:
         return _fold(lambda c: af(c) and bf(c), a, b)
 
 
-def _unexpected(tok: _Tok) -> str:
+def _unexpected(tok: Tok) -> str:
     return "unexpected end of expression" if tok.kind == "end" else f"unexpected {tok.text!r}"
 
 
@@ -375,13 +377,37 @@ def _var_fn(name: str) -> Fn:
     return read
 
 
+def _too_deep() -> str:
+    return f"this expression nests more than {budget.MAX_EXPR_DEPTH} levels deep"
+
+
+def _metered(fn: Fn) -> Fn:
+    """``fn`` with the meter reset first: one evaluation, one allocation budget."""
+    meter = budget.METER
+
+    def root(c: Scope) -> Any:
+        meter.used = 0
+        return fn(c)
+
+    return root
+
+
 def compile_expr(text: str) -> Expr:
-    """Parse and compile ``text``. Raises ``ExprError`` (with ``offset``) on a syntax error."""
+    """Parse and compile ``text``. Raises ``ExprError`` (with ``offset``) on a syntax error,
+    an expression over a compile-time budget, or a constant part over a run-time budget."""
+    if len(text) > budget.MAX_EXPR_CHARS:
+        raise ExprError(
+            f"an expression of {len(text):,} characters; the limit is {budget.MAX_EXPR_CHARS:,}",
+            0,
+        )
     parser = _Parser(text)
-    node = parser.parse()
+    try:
+        node = parser.parse()
+    except BudgetError as exc:  # from constant folding
+        raise ExprError(str(exc), parser.op_pos) from None
     return Expr(
         source=text,
-        fn=node.fn,
+        fn=node.fn if node.const or not parser.metered else _metered(node.fn),
         names=frozenset(parser.names),
         env=frozenset(parser.env),
         functions=frozenset(parser.functions),

@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loadkit.scenario import budget
+from loadkit.sources import kind_of
+
 if TYPE_CHECKING:
     from loadkit.scenario.expr import _Node
 
@@ -31,6 +34,7 @@ class FuncSpec:
     uses_rng: bool = False
     pure: bool = True
     doc: str = ""
+    metered: bool = False  # it makes values the per-evaluation meter counts (budget.py)
 
     def arity_text(self) -> str:
         if self.min_args == self.max_args:
@@ -47,7 +51,12 @@ class FuncSpec:
                 return impl(*values)
             except EvalError:
                 raise
-            except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as exc:
+            except TypeError:
+                shown = values[1:] if self.uses_rng else values
+                kinds = ", ".join(kind_of(v) for v in shown) or "no arguments"
+                raise EvalError(f"{name}() does not work on {kinds}") from None
+            except (ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError,
+                    RecursionError) as exc:  # fmt: skip
                 raise EvalError(f"{name}() failed: {exc}") from None
 
         if self.uses_rng:
@@ -83,11 +92,53 @@ def _max(*args: Any) -> Any:
 
 
 def _round(x: float, ndigits: int | None = None) -> float:
+    if ndigits is not None and not -budget.MAX_ROUND_DIGITS <= ndigits <= budget.MAX_ROUND_DIGITS:
+        raise ValueError(f"round() takes at most {budget.MAX_ROUND_DIGITS} digits")
     return round(x, ndigits)
 
 
 def _range(a: int, b: int | None = None) -> list[int]:
-    return list(range(a)) if b is None else list(range(a, b))
+    span = range(a) if b is None else range(a, b)
+    budget.grown_list(len(span), "range()")
+    budget.charge(len(span) * 32)  # each item is also a new int object
+    return list(span)
+
+
+def _int(value: Any) -> int:
+    return budget.cap_int(int(value), "int()")
+
+
+def _str(value: Any) -> str:
+    budget.cap_text_of(value, "str()")
+    out = str(value)
+    budget.grown_text(len(out), "str()")
+    return out
+
+
+def _join(items: Sequence[Any], sep: str = ",") -> str:
+    parts, total = [], 0
+    for item in items:
+        text = item if isinstance(item, str) else _str(item)
+        total += len(text) + len(sep)
+        budget.cap_text(total, "join()")
+        parts.append(text)
+    budget.charge(total)
+    return sep.join(parts)
+
+
+def _split(text: str, sep: str = ",") -> list[str]:
+    if isinstance(text, str) and isinstance(sep, str) and sep:
+        budget.grown_list(text.count(sep) + 1, "split()")
+    return text.split(sep)
+
+
+def _case(method: Callable[[str], str]) -> Callable[[str], str]:
+    def apply(text: str) -> str:
+        out = method(text)
+        budget.grown_text(len(out), f"{method.__name__}()")
+        return out
+
+    return apply
 
 
 def _get(obj: Any, key: Any, default: Any = None) -> Any:
@@ -129,6 +180,8 @@ def _zipf(rng: Any, n: int, s: float = 1.1) -> int:
     """A rank in 1..n with P(r) ∝ r^-s (rank 1 = most wanted)."""
     if n < 1:
         raise ValueError("zipf() needs n >= 1")
+    if n > budget.MAX_ITEMS:
+        raise ValueError(f"zipf() takes n up to {budget.MAX_ITEMS:,}")
     return min(_zipf_index(rng, int(n), float(s)), n - 1) + 1
 
 
@@ -158,20 +211,20 @@ def _sample(rng: Any, items: Sequence[Any], k: int) -> list[Any]:
 
 FUNCTIONS: dict[str, FuncSpec] = {
     "len": FuncSpec(len, 1, 1, doc="length of a list, string or mapping"),
-    "int": FuncSpec(int, 1, 1, doc="integer from a number or numeric string"),
+    "int": FuncSpec(_int, 1, 1, doc="integer from a number or numeric string"),
     "float": FuncSpec(float, 1, 1, doc="float from a number or numeric string"),
-    "str": FuncSpec(str, 1, 1, doc="text form of a value"),
+    "str": FuncSpec(_str, 1, 1, metered=True, doc="text form of a value"),
     "bool": FuncSpec(bool, 1, 1, doc="truth value"),
     "min": FuncSpec(_min, 1, 8, doc="smallest of the arguments or of one list"),
     "max": FuncSpec(_max, 1, 8, doc="largest of the arguments or of one list"),
     "abs": FuncSpec(abs, 1, 1, doc="absolute value"),
     "round": FuncSpec(_round, 1, 2, doc="round(x) or round(x, digits)"),
     "sum": FuncSpec(sum, 1, 1, doc="sum of a list of numbers"),
-    "lower": FuncSpec(str.lower, 1, 1, doc="lower-case text"),
-    "upper": FuncSpec(str.upper, 1, 1, doc="upper-case text"),
-    "join": FuncSpec(lambda xs, sep=",": sep.join(str(x) for x in xs), 1, 2, doc="join(list, sep)"),
-    "split": FuncSpec(lambda s, sep=",": s.split(sep), 1, 2, doc="split(text, sep)"),
-    "range": FuncSpec(_range, 1, 2, doc="range(n) or range(a, b) as a list"),
+    "lower": FuncSpec(_case(str.lower), 1, 1, metered=True, doc="lower-case text"),
+    "upper": FuncSpec(_case(str.upper), 1, 1, metered=True, doc="upper-case text"),
+    "join": FuncSpec(_join, 1, 2, metered=True, doc="join(list, sep)"),
+    "split": FuncSpec(_split, 1, 2, metered=True, doc="split(text, sep)"),
+    "range": FuncSpec(_range, 1, 2, metered=True, doc="range(n) or range(a, b) as a list"),
     "get": FuncSpec(_get, 2, 3, doc="get(mapping_or_list, key, default=null)"),
     "now": FuncSpec(time.time, 0, 0, pure=False, doc="wall-clock time, epoch seconds"),
     "uuid": FuncSpec(_uuid, 0, 0, uses_rng=True, doc="a random UUID4 (from the visitor's seed)"),

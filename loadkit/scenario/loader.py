@@ -25,15 +25,27 @@ from loadkit.scenario.parse_steps import StepParser
 from loadkit.scenario.templates import Template
 from loadkit.scenario.timeouts import timeout_s
 from loadkit.scenario.values import Values
-from loadkit.sources import Problems, YamlList, YamlMap, expect_list, expect_map, load_yaml_text
+from loadkit.sources import (
+    LIMITS,
+    Problems,
+    YamlList,
+    YamlMap,
+    allow_paths,
+    data_file,
+    expect_list,
+    expect_map,
+    load_yaml_text,
+    read_capped_bytes,
+)
 from loadkit.units import parse_duration_s
 
 TOP_KEYS = (
     "name", "description", "host", "allow_hosts", "settings", "env", "variables", "feeders",
-    "blocks", "personas", "thresholds", "probes",
+    "blocks", "personas", "thresholds", "probes", "allow_paths",
 )  # fmt: skip
 SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale")
 FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
+_MAX_HEADER_CHARS = 64 * 1024
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -44,7 +56,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_capped_bytes(p, LIMITS.yaml_bytes, "scenario file")
     except FileNotFoundError:
         raise InputError(
             "file not found",
@@ -195,6 +207,7 @@ def _feeders(top: YamlMap, base: Path, values: Values, problems: Problems) -> tu
     m = expect_map(top.get("feeders", YamlMap()), top.value_loc("feeders"), "feeders", problems)
     if m is None:
         return ()
+    allowed = allow_paths(top.get("allow_paths"), top.value_loc("allow_paths"), base, problems)
     out = []
     for name, spec in m.items():
         spec_m = expect_map(spec, m.value_loc(name), f"feeder '{name}'", problems)
@@ -204,7 +217,7 @@ def _feeders(top: YamlMap, base: Path, values: Values, problems: Problems) -> tu
         mode = problems.convert(spec_m, "mode", FeederMode, FeederMode.SEQUENTIAL,
                                 "unique, sequential, random or cyclic")  # fmt: skip
         file = base / str(spec_m.get("file", ""))
-        columns = _csv_header(file, spec_m, problems)
+        columns = _csv_header(str(spec_m.get("file", "")), base, allowed, spec_m, problems)
         exhausted = values.end(spec_m.get("on_exhausted", "fail"), spec_m.value_loc("on_exhausted"),
                                False)  # fmt: skip
         out.append(Feeder(str(name), str(file), mode, columns, spec_m.loc,
@@ -212,11 +225,25 @@ def _feeders(top: YamlMap, base: Path, values: Values, problems: Problems) -> tu
     return tuple(out)
 
 
-def _csv_header(file: Path, spec: YamlMap, problems: Problems) -> tuple[str, ...]:
+def _csv_header(
+    raw: str, base: Path, allowed: tuple[Path, ...], spec: YamlMap, problems: Problems
+) -> tuple[str, ...]:
     loc = spec.value_loc("file")
+    file = base / raw
     try:
+        data_file(raw, base, allowed, loc, "feeder file", LIMITS.feeder_bytes)
         with file.open(newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
+            first = fh.readline(_MAX_HEADER_CHARS + 1)
+        if len(first) > _MAX_HEADER_CHARS:
+            raise InputError(
+                f"the feeder file's first line is over {_MAX_HEADER_CHARS:,} characters ({raw}).",
+                location=loc,
+                hint="The first line names the columns: id,email,...",
+            )
+        header = next(csv.reader([first]), [])
+    except InputError as exc:
+        problems.add_error(exc)
+        return ()
     except FileNotFoundError:
         problems.add(f"feeder file not found: {file}", loc,
                      hint="Paths are relative to the scenario file's folder.")  # fmt: skip

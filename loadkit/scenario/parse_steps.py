@@ -26,7 +26,9 @@ from loadkit.scenario.models import (
 )
 from loadkit.scenario.parse_request import RequestParser, is_var_name
 from loadkit.scenario.templates import Template
-from loadkit.sources import YamlList, YamlMap
+from loadkit.sources import YamlList, YamlMap, kind_of
+
+MAX_REPEAT_TIMES = 100_000
 
 KINDS = (
     "request", "think", "poll", "retry", "choice", "if", "repeat", "leave", "set", "record",
@@ -66,7 +68,8 @@ class StepParser(RequestParser):
 
     def steps(self, value: Any, loc: Location, what: str = "steps") -> tuple[Step, ...]:
         if not isinstance(value, YamlList):
-            self.problems.add(f"{what} must be a list of steps (lines starting with '- ').", loc)
+            self.problems.add(f"{what} must be a list of steps (lines starting with '- '), "
+                              f"got {kind_of(value)}.", loc)  # fmt: skip
             return ()
         out: list[Step] = []
         for i, raw in enumerate(value):
@@ -188,6 +191,10 @@ class StepParser(RequestParser):
         times = None
         if "times" in spec:
             times = self.values.integer(spec["times"], spec.value_loc("times"), "times", 0)
+            if times > MAX_REPEAT_TIMES:  # a loop of quick steps would hold a CPU for hours
+                self.problems.add(f"times must be at most {MAX_REPEAT_TIMES:,}, got {times:,}.",
+                                  spec.value_loc("times"))  # fmt: skip
+                times = MAX_REPEAT_TIMES
         index_var = spec.get("as")
         if index_var is not None and not is_var_name(index_var):
             self.problems.add(

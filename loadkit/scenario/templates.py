@@ -7,14 +7,14 @@ stays a list in a JSON body); anything else renders to text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadkit.scenario import budget
 from loadkit.scenario.expr import Expr, ExprError, Scope, compile_expr
 
-_HOLE_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_UNCHECKED_HOLES = 8  # templates with more holes check their joined length before joining
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,27 @@ class Template:
 
 
 def to_text(value: Any) -> str:
-    """How a value appears inside text: null is empty, booleans are true/false."""
+    """How a value appears inside text: null is empty, booleans are true/false.
+
+    Raises ``BudgetError`` for a list or mapping whose text would be over the text budget.
+    """
+    if isinstance(value, str):
+        return value
+    kind = type(value)
+    if kind is int or kind is float:
+        return str(value)
     if value is None:
         return ""
     if value is True:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, _CONTAINERS):
+        budget.cap_text_of(value, "this template")
     return str(value)
+
+
+_CONTAINERS = (list, tuple, dict)
 
 
 def _constant(source: Any, value: Any) -> Template:
@@ -59,9 +72,23 @@ def _merge(
     )
 
 
+def _holes(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each ``{{ ... }}`` hole, in order: what ``\\{\\{(.*?)\\}\\}`` finds,
+    in linear time (that regex rescans to the end from every unclosed ``{{``)."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while (start := text.find("{{", pos)) >= 0:
+        close = text.find("}}", start + 2)
+        if close < 0:
+            break
+        out.append((start, close + 2))
+        pos = close + 2
+    return out
+
+
 def compile_template(text: str) -> Template:
     """Compile text with ``{{ }}`` holes. Raises ``ExprError`` with the offset in ``text``."""
-    holes = list(_HOLE_RE.finditer(text))
+    holes = _holes(text)
     if not holes:
         if "{{" in text:
             raise ExprError("'{{' without a closing '}}'", text.index("{{"))
@@ -69,16 +96,16 @@ def compile_template(text: str) -> Template:
     exprs: list[Expr] = []
     pieces: list[str | Expr] = []
     pos = 0
-    for m in holes:
-        if m.start() > pos:
-            pieces.append(text[pos : m.start()])
+    for start, end in holes:
+        if start > pos:
+            pieces.append(text[pos:start])
         try:
-            expr = compile_expr(m.group(1))
+            expr = compile_expr(text[start + 2 : end - 2])
         except ExprError as exc:
-            raise ExprError(str(exc), m.start(1) + exc.offset) from None
+            raise ExprError(str(exc), start + 2 + exc.offset) from None
         exprs.append(expr)
         pieces.append(expr)
-        pos = m.end()
+        pos = end
     if pos < len(text):
         pieces.append(text[pos:])
     if len(pieces) == 1 and isinstance(pieces[0], Expr):
@@ -91,8 +118,14 @@ def compile_template(text: str) -> Template:
 
 def _join_pieces(text: str, pieces: list[str | Expr], exprs: list[Expr]) -> Template:
     if all(isinstance(p, str) or p.const for p in pieces):
-        value = "".join(p if isinstance(p, str) else to_text(p.value) for p in pieces)
-        return _constant(text, value)
+        try:
+            texts = [p if isinstance(p, str) else to_text(p.value) for p in pieces]
+        except budget.BudgetError as exc:
+            raise ExprError(str(exc), 0) from None
+        if sum(map(len, texts)) > budget.MAX_TEXT_CHARS:
+            raise ExprError(f"this template would make a text of {sum(map(len, texts)):,} "
+                            f"characters; the limit is {budget.MAX_TEXT_CHARS:,}", 0)  # fmt: skip
+        return _constant(text, "".join(texts))
     dynamic = [p for p in pieces if isinstance(p, Expr)]
     if len(dynamic) == 1 and len(pieces) <= 3:  # the common "prefix {{ x }} suffix" shape
         i = pieces.index(dynamic[0])
@@ -104,10 +137,21 @@ def _join_pieces(text: str, pieces: list[str | Expr], exprs: list[Expr]) -> Temp
     for p in pieces:
         parts.append(_literal(p) if isinstance(p, str) else _as_text(p.fn))
 
-    def render(c: Scope) -> str:
-        return "".join([part(c) for part in parts])
+    if len(dynamic) <= _UNCHECKED_HOLES:  # at most a few big values joined: no check to pay
 
-    return _merge(text, render, exprs)
+        def render(c: Scope) -> str:
+            return "".join([part(c) for part in parts])
+
+        return _merge(text, render, exprs)
+    limit = budget.MAX_TEXT_CHARS
+
+    def render_checked(c: Scope) -> str:
+        texts = [part(c) for part in parts]
+        if sum(map(len, texts)) > limit:  # {{x}}{{x}}{{x}}... of a big x
+            budget.cap_text(sum(map(len, texts)), "this template")
+        return "".join(texts)
+
+    return _merge(text, render_checked, exprs)
 
 
 def _literal(text: str) -> Callable[[Scope], str]:

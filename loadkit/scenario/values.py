@@ -11,11 +11,12 @@ from typing import Any
 
 from loadkit.errors import Location
 from loadkit.results.schema import ArrivalOutcome
+from loadkit.scenario import budget
 from loadkit.scenario.expr import Expr, ExprError, compile_expr
 from loadkit.scenario.jsonpath import JsonPath, compile_jsonpath
 from loadkit.scenario.models import HazardStage, ThinkKind, ThinkSpec
 from loadkit.scenario.templates import Template, compile_template, compile_value
-from loadkit.sources import Problems, YamlList, YamlMap
+from loadkit.sources import Problems, YamlList, YamlMap, kind_of
 from loadkit.units import parse_duration_s, parse_fraction
 
 _FALSE_EXPR = compile_expr("false")
@@ -41,6 +42,23 @@ class Values:
         self.time_scale = time_scale
         self.lines = lines or []  # the source, to point at the exact character of an error
         self.where: dict[int, Location] = {}
+        self.folded = 0  # the footprint of every constant folded so far (see ``_folded_ok``)
+
+    def _folded_ok(self, value: Any, loc: Location) -> bool:
+        """Whether the file's folded constants, with ``value``, stay within the budget: each
+        expression is bounded, but a file of many could still hold gigabytes."""
+        if self.folded > budget.MAX_FOLDED:  # over already, and reported once
+            return False
+        self.folded += budget.footprint(value)
+        if self.folded <= budget.MAX_FOLDED:
+            return True
+        self.problems.add(
+            f"the constant values in this file add up to over {budget.MAX_FOLDED // 10**6} MB; "
+            "loadkit stops folding here.",
+            loc,
+            hint="Build big test data at run time, or put it in a feeder file.",
+        )
+        return False
 
     def _bad_expr(
         self, what: str, exc: ExprError, loc: Location, raw: str | None = None, shift: int = 0
@@ -79,6 +97,8 @@ class Values:
         except ExprError as exc:
             self._bad_expr(what, exc, loc, raw, shift)
             return _FALSE_EXPR
+        if out.const and not self._folded_ok(out.value, loc):
+            return _FALSE_EXPR
         self.where[id(out)] = loc
         return out
 
@@ -87,6 +107,8 @@ class Values:
             out = compile_value(value)
         except ExprError as exc:
             self._bad_expr(what, exc, loc, value if isinstance(value, str) else None)
+            return _EMPTY_TEMPLATE
+        if out.const and not self._folded_ok(out.value, loc):
             return _EMPTY_TEMPLATE
         self.where[id(out)] = loc
         return out
@@ -110,6 +132,9 @@ class Values:
             return re.compile(value)
         except re.error as exc:
             self.problems.add(f"bad regex {value!r}: {exc}", loc)
+            return None
+        except (RecursionError, OverflowError):  # 3,000 nested groups, a{4294967296}
+            self.problems.add(f"bad regex {value!r}: too deeply nested or too large.", loc)
             return None
 
     def duration(self, value: Any, loc: Location, what: str = "duration") -> float:
@@ -243,11 +268,7 @@ def parse_statuses(value: Any) -> set[int]:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, YamlMap):
-        return "a mapping"
-    if isinstance(value, YamlList):
-        return "a list"
-    return type(value).__name__
+    return kind_of(value)
 
 
 __all__ = ["END_CHOICES", "Values", "parse_statuses"]

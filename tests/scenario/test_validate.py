@@ -54,7 +54,7 @@ def test_every_problem_is_reported_once_with_its_position(tmp_path: Path) -> Non
         "s.yaml:4:17: feeders.cards.file: feeder file not found",
         "s.yaml:5:55: feeders.users.columns: feeder file",
         "lacks column(s) pin; it has email, name",
-        "s.yaml:8:13: personas.fan.weight: weight must be a number, got str 'heavy'",
+        "s.yaml:8:13: personas.fan.weight: weight must be a number, got text 'heavy'",
         "s.yaml:10:18: personas.fan.steps[0].request: undefined variable 'evnt_id'. Did you mean 'event_id'?",
         "s.yaml:11:27: personas.fan.steps[0].capture.unused: capture 'unused' is never used",
         "s.yaml:11:40: personas.fan.steps[0].capture.rid: bad JSONPath '$.['",
