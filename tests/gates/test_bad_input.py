@@ -34,7 +34,7 @@ def _caret_at(text: str) -> tuple[str, int]:
         ("p(95) < 1s for -30s", "-30s", "negative"),
         ("p(95) < 1s, abort after -1s", "-1s", "negative"),
         ("p(95) < 1s from t0+-5s to t0+10s", "-5s", "negative"),
-        ("error_rate < 1e309%", "1e309%", "too large"),
+        ("error_rate < 1e309%", "1e309%", "must be a finite number"),
         ("rate < 1e309/s", "1e309/s", "bad value"),
         ("count > 1e400", "1e400", "too large"),
         ("p(95) < 1s min 1e400 samples", "1e400", "too large"),

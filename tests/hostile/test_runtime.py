@@ -55,6 +55,7 @@ class _Visitor:
         self.arrival_id, self.persona, self.rng = 0, "p", random.Random(0)
         self.facts, self.vars, self.sent = ArrivalFacts(), {}, 0
         self.now = 0
+        self.scheduled_ns = 0
 
     def http(self, method: str, url_or_path: str, **kw: Any) -> HttpResult:
         self.sent += 1
