@@ -232,8 +232,10 @@ def analyze(
 ) -> Analysis:
     """Analyze ``run`` against ``thresholds``; ``probes`` are results of ``run_probes``.
 
-    Raises ``InputError`` (exit 2) when a threshold names a step or phase the run lacks.
+    Raises ``InputError`` (exit 2) when a threshold names a step or phase the run lacks, and
+    ``RunInvalid`` / ``RecordsUnreadable`` (exit 3) when no request record can be read.
     """
+    run.require_requests()
     records = load_records(run, thresholds)
     info = run_info(run)
     base_records = load_records(baseline, thresholds) if baseline is not None else None

@@ -6,7 +6,14 @@ read on first use (``Run.requests``, ``Run.arrivals``) or column by column for t
 
 A crashed run (manifest status ``running``) or a folder with unreadable segments is still read:
 ``Run.partial`` is true and ``Run.partial_reasons`` says why. A missing folder, a missing or
-broken manifest, or a newer ``schema_version`` raise ``ResultsError`` (exit 2).
+broken manifest (not JSON, or a key of the wrong type), or a newer ``schema_version`` raise
+``ResultsError`` (exit 2).
+
+Records are trusted or refused: every file is read with page-checksum verification (the
+writer stores a CRC32 per page), so a truncated, empty or corrupted file is never analyzed as
+data. It is left out, named in ``partial_reasons`` ("records unreadable: PATH: why") and the
+rest is read; ``Run.require_requests()`` raises ``RecordsUnreadable`` (exit 3) when no request
+record is left to analyze.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loadkit.errors import ResultsError
+from loadkit.errors import RecordsUnreadable, ResultsError, RunInvalid
+from loadkit.results.manifest_check import check_manifest_types
 from loadkit.results.schema import (
     ARRIVAL_SCHEMA,
     MANIFEST_NAME,
@@ -74,30 +82,53 @@ def _read_manifest(run_dir: Path) -> dict[str, Any]:
             f"{path} has schema_version {version}; this loadkit reads up to {SCHEMA_VERSION}",
             hint="Upgrade loadkit to analyze this run.",
         )
+    check_manifest_types(path, data)
     return data
+
+
+def unreadable(path: Path, exc: BaseException | None = None) -> str:
+    """The reason a records file cannot be trusted, naming it: ``records unreadable: PATH: why``."""
+    if not path.is_file():
+        why = "not a regular file"
+    elif path.stat().st_size == 0:
+        why = "the file is empty (0 bytes)"
+    else:
+        text = str(exc or "")
+        size = path.stat().st_size
+        if "CRC" in text or "checksum" in text:
+            why = "a page checksum does not match: the file was corrupted on disk or in transit"
+        elif "magic bytes" in text or "footer" in text:
+            why = f"no Parquet footer in its {size:,} bytes: the file is truncated or not Parquet"
+        elif "FieldRef" in text or "field" in text.lower() or "schema" in text.lower():
+            why = "it does not hold loadkit records of this kind (columns differ)"
+        else:
+            why = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"records unreadable: {path}: {why}"
 
 
 def _list_files(records: Path, kind: str) -> tuple[list[Path], list[str]]:
     """Record files of ``kind``: compacted files plus segments they do not already hold."""
     compacted: dict[int, Path] = {}
     segments: list[tuple[int, int, Path]] = []
+    problems: list[str] = []
     if records.is_dir():
         for p in records.iterdir():
             m = _SEGMENT_RE.fullmatch(p.name)
             if not m or m.group(1) != kind:
                 continue
-            if m.group(3) is None:
+            if not p.is_file():
+                problems.append(unreadable(p))
+            elif m.group(3) is None:
                 compacted[int(m.group(2))] = p
             else:
                 segments.append((int(m.group(2)), int(m.group(3)), p))
-    problems: list[str] = []
     skip: set[str] = set()
-    for path in compacted.values():
+    for path in sorted(compacted.values()):
         try:
             meta = pq.read_schema(path).metadata or {}
             skip.update(json.loads(meta.get(_COMPACTED_FROM_KEY, b"[]")))
         except (OSError, pa.ArrowException, ValueError) as exc:
-            problems.append(f"{path.name} is unreadable ({exc})")
+            problems.append(unreadable(path, exc))
     files = sorted(compacted.values()) + [p for _, _, p in sorted(segments) if p.name not in skip]
     return files, problems
 
@@ -120,16 +151,18 @@ def _read_tables(
     if not files:
         return wanted.empty_table(), []
     try:  # all files at once: pyarrow reads them in parallel
-        table = pq.read_table([str(p) for p in files], columns=names, schema=wanted)
+        table = pq.read_table(
+            [str(p) for p in files], columns=names, schema=wanted, page_checksum_verification=True
+        )
         return table.unify_dictionaries(), []
     except (OSError, pa.ArrowException):
         pass  # one file at a time, to name the bad ones and keep the rest
     tables, problems = [], []
     for path in files:
         try:
-            table = pq.read_table(path, columns=names)
+            table = pq.read_table(path, columns=names, page_checksum_verification=True)
         except (OSError, pa.ArrowException) as exc:
-            problems.append(f"{path.name} is unreadable ({exc})")
+            problems.append(unreadable(path, exc))
             continue
         tables.append(table.cast(wanted) if table.schema != wanted else table)
     if not tables:
@@ -158,6 +191,8 @@ class Run:
         if not self.request_files:
             reasons.append(f"no request records in {records}")
         self._reasons = reasons
+        self._request_damage = list(req_problems)  # reasons naming damaged request files
+        self._requests_read = 0  # rows the last load_requests returned
 
     @property
     def run_id(self) -> str:
@@ -208,6 +243,24 @@ class Run:
         if "_checked_arrivals" not in self.__dict__:
             self.load_arrivals(["arrival_id"])
 
+    def require_requests(self) -> None:
+        """Raise ``RecordsUnreadable`` (exit 3) when request files exist but none can be read,
+        and ``RunInvalid`` (exit 3) when the run holds no request record at all."""
+        self._touch()
+        if self._requests_read > 0:
+            return
+        if self._request_damage:
+            raise RecordsUnreadable(
+                "no request record of this run can be read:\n  "
+                + "\n  ".join(self._request_damage),
+                hint="Restore the records from a copy of the run (or `loadkit results merge` "
+                "the worker folders); a damaged file is never analyzed as data.",
+            )
+        raise RunInvalid(
+            f"no request records in {self.path / RECORDS_DIR}: the run recorded nothing to analyze.",
+            hint="It stopped before its first flush, or its records/ folder was emptied.",
+        )
+
     def _note(self, problems: list[str]) -> None:
         for p in problems:
             if p not in self._reasons:
@@ -217,7 +270,9 @@ class Run:
         """Request records (``REQUEST_SCHEMA`` columns, or only ``columns``) as a DataFrame."""
         table, problems = _read_tables(self.request_files, REQUEST_SCHEMA, columns)
         self._note(problems)
+        self._request_damage.extend(p for p in problems if p not in self._request_damage)
         self.__dict__["_checked_requests"] = True
+        self._requests_read = table.num_rows
         frame: pd.DataFrame = table.to_pandas()
         return frame
 
@@ -276,4 +331,4 @@ def open_run(path: str | Path) -> Run:
     return Run(run_dir, _read_manifest(run_dir))
 
 
-__all__ = ["PhaseSpan", "Run", "open_run"]
+__all__ = ["PhaseSpan", "Run", "open_run", "unreadable"]
