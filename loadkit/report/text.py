@@ -126,11 +126,12 @@ def render_terminal(analysis: Analysis) -> str:
     for phase in phase_order(analysis):
         out += ["", f"steps, phase {phase}"]
         out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, phase))]
-    out += ["", "validity"]
-    out += [
-        f"  {'ok ' if c.ok else 'BAD'} {c.name}: {c.observed_text} (budget {c.budget_text})"
-        for c in analysis.validity.checks
-    ]
+    if analysis.validity.checks:  # none on a Locust CSV: its closed model has nothing to judge
+        out += ["", "validity"]
+        out += [
+            f"  {'ok ' if c.ok else 'BAD'} {c.name}: {c.observed_text} (budget {c.budget_text})"
+            for c in analysis.validity.checks
+        ]
     if analysis.comparison is not None:
         rows = [
             [
@@ -148,7 +149,8 @@ def render_terminal(analysis: Analysis) -> str:
         names = ("step", "p95 before", "p95 now", "change", "p99 before", "p99 now", "change")
         out += ["  " + ln for ln in _table(names, rows)]
     f = analysis.funnel
-    out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
+    if len(f):  # a Locust CSV has no journeys, so no funnel
+        out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
     return "\n".join(out) + "\n"
 
 
@@ -193,31 +195,33 @@ def render_markdown(analysis: Analysis) -> str:
         out += _details(
             f"Steps in phase {phase}", _md_table(STEP_COLUMNS, step_rows(analysis.steps, phase))
         )
-    out += _details(
-        "Validity (generator health)",
-        _md_table(
-            ("", "check", "observed", "budget"),
-            [
-                ["✅" if c.ok else "🚫", c.name, c.observed_text, c.budget_text]
-                for c in analysis.validity.checks
-            ],
-        ),
-    )
-    out += _details(
-        "Funnel",
-        _md_table(
-            ("stage", "visitors", "of previous", "of arrived"),
-            [
+    if analysis.validity.checks:  # none on a Locust CSV
+        out += _details(
+            "Validity (generator health)",
+            _md_table(
+                ("", "check", "observed", "budget"),
                 [
-                    str(r.stage),
-                    f"{int(r.visitors):,}",
-                    format_percent(float(r.of_previous)),
-                    format_percent(float(r.of_arrived)),
-                ]
-                for r in _records(analysis.funnel)
-            ],
-        ),
-    )
+                    ["✅" if c.ok else "🚫", c.name, c.observed_text, c.budget_text]
+                    for c in analysis.validity.checks
+                ],
+            ),
+        )
+    if len(analysis.funnel):  # none on a Locust CSV
+        out += _details(
+            "Funnel",
+            _md_table(
+                ("stage", "visitors", "of previous", "of arrived"),
+                [
+                    [
+                        str(r.stage),
+                        f"{int(r.visitors):,}",
+                        format_percent(float(r.of_previous)),
+                        format_percent(float(r.of_arrived)),
+                    ]
+                    for r in _records(analysis.funnel)
+                ],
+            ),
+        )
     wait = analysis.queue_wait_s
     if wait.size:
         qs = np.percentile(wait, [50, 90, 95, 99, 100])
