@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from loadkit.analysis.gates import Records, evaluate_threshold, format_value, per_group, time_range
+from loadkit.analysis.gates import Records, evaluate_threshold
 from loadkit.analysis.invariants import evaluate_invariant
 from loadkit.analysis.model import (
     Analysis,
-    GateKind,
     GateResult,
     GateStatus,
     RunInfo,
@@ -28,6 +27,7 @@ from loadkit.analysis.model import (
     Verdict,
 )
 from loadkit.analysis.probes import ProbeResult
+from loadkit.analysis.regression import regression_gate
 from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
 from loadkit.analysis.validity import check_validity
 from loadkit.results.frames import funnel, generator_windows, queue_wait_s, request_windows
@@ -99,53 +99,6 @@ def run_info(run: Run) -> RunInfo:
     )
 
 
-def _regression(th: Threshold, records: Records, baseline: Records | None) -> GateResult:
-    loc = str(th.location) if th.location else None
-    limit = f"{th.op.value} {th.value_text}"
-    if baseline is None:
-        return GateResult(
-            th.text,
-            GateKind.REGRESSION,
-            GateStatus.NO_DATA,
-            None,
-            "no baseline run given (--baseline RUN_DIR)",
-            limit,
-            location=loc,
-        )
-    values = []
-    for rec in (records, baseline):
-        frame = rec.requests
-        t_s = frame["t_s"].to_numpy()
-        lo, hi = time_range(th, rec, t_s)
-        frame = frame.loc[(t_s >= lo) & (t_s < hi)]
-        v, n = per_group(th, frame, np.zeros(len(frame), np.int64), 1, max(hi - lo, 1e-9))
-        values.append(float(v[0]) if n[0] > 0 else float("nan"))
-    now, base = values
-    if np.isnan(now) or np.isnan(base) or base == 0:
-        return GateResult(
-            th.text,
-            GateKind.REGRESSION,
-            GateStatus.NO_DATA,
-            None,
-            "no data in this run or the baseline",
-            limit,
-            location=loc,
-        )
-    change = now / base - 1.0
-    failed = not th.passes(change)
-    status = (GateStatus.WARN if th.warn else GateStatus.FAILED) if failed else GateStatus.PASSED
-    kind = th.stat.kind
-    return GateResult(
-        th.text,
-        GateKind.REGRESSION,
-        status,
-        change,
-        f"{change:+.1%} ({format_value(kind, base)} → {format_value(kind, now)})",
-        limit,
-        location=loc,
-    )
-
-
 def evaluate_gates(
     thresholds: Sequence[Threshold], records: Records, t0_ns: int, baseline: Records | None = None
 ) -> tuple[GateResult, ...]:
@@ -159,7 +112,7 @@ def evaluate_gates(
                 )
             )
         elif th.regression:
-            out.append(_regression(th, records, baseline))
+            out.append(regression_gate(th, records, baseline))
         else:
             out.append(evaluate_threshold(th, records))
     return tuple(out)

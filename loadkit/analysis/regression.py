@@ -1,0 +1,133 @@
+"""``regression(STAT{selector}) OP X%`` gates: this run against ``--baseline RUN``, judged on the
+95% interval of the change (``loadkit.analysis.compare``), never on a bare ratio of two noisy
+runs.
+
+Each run contributes the same rows a plain gate on STAT would read (selector, ``during`` /
+``from … to``, ok requests for latency stats), timed from the start of the range it looks at.
+The gate:
+
+* **fails** (exit 1) only when the whole interval is beyond the allowed change — for
+  ``< 10%``: its low end is at least +10%: the slowdown is shown, not guessed;
+* **passes** (exit 0) when the whole interval is within it;
+* **passes with "not enough evidence"** (exit 0) when the interval straddles the limit: the
+  runs cannot tell a regression from noise, so a release is not blocked on a coin toss; the
+  interval is in the report for a human to weigh;
+* is **no data** (inconclusive, exit 3) when there is no baseline or too little data for any
+  interval (too few windows or samples, a baseline of 0): a verdict never passes on nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loadkit.analysis.compare import CompareSettings, Estimator, Statistic, compare
+from loadkit.analysis.gates import Records, format_value, time_range
+from loadkit.analysis.model import GateKind, GateResult, GateStatus
+from loadkit.results.frames import selection_mask
+from loadkit.results.schema import ArrivalOutcome, Outcome
+from loadkit.scenario.thresholds import LATENCY_KINDS, Comparison, StatKind, Threshold
+
+_DEFAULT = CompareSettings()
+_ON_ARRIVALS = (StatKind.LATENESS, StatKind.DROPS, StatKind.DROP_RATE)
+_COLUMNS = {StatKind.RESPONSE: "response_ms", StatKind.SERVICE: "service_ms"}
+
+
+def statistic_of(th: Threshold) -> Statistic:
+    """The estimator a threshold's stat needs (percentile, mean or total per second)."""
+    kind, stat = th.stat.kind, th.stat
+    if kind in LATENCY_KINDS:
+        if stat.is_mean:
+            return Statistic(Estimator.MEAN, None, stat.label)
+        return Statistic(Estimator.QUANTILE, stat.q, stat.label)
+    if kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
+        return Statistic(Estimator.MEAN, None, stat.label)
+    return Statistic(Estimator.TOTAL, None, stat.label)
+
+
+def sample(th: Threshold, records: Records) -> pd.DataFrame:
+    """The rows the stat reads, as ``t_s`` (seconds from the start of the range) and ``value``
+    (the latency in ms, a 0/1 error or drop flag, or 1 per counted event)."""
+    kind = th.stat.kind
+    frame = records.arrivals if kind in _ON_ARRIVALS else records.requests
+    t_s = frame["t_s"].to_numpy(dtype=float)
+    lo, hi = time_range(th, records, t_s)
+    inside = (t_s >= lo) & (t_s < hi) & selection_mask(frame, th.selector, ignore=("outcome",))
+    wanted = th.select("outcome")
+    outcome = frame["outcome"]
+    hit = selection_mask(frame, [("outcome", wanted)]) if wanted else None
+    if kind is StatKind.LATENESS:
+        rows = inside & frame["lateness_ms"].notna().to_numpy()
+        values = frame["lateness_ms"].to_numpy(dtype=float, na_value=np.nan)
+    elif kind in LATENCY_KINDS:
+        ok = (outcome == Outcome.OK.value).to_numpy(dtype=bool)
+        rows = inside & (hit if hit is not None else ok)
+        values = frame[_COLUMNS[kind]].to_numpy(dtype=float, na_value=np.nan)
+    elif kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
+        if kind is StatKind.DROP_RATE:
+            bad = (outcome == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
+        else:
+            bad = hit if hit is not None else (outcome != Outcome.OK.value).to_numpy(dtype=bool)
+        rows, values = inside, bad.astype(float)
+    else:  # count, rate, drops: one per event
+        if kind is StatKind.DROPS:
+            rows = inside & (outcome == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
+        else:
+            rows = inside & (hit if hit is not None else True)
+        values = np.ones(len(frame))
+    return pd.DataFrame({"t_s": t_s[rows] - lo, "value": values[rows]})
+
+
+def _status(th: Threshold, low: float, high: float) -> tuple[GateStatus, bool]:
+    """(status, clear): failed only when the whole interval breaches; clear when it all passes."""
+    inside = low <= th.value <= high
+    if not th.passes(low) and not th.passes(high) and not (th.op is Comparison.EQ and inside):
+        return (GateStatus.WARN if th.warn else GateStatus.FAILED), True
+    return GateStatus.PASSED, th.passes(low) and th.passes(high)
+
+
+def regression_gate(
+    th: Threshold,
+    records: Records,
+    baseline: Records | None,
+    settings: CompareSettings = _DEFAULT,
+) -> GateResult:
+    """Judge one ``regression(...)`` threshold (see the module docstring)."""
+    about: dict[str, Any] = {
+        "location": str(th.location) if th.location else None,
+        "stat": th.stat.label,
+        "limit": th.value,
+        "selector": th.selector,
+    }
+    limit_text = f"{th.op.value} {th.value_text}"
+    if baseline is None:
+        text = "no baseline run given (--baseline RUN_DIR)"
+        return GateResult(
+            th.text, GateKind.REGRESSION, GateStatus.NO_DATA, None, text, limit_text, **about
+        )
+    change = compare(sample(th, records), sample(th, baseline), statistic_of(th), settings)
+    kind = th.stat.kind
+    values = f"{format_value(kind, change.base)} → {format_value(kind, change.now)}"
+    method = (
+        f"paired block bootstrap: {settings.replicates:,} resamples of {change.windows} windows "
+        f"of {change.window_s:g}s; {change.samples_now:,} samples now, "
+        f"{change.samples_base:,} in the baseline; seed {settings.seed}"
+    )
+    about = {**about, "samples": change.samples_now, "detail": method}
+    if change.low is None or change.high is None:
+        text = f"not enough evidence: {change.reason} ({values})"
+        return GateResult(
+            th.text, GateKind.REGRESSION, GateStatus.NO_DATA, None, text, limit_text, **about
+        )
+    status, clear = _status(th, change.low, change.high)
+    text = f"{change.text()} ({values})"
+    if not clear:  # the interval straddles the limit: noise cannot be told from a regression
+        text = f"not enough evidence of a regression: {text}"
+    return GateResult(
+        th.text, GateKind.REGRESSION, status, change.change, text, limit_text, **about
+    )
+
+
+__all__ = ["regression_gate", "sample", "statistic_of"]
