@@ -19,7 +19,8 @@ read from the bins (±0.05%, far below any limit worth gating on).
 Not enough evidence (``Change.reason`` says why, and there is no interval): fewer than
 ``min_windows`` windows with data, fewer than ``min_tail_samples`` values beyond the
 percentile in either run (a p(95) needs 200, a p(99) 1,000; ``max`` never qualifies, the
-bootstrap cannot bound an extreme), or a baseline of 0 (a relative change is undefined).
+bootstrap cannot bound an extreme), or a baseline of 0 (a relative change is undefined) while
+this run's value is not 0 (both 0, e.g. no errors in either run, is a change of exactly 0).
 
 Pure: DataFrames in (columns ``t_s`` and ``value``), a frozen ``Change`` out; numpy only.
 """
@@ -316,15 +317,18 @@ def compare(
     else:
         used = np.flatnonzero((summaries[0].sum(axis=1) > 0) | (summaries[1].sum(axis=1) > 0))
     why = _not_enough(statistic, runs, int(used.size), settings)
-    if not why and not defined:
+    both_zero = point_now == 0 and point_base == 0  # e.g. no errors in either run: no change
+    if not why and not defined and not both_zero:
         why = f"the baseline's {statistic.label} is 0: a relative change is undefined"
-    found = why or _interval(statistic, summaries, used, bins, settings)
+    found: tuple[float, float] | str = why or (
+        (0.0, 0.0) if both_zero else _interval(statistic, summaries, used, bins, settings)
+    )
     low, high = found if isinstance(found, tuple) else (None, None)
     return Change(
         statistic=statistic,
         now=point_now,
         base=point_base,
-        change=point_now / point_base - 1.0 if defined else None,
+        change=point_now / point_base - 1.0 if defined else (0.0 if both_zero else None),
         low=low,
         high=high,
         confidence=settings.confidence,

@@ -38,6 +38,22 @@ def test_runs_of_one_distribution_never_fail_a_10_percent_gate_across_many_seeds
     assert float(np.median(highs - lows)) < 0.15
 
 
+def test_noisy_short_runs_flap_on_a_bare_ratio_but_not_on_the_interval() -> None:
+    """One minute at 10 requests/s with strong per-second swings: the bare ratio of the two
+    p95s (what regression() judged before) is beyond +10% for about one pair in six."""
+    changes = [
+        compare(
+            synthetic(2 * s, seconds=60, per_s=10.0, wobble=0.3),
+            synthetic(2 * s + 1, seconds=60, per_s=10.0, wobble=0.3),
+            P95,
+        )
+        for s in range(100)
+    ]
+    bare = sum(c.change is not None and c.change >= 0.10 for c in changes)
+    assert bare >= 10
+    assert not any(c.low is not None and c.low >= 0.10 for c in changes)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_a_real_30_percent_slowdown_is_shown(seed: int) -> None:
     c = compare(synthetic(100 + seed, slower=1.3), synthetic(200 + seed), P95)

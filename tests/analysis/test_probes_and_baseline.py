@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from loadkit.analysis import GateStatus, parse_probe, run_probes
+from loadkit.analysis import GateStatus, Verdict, parse_probe, run_probes
 from loadkit.errors import InputError
-from loadkit.results.synthetic import LatencyBreach
+from loadkit.results.synthetic import DEFAULT_STEPS, LatencyBreach, StepSpec
 from tests.analysis.conftest import Analyze, MakeRun
 
 
@@ -123,3 +125,60 @@ def test_regression_against_a_baseline(check: Analyze, make_run: MakeRun) -> Non
 
 def test_regression_without_baseline_is_no_data(check: Analyze) -> None:
     assert check(["regression(p95) < 10%"]).gates[0].status is GateStatus.NO_DATA
+
+
+def _slower(factor: float) -> tuple[StepSpec, ...]:
+    return tuple(replace(s, median_ms=s.median_ms * factor) for s in DEFAULT_STEPS)
+
+
+P95_GATES = ["regression(p(95){step=checkout}) < 10%", "regression(p95) < 10%"]
+INTERVAL = re.compile(r"p\(95\) [+−][\d.]+% \([+−][\d.]+%…[+−][\d.]+%\)")
+
+
+def test_same_build_with_another_seed_passes_with_an_interval(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    a = check(P95_GATES, run=make_run(seed=2), baseline=make_run(seed=1))
+    assert a.verdict is Verdict.PASSED and a.exit_code == 0, a.reasons
+    for gate in a.gates:
+        assert gate.status is GateStatus.PASSED
+        assert INTERVAL.match(gate.observed_text), gate.observed_text
+        assert "not enough evidence" not in gate.observed_text  # the interval is all below +10%
+        assert "paired block bootstrap" in gate.detail
+
+
+def test_a_30_percent_slowdown_fails_with_its_interval(check: Analyze, make_run: MakeRun) -> None:
+    a = check(P95_GATES, run=make_run(seed=3, steps=_slower(1.3)), baseline=make_run(seed=1))
+    assert a.verdict is Verdict.FAILED and a.exit_code == 1
+    checkout = a.gates[0]
+    assert checkout.status is GateStatus.FAILED and checkout.observed is not None
+    assert 0.2 < checkout.observed < 0.4
+    low = float(re.findall(r"\(\+(\d+)%…", checkout.observed_text)[0])
+    assert low > 10  # failed because the whole interval is beyond +10%
+
+
+def test_a_change_near_the_limit_passes_with_not_enough_evidence(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    """+10% medians: the interval straddles the limit, so it is no proof of a regression."""
+    a = check(P95_GATES, run=make_run(seed=4, steps=_slower(1.1)), baseline=make_run(seed=1))
+    assert a.verdict is Verdict.PASSED and a.exit_code == 0
+    for gate in a.gates:
+        assert gate.status is GateStatus.PASSED
+        assert gate.observed_text.startswith("not enough evidence of a regression: p(95) +")
+
+
+def test_too_little_data_is_not_enough_evidence_and_inconclusive(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    tiny = make_run(seed=5, duration_s=10.0, arrivals_per_s=1.0)
+    a = check(P95_GATES, run=tiny, baseline=make_run(seed=1))
+    assert a.verdict is Verdict.INCONCLUSIVE and a.exit_code == 3
+    gate = a.gates[0]
+    assert gate.status is GateStatus.NO_DATA
+    assert gate.observed_text.startswith("not enough evidence: 10 samples in the smaller run")
+
+
+def test_no_errors_in_either_run_is_no_change(check: Analyze, make_run: MakeRun) -> None:
+    a = check(["regression(error_rate) < 10%"], run=make_run(seed=2), baseline=make_run(seed=1))
+    assert a.gates[0].status is GateStatus.PASSED and a.gates[0].observed == 0.0
