@@ -33,6 +33,7 @@ from loadkit.scenario.thresholds import LATENCY_KINDS, Comparison, StatKind, Thr
 _DEFAULT = CompareSettings()
 _ON_ARRIVALS = (StatKind.LATENESS, StatKind.DROPS, StatKind.DROP_RATE)
 _COLUMNS = {StatKind.RESPONSE: "response_ms", StatKind.SERVICE: "service_ms"}
+_REQUEST_ONLY = {"step", "name", "method", "status", "outcome"}
 
 
 def statistic_of(th: Threshold) -> Statistic:
@@ -77,7 +78,20 @@ def sample(th: Threshold, records: Records) -> pd.DataFrame:
         else:
             rows = inside & (hit if hit is not None else True)
         values = np.ones(len(frame))
-    return pd.DataFrame({"t_s": t_s[rows] - lo, "value": values[rows]})
+    out = pd.DataFrame({"t_s": t_s[rows] - lo, "value": values[rows]})
+    if kind is StatKind.ERROR_RATE and not _REQUEST_ONLY & set(dict(th.selector)):
+        out = pd.concat([out, _dropped(th, records, lo, hi)], ignore_index=True)
+    return out
+
+
+def _dropped(th: Threshold, records: Records, lo: float, hi: float) -> pd.DataFrame:
+    """Dropped arrivals as failed requests: a visitor-level error rate counts them, as the
+    plain gate does (DESIGN.md §3)."""
+    arrivals = records.arrivals
+    a_s = arrivals["t_s"].to_numpy(dtype=float)
+    dropped = (arrivals["outcome"] == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
+    hit = dropped & (a_s >= lo) & (a_s < hi) & selection_mask(arrivals, th.selector)
+    return pd.DataFrame({"t_s": a_s[hit] - lo, "value": np.ones(int(hit.sum()))})
 
 
 def _status(th: Threshold, low: float, high: float) -> tuple[GateStatus, bool]:

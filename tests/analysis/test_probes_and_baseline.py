@@ -14,7 +14,7 @@ import pytest
 
 from loadkit.analysis import GateStatus, Verdict, parse_probe, run_probes
 from loadkit.errors import InputError
-from loadkit.results.synthetic import DEFAULT_STEPS, LatencyBreach, StepSpec
+from loadkit.results.synthetic import DEFAULT_STEPS, ErrorBurst, LatencyBreach, StepSpec
 from tests.analysis.conftest import Analyze, MakeRun
 
 
@@ -182,3 +182,19 @@ def test_too_little_data_is_not_enough_evidence_and_inconclusive(
 def test_no_errors_in_either_run_is_no_change(check: Analyze, make_run: MakeRun) -> None:
     a = check(["regression(error_rate) < 10%"], run=make_run(seed=2), baseline=make_run(seed=1))
     assert a.gates[0].status is GateStatus.PASSED and a.gates[0].observed == 0.0
+
+
+def test_a_visitor_level_error_rate_regression_counts_dropped_arrivals(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    errors = (ErrorBurst("checkout", 0.0, 100.0, 0.05),)
+    base = make_run(seed=1, error_bursts=errors)
+    dropping = make_run(seed=2, error_bursts=errors, drop_fraction=0.05)
+    a = check(
+        ["regression(error_rate) < 10%", "regression(error_rate{step=checkout}) < 10%"],
+        run=dropping,
+        baseline=base,
+    )
+    visitors, checkout = a.gates
+    assert visitors.status is GateStatus.FAILED  # 5% of arrivals dropped: errors more than double
+    assert checkout.status is GateStatus.PASSED  # per request of one step: drops do not count
