@@ -5,6 +5,7 @@ and an exit code; ``loadkit.report`` writes it out.
 """
 
 from loadkit.analysis.analyze import analyze, decide, evaluate_gates, load_records
+from loadkit.analysis.compare import Change, CompareSettings, Estimator, Statistic, compare
 from loadkit.analysis.gates import DEFAULT_MIN_SAMPLES, Records, evaluate_threshold
 from loadkit.analysis.invariants import evaluate_invariant, fifo_inversion_rate
 from loadkit.analysis.locust_csv import LIMITS as LOCUST_CSV_LIMITS
@@ -39,6 +40,9 @@ __all__ = [
     "LOST_FATES",
     "Analysis",
     "BreachSpan",
+    "Change",
+    "CompareSettings",
+    "Estimator",
     "Expectation",
     "GateKind",
     "GateResult",
@@ -47,6 +51,7 @@ __all__ = [
     "ProbeResult",
     "Records",
     "RunInfo",
+    "Statistic",
     "Validity",
     "ValidityBudget",
     "ValidityCheck",
@@ -54,6 +59,7 @@ __all__ = [
     "analyze",
     "analyze_locust_csv",
     "check_validity",
+    "compare",
     "compare_steps",
     "decide",
     "evaluate_gates",
