@@ -42,6 +42,12 @@ from loadkit.results.schema import (
 )
 
 _COMPACTED_FROM_KEY = b"loadkit.compacted_from"  # written by the runner's compaction
+_SCHEMAS = {"requests": REQUEST_SCHEMA, "arrivals": ARRIVAL_SCHEMA}
+# columns every records file of a kind has had since schema version 1
+_KEY_COLUMNS = {
+    "requests": ("arrival_id", "step", "intended_ns", "response_ms", "outcome"),
+    "arrivals": ("arrival_id", "scheduled_ns", "outcome"),
+}
 _SEGMENT_RE = re.compile(r"(requests|arrivals)-w(\d+)(?:-(\d+))?\.parquet")
 
 
@@ -86,49 +92,67 @@ def _read_manifest(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def unreadable(path: Path, exc: BaseException | None = None) -> str:
-    """The reason a records file cannot be trusted, naming it: ``records unreadable: PATH: why``."""
-    if not path.is_file():
+def unreadable(path: Path, problem: BaseException | str | None = None) -> str:
+    """The reason a records file cannot be trusted, naming it: ``records unreadable: PATH: why``.
+    ``problem`` is the exception reading it raised, or the reason itself."""
+    if isinstance(problem, str):
+        why = problem
+    elif not path.is_file():
         why = "not a regular file"
     elif path.stat().st_size == 0:
         why = "the file is empty (0 bytes)"
     else:
-        text = str(exc or "")
+        text = str(problem or "")
         size = path.stat().st_size
         if "CRC" in text or "checksum" in text:
             why = "a page checksum does not match: the file was corrupted on disk or in transit"
         elif "magic bytes" in text or "footer" in text:
             why = f"no Parquet footer in its {size:,} bytes: the file is truncated or not Parquet"
-        elif "FieldRef" in text or "field" in text.lower() or "schema" in text.lower():
-            why = "it does not hold loadkit records of this kind (columns differ)"
         else:
-            why = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            lines = text.strip().splitlines()
+            why = lines[0] if lines else type(problem).__name__
     return f"records unreadable: {path}: {why}"
 
 
+def _foreign(schema: pa.Schema, kind: str) -> str | None:
+    """Why a readable Parquet file is not a ``kind`` records file, or None when it is one."""
+    names = set(schema.names)
+    missing = [c for c in _KEY_COLUMNS[kind] if c not in names]
+    alien = sorted(names - set(_SCHEMAS[kind].names))
+    if not missing and not alien:
+        return None
+    what = f"no {', '.join(missing)} column" if missing else f"columns {', '.join(alien[:3])}"
+    return f"it does not hold {kind[:-1]} records ({what}): a foreign file under a record name"
+
+
 def _list_files(records: Path, kind: str) -> tuple[list[Path], list[str]]:
-    """Record files of ``kind``: compacted files plus segments they do not already hold."""
+    """Record files of ``kind``: compacted files plus segments they do not already hold. Each
+    file's footer is read once: a damaged or foreign file is left out and named in the problems
+    (a foreign file would otherwise be read as rows of nulls)."""
     compacted: dict[int, Path] = {}
     segments: list[tuple[int, int, Path]] = []
     problems: list[str] = []
-    if records.is_dir():
-        for p in records.iterdir():
-            m = _SEGMENT_RE.fullmatch(p.name)
-            if not m or m.group(1) != kind:
-                continue
-            if not p.is_file():
-                problems.append(unreadable(p))
-            elif m.group(3) is None:
-                compacted[int(m.group(2))] = p
-            else:
-                segments.append((int(m.group(2)), int(m.group(3)), p))
     skip: set[str] = set()
-    for path in sorted(compacted.values()):
+    for p in sorted(records.iterdir()) if records.is_dir() else ():
+        m = _SEGMENT_RE.fullmatch(p.name)
+        if not m or m.group(1) != kind:
+            continue
         try:
-            meta = pq.read_schema(path).metadata or {}
-            skip.update(json.loads(meta.get(_COMPACTED_FROM_KEY, b"[]")))
+            schema = pq.read_schema(p) if p.is_file() else None
         except (OSError, pa.ArrowException, ValueError) as exc:
-            problems.append(unreadable(path, exc))
+            problems.append(unreadable(p, exc))
+            continue
+        why = "not a regular file" if schema is None else _foreign(schema, kind)
+        if schema is None or why is not None:
+            problems.append(unreadable(p, why))
+        elif m.group(3) is None:
+            compacted[int(m.group(2))] = p
+            try:
+                skip.update(json.loads((schema.metadata or {}).get(_COMPACTED_FROM_KEY, b"[]")))
+            except ValueError as exc:
+                problems.append(unreadable(p, exc))
+        else:
+            segments.append((int(m.group(2)), int(m.group(3)), p))
     files = sorted(compacted.values()) + [p for _, _, p in sorted(segments) if p.name not in skip]
     return files, problems
 

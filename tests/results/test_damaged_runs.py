@@ -264,3 +264,19 @@ def test_a_folder_named_like_a_segment_is_refused_by_name(good_run: Path, tmp_pa
     assert any(
         r.endswith("arrivals-w1-000042.parquet: not a regular file") for r in opened.partial_reasons
     )
+
+
+def test_a_foreign_parquet_file_under_a_record_name_is_refused_not_read_as_nulls(
+    good_run: Path, tmp_path: Path, gates_file: Path
+) -> None:
+    def misfile(run: Path) -> None:
+        arrivals = sorted((run / "records").glob("arrivals-*.parquet"))[0]
+        shutil.copy(arrivals, run / "records" / "requests-w0-000050.parquet")
+
+    run = _damaged(good_run, tmp_path, misfile)
+    opened = open_run(run)
+    assert len(opened.requests) == len(open_run(good_run).requests)  # no rows of nulls added
+    code, out, err = loadkit("analyze", str(run), "-t", str(gates_file))
+    assert code == 3, out + err
+    bad = run / "records" / "requests-w0-000050.parquet"
+    assert f"records unreadable: {bad}: it does not hold request records" in out
