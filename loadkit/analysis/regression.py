@@ -18,6 +18,7 @@ The gate:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -48,9 +49,10 @@ def statistic_of(th: Threshold) -> Statistic:
     return Statistic(Estimator.TOTAL, None, stat.label)
 
 
-def sample(th: Threshold, records: Records) -> pd.DataFrame:
+def sample(th: Threshold, records: Records) -> tuple[pd.DataFrame, float]:
     """The rows the stat reads, as ``t_s`` (seconds from the start of the range) and ``value``
-    (the latency in ms, a 0/1 error or drop flag, or 1 per counted event)."""
+    (the latency in ms, a 0/1 error or drop flag, or 1 per counted event), and the seconds the
+    range covers (what a rate divides by)."""
     kind = th.stat.kind
     frame = records.arrivals if kind in _ON_ARRIVALS else records.requests
     t_s = frame["t_s"].to_numpy(dtype=float)
@@ -81,7 +83,7 @@ def sample(th: Threshold, records: Records) -> pd.DataFrame:
     out = pd.DataFrame({"t_s": t_s[rows] - lo, "value": values[rows]})
     if kind is StatKind.ERROR_RATE and not _REQUEST_ONLY & set(dict(th.selector)):
         out = pd.concat([out, _dropped(th, records, lo, hi)], ignore_index=True)
-    return out
+    return out, max(hi - lo, 0.0)
 
 
 def _dropped(th: Threshold, records: Records, lo: float, hi: float) -> pd.DataFrame:
@@ -121,7 +123,10 @@ def regression_gate(
         return GateResult(
             th.text, GateKind.REGRESSION, GateStatus.NO_DATA, None, text, limit_text, **about
         )
-    change = compare(sample(th, records), sample(th, baseline), statistic_of(th), settings)
+    if th.over_s is not None:  # the gate's own windows are the resampled blocks
+        settings = dataclasses.replace(settings, window_s=th.over_s)
+    (now, now_s), (base, base_s) = sample(th, records), sample(th, baseline)
+    change = compare(now, base, statistic_of(th), settings, durations_s=(now_s, base_s))
     kind = th.stat.kind
     values = f"{format_value(kind, change.base)} → {format_value(kind, change.now)}"
     method = (

@@ -198,3 +198,17 @@ def test_a_visitor_level_error_rate_regression_counts_dropped_arrivals(
     visitors, checkout = a.gates
     assert visitors.status is GateStatus.FAILED  # 5% of arrivals dropped: errors more than double
     assert checkout.status is GateStatus.PASSED  # per request of one step: drops do not count
+
+
+def test_over_sets_the_resampled_windows_and_rates_divide_by_the_range(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    a = check(
+        ["regression(p95) < 10% over 5s", "regression(rate) > -10%"],
+        run=make_run(seed=2, arrivals_per_s=7.0),
+        baseline=make_run(seed=1),
+    )
+    windows, rate = a.gates
+    assert "windows of 5s;" in windows.detail
+    assert rate.status is GateStatus.FAILED  # 30% fewer arrivals per second
+    assert rate.observed == pytest.approx(-0.3, abs=0.02)
