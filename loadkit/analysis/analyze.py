@@ -30,6 +30,7 @@ from loadkit.analysis.probes import ProbeResult
 from loadkit.analysis.regression import regression_gate
 from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
 from loadkit.analysis.validity import check_validity
+from loadkit.errors import InputError
 from loadkit.results.frames import funnel, generator_windows, queue_wait_s, request_windows
 from loadkit.results.reader import Run
 from loadkit.results.schema import Outcome, RunStatus
@@ -192,7 +193,10 @@ def analyze(
     records = load_records(run, thresholds)
     info = run_info(run)
     base_records = load_records(baseline, thresholds) if baseline is not None else None
-    gates = evaluate_gates(thresholds, records, run.t0_ns, base_records)
+    try:
+        gates = evaluate_gates(thresholds, records, run.t0_ns, base_records)
+    except InputError as exc:  # a step missing because its records were lost is no bad input
+        raise run.blame_lost_records(exc) from None
     gates += tuple(p.gate() for p in probes)
     validity = check_validity(
         run.manifest, records.arrivals, partial_reasons=info.partial_reasons, budget=budget

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loadkit.errors import RecordsUnreadable, ResultsError, RunInvalid
+from loadkit.errors import LoadkitError, RecordsUnreadable, ResultsError, RunInvalid
 from loadkit.results.manifest_check import check_manifest_types
 from loadkit.results.schema import (
     ARRIVAL_SCHEMA,
@@ -283,6 +283,19 @@ class Run:
         raise RunInvalid(
             f"no request records in {self.path / RECORDS_DIR}: the run recorded nothing to analyze.",
             hint="It stopped before its first flush, or its records/ folder was emptied.",
+        )
+
+    def blame_lost_records(self, exc: LoadkitError) -> LoadkitError:
+        """What to raise for ``exc``, a threshold naming a step the records lack: when request
+        files of this run are damaged, the step may have been in them, so the run cannot be
+        judged (``RecordsUnreadable``, exit 3) rather than the threshold being bad input."""
+        if not self._request_damage:
+            return exc
+        return RecordsUnreadable(
+            f"{exc}\nBut request records of this run are unreadable, and they may have held "
+            "it:\n  " + "\n  ".join(self._request_damage),
+            hint="Restore the records from a copy of the run; a damaged file is never "
+            "analyzed as data.",
         )
 
     def _note(self, problems: list[str]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -280,3 +281,24 @@ def test_a_foreign_parquet_file_under_a_record_name_is_refused_not_read_as_nulls
     assert code == 3, out + err
     bad = run / "records" / "requests-w0-000050.parquet"
     assert f"records unreadable: {bad}: it does not hold request records" in out
+
+
+def test_a_step_whose_only_segment_is_damaged_is_records_unreadable_not_bad_input(
+    good_run: Path, tmp_path: Path, gates_file: Path
+) -> None:
+    def checkout_apart(run: Path) -> None:
+        files = sorted((run / "records").glob("requests-*.parquet"))
+        table = pq.read_table(files)
+        for f in files:
+            f.unlink()
+        checkout = pc.equal(pc.cast(table["step"], pa.string()), "checkout")
+        rest, alone = table.filter(pc.invert(checkout)), table.filter(checkout)
+        pq.write_table(rest, run / "records" / "requests-w0-000001.parquet")
+        pq.write_table(alone, run / "records" / "requests-w0-000002.parquet")
+        _truncate(run / "records" / "requests-w0-000002.parquet")
+
+    run = _damaged(good_run, tmp_path, checkout_apart)
+    code, out, err = loadkit("analyze", str(run), "-t", str(gates_file))
+    assert code == 3, out + err  # was 2: "names step 'checkout', which this run does not have"
+    assert "request records of this run are unreadable, and they may have held it" in err
+    assert f"records unreadable: {run / 'records' / 'requests-w0-000002.parquet'}" in err
