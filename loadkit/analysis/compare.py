@@ -156,7 +156,8 @@ def _not_enough(stat: Statistic, runs: tuple[_Run, _Run], used: int, s: CompareS
 
 @dataclass(frozen=True)
 class _Bins:
-    """Log-spaced histogram bins: bin k holds ``[low·e^(k·step), low·e^((k+1)·step))``."""
+    """Histogram bins: bin 0 holds every value ≤ 0 (read back as 0); bin k ≥ 1 holds
+    ``[low·e^((k−1)·step), low·e^(k·step))``, log-spaced from the smallest positive value."""
 
     low: float
     step: float
@@ -169,16 +170,18 @@ class _Bins:
         high = max((float(p.max()) for p in positive if p.size), default=1.0)
         span = math.log(high / low)
         step = max(math.log(ratio), span / 20_000)  # never more than 20k bins
-        return cls(low, step, int(span / step) + 1)
+        return cls(low, step, int(span / step) + 2)
 
     def index(self, values: np.ndarray) -> np.ndarray:
         scaled = np.log(np.maximum(values, self.low) / self.low)
         scaled /= self.step
-        index: np.ndarray = np.minimum(scaled.astype(np.int64), self.n - 1)
+        index: np.ndarray = np.minimum(scaled.astype(np.int64) + 1, self.n - 1)
+        index[values <= 0] = 0
         return index
 
     def centre(self, k: np.ndarray) -> np.ndarray:
-        return np.asarray(self.low * np.exp((k + 0.5) * self.step))
+        centres = self.low * np.exp((np.asarray(k, dtype=float) - 0.5) * self.step)
+        return np.where(np.asarray(k) == 0, 0.0, centres)
 
 
 def _summaries(stat: Statistic, run: _Run, n_w: int, bins: _Bins) -> np.ndarray:
