@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pandas as pd
@@ -130,3 +131,25 @@ def test_ten_million_values_need_one_pass_and_small_matrices() -> None:
     c = compare(frame, frame, P95)
     assert c.windows == 60 and c.window_s == 10.0  # a 10-minute run: 60 windows of 10 s
     assert c.low is not None and c.high is not None and c.low <= 0 <= c.high
+
+
+@pytest.mark.parametrize("q", [50.0, 90.0, 99.0])
+def test_narrowing_the_histogram_to_the_percentile_band_changes_nothing(
+    q: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resamples read only the columns a mix of windows can put the percentile in."""
+    module = sys.modules["loadkit.analysis.compare"]
+    stat = Statistic(Estimator.QUANTILE, q, f"p{q:g}")
+    pairs = [
+        (synthetic(s, per_s=5 + s), synthetic(s + 50, per_s=5 + s, slower=1.1)) for s in (1, 7)
+    ]
+    banded = [compare(a, b, stat) for a, b in pairs]
+
+    def every_used_column(
+        stat: Statistic, parts: list[np.ndarray], bins: object
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        used = np.flatnonzero(parts[0].sum(axis=0) + parts[1].sum(axis=0) > 0)
+        return [p[:, used] for p in parts], bins.centre(used)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(module, "_quantile_band", every_used_column)
+    assert [compare(a, b, stat) for a, b in pairs] == banded
