@@ -27,7 +27,7 @@ from loadkit.analysis.model import (
     Verdict,
 )
 from loadkit.analysis.probes import ProbeResult
-from loadkit.analysis.regression import regression_gate
+from loadkit.analysis.regression import regression_gate, step_changes
 from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
 from loadkit.analysis.validity import check_validity
 from loadkit.errors import InputError
@@ -163,7 +163,9 @@ def tables(records: Records, t0_ns: int, baseline: Records | None = None) -> dic
     comparison = None
     if baseline is not None:
         before = step_summary(baseline.requests, baseline.phases, baseline.duration_s)
-        comparison = compare_steps(steps, before)
+        comparison = compare_steps(steps, before).merge(
+            step_changes(records, baseline), on="step", how="left"
+        )
     ranks = {"response_ms": response, "service_ms": records.ranked("service_ms")}
     return {
         "steps": steps,

@@ -149,4 +149,46 @@ def regression_gate(
     )
 
 
-__all__ = ["regression_gate", "sample", "statistic_of"]
+def _ok_latencies(records: Records) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Row positions per step, and (t_s from the run's start, response_ms), of ok requests."""
+    frame = records.requests
+    ok = (frame["outcome"] == Outcome.OK.value).to_numpy(dtype=bool)
+    t_s = frame["t_s"].to_numpy(dtype=float)[ok]
+    start = min(0.0, float(t_s.min())) if t_s.size else 0.0
+    values = frame["response_ms"].to_numpy(dtype=float, na_value=np.nan)[ok]
+    steps = frame["step"].astype("category")[ok]  # codes: no string per row
+    codes = steps.cat.codes.to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(steps.cat.categories) + 1))
+    rows = {
+        str(name): order[bounds[i] : bounds[i + 1]]
+        for i, name in enumerate(steps.cat.categories)
+        if bounds[i + 1] > bounds[i]
+    }
+    return rows, pd.DataFrame({"t_s": t_s - start, "value": values})
+
+
+def step_changes(
+    records: Records, baseline: Records, settings: CompareSettings = _DEFAULT
+) -> pd.DataFrame:
+    """Per step (and ``all``): the 95% interval of the whole-run p95 change of ok requests'
+    response times, as columns ``step``, ``p95_change_low``, ``p95_change_high`` (NaN when
+    there is not enough evidence) — what the baseline comparison tables show next to the
+    bare change."""
+    (now_rows, now), (base_rows, base) = _ok_latencies(records), _ok_latencies(baseline)
+    p95 = Statistic(Estimator.QUANTILE, 95.0, "p95")
+    empty = np.array([], dtype=np.int64)
+    out = []
+    for step in ["all", *sorted(set(now_rows) | set(base_rows))]:
+        if step == "all":
+            change = compare(now, base, p95, settings)
+        else:
+            pick_now, pick_base = now_rows.get(step, empty), base_rows.get(step, empty)
+            change = compare(now.iloc[pick_now], base.iloc[pick_base], p95, settings)
+        low = change.low if change.low is not None else float("nan")
+        high = change.high if change.high is not None else float("nan")
+        out.append((step, low, high))
+    return pd.DataFrame(out, columns=["step", "p95_change_low", "p95_change_high"])
+
+
+__all__ = ["regression_gate", "sample", "statistic_of", "step_changes"]

@@ -57,8 +57,17 @@ def _ms(v: float) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format_ms(v)
 
 
-def _change(fraction: float) -> str:
-    return "—" if fraction != fraction else f"{fraction:+.1%}"
+def _change(fraction: float, low: float = math.nan, high: float = math.nan) -> str:
+    """``+12.3%``, with its 95% interval when known: ``+12.3% (+8.1%…+16.0%)``."""
+    if fraction != fraction:
+        return "—"
+    interval = f" ({low:+.1%}…{high:+.1%})" if low == low and high == high else ""
+    return f"{fraction:+.1%}{interval}"
+
+
+def _p95_interval(row: Any) -> tuple[float, float]:
+    """The comparison row's p95 change interval (``analysis.regression.step_changes``)."""
+    return getattr(row, "p95_change_low", math.nan), getattr(row, "p95_change_high", math.nan)
 
 
 def step_rows(steps: pd.DataFrame, phase: str) -> list[list[str]]:
@@ -138,7 +147,7 @@ def render_terminal(analysis: Analysis) -> str:
                 str(r.step),
                 _ms(r.p95_ms_baseline),
                 _ms(r.p95_ms),
-                _change(r.p95_change),
+                _change(r.p95_change, *_p95_interval(r)),
                 _ms(r.p99_ms_baseline),
                 _ms(r.p99_ms),
                 _change(r.p99_change),
@@ -243,7 +252,7 @@ def render_markdown(analysis: Analysis) -> str:
                         str(r.step),
                         _ms(r.p95_ms),
                         _ms(r.p95_ms_baseline),
-                        _change(r.p95_change),
+                        _change(r.p95_change, *_p95_interval(r)),
                         _ms(r.p99_ms),
                         _ms(r.p99_ms_baseline),
                         f"{r.error_rate_change_pp:+.2f}",

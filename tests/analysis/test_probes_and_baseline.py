@@ -14,6 +14,7 @@ import pytest
 
 from loadkit.analysis import GateStatus, Verdict, parse_probe, run_probes
 from loadkit.errors import InputError
+from loadkit.report import render_terminal
 from loadkit.results.synthetic import DEFAULT_STEPS, ErrorBurst, LatencyBreach, StepSpec
 from tests.analysis.conftest import Analyze, MakeRun
 
@@ -121,6 +122,13 @@ def test_regression_against_a_baseline(check: Analyze, make_run: MakeRun) -> Non
     assert a.comparison is not None
     row = a.comparison[a.comparison["step"] == "checkout"].iloc[0]
     assert row["p95_ms"] == 900.0 and row["p95_change"] > 0.5
+    # the comparison table carries the p95 change's interval, per step and for all requests
+    assert 0.5 < row["p95_change_low"] <= row["p95_change"] <= row["p95_change_high"]
+    landing = a.comparison[a.comparison["step"] == "landing"].iloc[0]
+    assert landing["p95_change_low"] <= 0 <= landing["p95_change_high"]  # same records
+    assert set(a.comparison["step"]) >= {"all", "checkout", "landing"}
+    table = render_terminal(a)
+    assert f"{row['p95_change']:+.1%} ({row['p95_change_low']:+.1%}…" in table
 
 
 def test_regression_without_baseline_is_no_data(check: Analyze) -> None:
