@@ -110,6 +110,10 @@ class RunInvalid(LoadkitError):
     exit_code = ExitCode.INVALID
 
 
+class RecordsUnreadable(RunInvalid):
+    """A run's record files are missing, truncated, empty or corrupted: nothing to judge. Exit 3."""
+
+
 class Interrupted(LoadkitError):
     """The user pressed Ctrl-C. Exit 130."""
 
@@ -128,6 +132,7 @@ __all__ = [
     "Interrupted",
     "LoadkitError",
     "Location",
+    "RecordsUnreadable",
     "ResultsError",
     "RunInvalid",
     "TargetError",

@@ -5,6 +5,7 @@ and an exit code; ``loadkit.report`` writes it out.
 """
 
 from loadkit.analysis.analyze import analyze, decide, load_records
+from loadkit.analysis.compare import Change, CompareSettings, Estimator, Statistic, compare
 from loadkit.analysis.gates import evaluate_gates, regression_gate
 from loadkit.analysis.invariants import evaluate_invariant, fifo_inversion_rate
 from loadkit.analysis.locust_csv import LIMITS as LOCUST_CSV_LIMITS
@@ -40,6 +41,9 @@ __all__ = [
     "LOST_FATES",
     "Analysis",
     "BreachSpan",
+    "Change",
+    "CompareSettings",
+    "Estimator",
     "Expectation",
     "GateKind",
     "GateResult",
@@ -47,6 +51,7 @@ __all__ = [
     "Probe",
     "ProbeResult",
     "RunInfo",
+    "Statistic",
     "Validity",
     "ValidityBudget",
     "ValidityCheck",
@@ -55,6 +60,7 @@ __all__ = [
     "analyze_locust_csv",
     "check_probe",
     "check_validity",
+    "compare",
     "compare_steps",
     "decide",
     "evaluate_gates",

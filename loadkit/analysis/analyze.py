@@ -26,8 +26,10 @@ from loadkit.analysis.model import (
     Verdict,
 )
 from loadkit.analysis.probes import ProbeResult
+from loadkit.analysis.regression import step_changes
 from loadkit.analysis.tables import compare_steps, hdr_curves, step_summary
 from loadkit.analysis.validity import check_validity
+from loadkit.errors import InputError
 from loadkit.gates import Records, Threshold, check_phase
 from loadkit.results.frames import funnel, generator_windows, queue_wait_s, request_windows
 from loadkit.results.reader import Run
@@ -148,7 +150,9 @@ def tables(records: Records, t0_ns: int, baseline: Records | None = None) -> dic
     comparison = None
     if baseline is not None:
         before = step_summary(baseline.requests, baseline.phases, baseline.duration_s)
-        comparison = compare_steps(steps, before)
+        comparison = compare_steps(steps, before).merge(
+            step_changes(records, baseline), on="step", how="left"
+        )
     ranks = {"response_ms": response, "service_ms": records.ranked("service_ms")}
     return {
         "steps": steps,
@@ -173,15 +177,20 @@ def analyze(
 
     Raises ``InputError`` (exit 2) when a threshold names a phase the run lacks, or a step
     (name, method, persona) its scenario does not define. A step the scenario defines but that
-    got no traffic is a no-data gate with that reason.
+    got no traffic is a no-data gate with that reason. Raises ``RunInvalid`` /
+    ``RecordsUnreadable`` (exit 3) when no request record can be read.
     """
+    run.require_requests()
     thresholds = with_scenario(thresholds, scenario_facts(run.manifest))
     for th in thresholds:
         check_phase(th, run.phases)
     records = load_records(run, thresholds)
     info = run_info(run)
     base_records = load_records(baseline, thresholds) if baseline is not None else None
-    gates = evaluate_gates(thresholds, records, run.t0_ns, base_records)
+    try:
+        gates = evaluate_gates(thresholds, records, run.t0_ns, base_records)
+    except InputError as exc:  # a step missing because its records were lost is no bad input
+        raise run.blame_lost_records(exc) from None
     gates += tuple(p.gate() for p in probes)
     validity = check_validity(
         run.manifest, records.arrivals, partial_reasons=info.partial_reasons, budget=budget

@@ -15,65 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.analysis.invariants import evaluate_invariant
+from loadkit.analysis.regression import regression_gate
 from loadkit.errors import LoadkitError
 from loadkit.gates import (
-    GateKind,
     GateResult,
-    GateStatus,
     Records,
     Threshold,
     ThresholdSpec,
     check_selectors,
     evaluate_threshold,
-    format_value,
 )
 from loadkit.scenario import load_scenario
 from loadkit.scenario.names import defined_names
-
-
-def _observe(th: Threshold, records: Records) -> GateResult:
-    """``th``'s stat over its whole range, as a plain (not windowed) gate."""
-    plain = replace(th, regression=False, over_s=None, for_s=None, in_windows=None, warn=False)
-    return evaluate_threshold(plain, records)
-
-
-def regression_gate(th: Threshold, records: Records, baseline: Records | None) -> GateResult:
-    """A ``regression(STAT) OP LIMIT`` gate: the relative change of STAT from ``baseline`` to
-    this run (``now / before - 1``) against LIMIT. The one place regressions are judged."""
-    loc = str(th.location) if th.location else None
-    limit = f"{th.op.value} {th.value_text}"
-
-    def no_data(reason: str) -> GateResult:
-        return GateResult(
-            th.text, GateKind.REGRESSION, GateStatus.NO_DATA, None, f"no data: {reason}",
-            limit, location=loc, warn=th.warn, reason=reason,
-        )  # fmt: skip
-
-    if baseline is None:
-        return no_data("no baseline run given (--baseline RUN_DIR)")
-    now, before = _observe(th, records), _observe(th, baseline)
-    for name, gate in (("this run", now), ("the baseline", before)):
-        if gate.observed is None:
-            return no_data(f"{name}: {gate.reason}")
-    assert now.observed is not None and before.observed is not None
-    if before.observed == 0:
-        return no_data("the baseline's value is 0: a relative change is undefined")
-    change = now.observed / before.observed - 1.0
-    failed = not th.passes(change)
-    status = (GateStatus.WARN if th.warn else GateStatus.FAILED) if failed else GateStatus.PASSED
-    kind = th.stat.kind
-    return GateResult(
-        th.text,
-        GateKind.REGRESSION,
-        status,
-        change,
-        f"{change:+.1%} ({format_value(kind, before.observed)} → "
-        f"{format_value(kind, now.observed)})",
-        limit,
-        location=loc,
-        samples=now.samples,
-        warn=th.warn,
-    )
 
 
 def evaluate_gates(

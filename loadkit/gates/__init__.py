@@ -30,6 +30,7 @@ from loadkit.gates.rules import (
     check_phase,
     check_selectors,
     min_samples,
+    named_range,
 )
 from loadkit.gates.windows import per_group
 
@@ -65,6 +66,7 @@ __all__ = [
     "format_value",
     "load_thresholds_file",
     "min_samples",
+    "named_range",
     "no_data",
     "parse_threshold",
     "per_group",

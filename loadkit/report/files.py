@@ -228,31 +228,40 @@ def report_html(analysis: Analysis, plots: dict[str, bytes]) -> str:
     for name, png in plots.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
-    parts += [
-        "<h2>Validity</h2>",
-        _html_table(
-            ["check", "ok", "observed", "budget"],
-            [
-                [c.name, "yes" if c.ok else "NO", c.observed_text, c.budget_text]
-                for c in analysis.validity.checks
-            ],
-        ),
-        "<h2>Funnel</h2>",
-        _html_table(
-            ["stage", "visitors", "of previous", "of arrived"],
-            [
-                [str(stage), f"{int(n):,}", format_percent(float(prev)), format_percent(float(a))]
-                for stage, n, prev, a in zip(
-                    analysis.funnel["stage"],
-                    analysis.funnel["visitors"],
-                    analysis.funnel["of_previous"],
-                    analysis.funnel["of_arrived"],
-                    strict=True,
-                )
-            ],
-        ),
-        "</body></html>",
-    ]
+    if analysis.validity.checks:  # none on a Locust CSV
+        parts += [
+            "<h2>Validity</h2>",
+            _html_table(
+                ["check", "ok", "observed", "budget"],
+                [
+                    [c.name, "yes" if c.ok else "NO", c.observed_text, c.budget_text]
+                    for c in analysis.validity.checks
+                ],
+            ),
+        ]
+    if len(analysis.funnel):  # none on a Locust CSV
+        parts += [
+            "<h2>Funnel</h2>",
+            _html_table(
+                ["stage", "visitors", "of previous", "of arrived"],
+                [
+                    [
+                        str(stage),
+                        f"{int(n):,}",
+                        format_percent(float(prev)),
+                        format_percent(float(a)),
+                    ]
+                    for stage, n, prev, a in zip(
+                        analysis.funnel["stage"],
+                        analysis.funnel["visitors"],
+                        analysis.funnel["of_previous"],
+                        analysis.funnel["of_arrived"],
+                        strict=True,
+                    )
+                ],
+            ),
+        ]
+    parts += ["</body></html>"]
     return "\n".join(parts) + "\n"
 
 

@@ -230,9 +230,22 @@ PLOTS: dict[str, Callable[[Analysis], bytes]] = {
 }
 
 
+def _has_data(name: str, analysis: Analysis) -> bool:
+    """False for a plot whose table is empty (a Locust CSV has no windows, funnel or generator)."""
+    needs = {
+        "latency.png": analysis.windows,
+        "throughput.png": analysis.windows,
+        "funnel.png": analysis.funnel,
+        "queue_wait.png": analysis.funnel,
+        "generator.png": analysis.generator,
+    }
+    table = needs.get(name)
+    return table is None or len(table) > 0
+
+
 def render_plots(analysis: Analysis) -> dict[str, bytes]:
-    """Every plot as PNG bytes, by file name."""
-    return {name: draw(analysis) for name, draw in PLOTS.items()}
+    """Every plot that has data to draw, as PNG bytes, by file name."""
+    return {name: draw(analysis) for name, draw in PLOTS.items() if _has_data(name, analysis)}
 
 
 __all__ = ["PLOTS", "render_plots"]

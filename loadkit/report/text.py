@@ -57,8 +57,17 @@ def _ms(v: float) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format_ms(v)
 
 
-def _change(fraction: float) -> str:
-    return "—" if fraction != fraction else f"{fraction:+.1%}"
+def _change(fraction: float, low: float = math.nan, high: float = math.nan) -> str:
+    """``+12.3%``, with its 95% interval when known: ``+12.3% (+8.1%…+16.0%)``."""
+    if fraction != fraction:
+        return "—"
+    interval = f" ({low:+.1%}…{high:+.1%})" if low == low and high == high else ""
+    return f"{fraction:+.1%}{interval}"
+
+
+def _p95_interval(row: Any) -> tuple[float, float]:
+    """The comparison row's p95 change interval (``analysis.regression.step_changes``)."""
+    return getattr(row, "p95_change_low", math.nan), getattr(row, "p95_change_high", math.nan)
 
 
 def step_rows(steps: pd.DataFrame, phase: str) -> list[list[str]]:
@@ -139,18 +148,19 @@ def render_terminal(analysis: Analysis) -> str:
     for phase in phase_order(analysis):
         out += ["", f"steps, phase {phase}"]
         out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, phase))]
-    out += ["", "validity"]
-    out += [
-        f"  {'ok ' if c.ok else 'BAD'} {c.name}: {c.observed_text} (budget {c.budget_text})"
-        for c in analysis.validity.checks
-    ]
+    if analysis.validity.checks:  # none on a Locust CSV: its closed model has nothing to judge
+        out += ["", "validity"]
+        out += [
+            f"  {'ok ' if c.ok else 'BAD'} {c.name}: {c.observed_text} (budget {c.budget_text})"
+            for c in analysis.validity.checks
+        ]
     if analysis.comparison is not None:
         rows = [
             [
                 str(r.step),
                 _ms(r.p95_ms_baseline),
                 _ms(r.p95_ms),
-                _change(r.p95_change),
+                _change(r.p95_change, *_p95_interval(r)),
                 _ms(r.p99_ms_baseline),
                 _ms(r.p99_ms),
                 _change(r.p99_change),
@@ -161,7 +171,8 @@ def render_terminal(analysis: Analysis) -> str:
         names = ("step", "p95 before", "p95 now", "change", "p99 before", "p99 now", "change")
         out += ["  " + ln for ln in _table(names, rows)]
     f = analysis.funnel
-    out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
+    if len(f):  # a Locust CSV has no journeys, so no funnel
+        out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
     return "\n".join(out) + "\n"
 
 
@@ -214,31 +225,33 @@ def render_markdown(analysis: Analysis) -> str:
         out += _details(
             f"Steps in phase {phase}", _md_table(STEP_COLUMNS, step_rows(analysis.steps, phase))
         )
-    out += _details(
-        "Validity (generator health)",
-        _md_table(
-            ("", "check", "observed", "budget"),
-            [
-                ["✅" if c.ok else "🚫", c.name, c.observed_text, c.budget_text]
-                for c in analysis.validity.checks
-            ],
-        ),
-    )
-    out += _details(
-        "Funnel",
-        _md_table(
-            ("stage", "visitors", "of previous", "of arrived"),
-            [
+    if analysis.validity.checks:  # none on a Locust CSV
+        out += _details(
+            "Validity (generator health)",
+            _md_table(
+                ("", "check", "observed", "budget"),
                 [
-                    str(r.stage),
-                    f"{int(r.visitors):,}",
-                    format_percent(float(r.of_previous)),
-                    format_percent(float(r.of_arrived)),
-                ]
-                for r in _records(analysis.funnel)
-            ],
-        ),
-    )
+                    ["✅" if c.ok else "🚫", c.name, c.observed_text, c.budget_text]
+                    for c in analysis.validity.checks
+                ],
+            ),
+        )
+    if len(analysis.funnel):  # none on a Locust CSV
+        out += _details(
+            "Funnel",
+            _md_table(
+                ("stage", "visitors", "of previous", "of arrived"),
+                [
+                    [
+                        str(r.stage),
+                        f"{int(r.visitors):,}",
+                        format_percent(float(r.of_previous)),
+                        format_percent(float(r.of_arrived)),
+                    ]
+                    for r in _records(analysis.funnel)
+                ],
+            ),
+        )
     wait = analysis.queue_wait_s
     if wait.size:
         qs = np.percentile(wait, [50, 90, 95, 99, 100])
@@ -260,7 +273,7 @@ def render_markdown(analysis: Analysis) -> str:
                         str(r.step),
                         _ms(r.p95_ms),
                         _ms(r.p95_ms_baseline),
-                        _change(r.p95_change),
+                        _change(r.p95_change, *_p95_interval(r)),
                         _ms(r.p99_ms),
                         _ms(r.p99_ms_baseline),
                         f"{r.error_rate_change_pp:+.2f}",

@@ -46,6 +46,7 @@ from loadkit.results.worker_folder import (
 )
 from loadkit.results.writer import (
     COMPACTED_FROM_KEY,
+    PARQUET_WRITE_OPTIONS,
     RecordKind,
     read_manifest,
     segment_name,
@@ -136,7 +137,7 @@ def write_segment(records_dir: Path, segment: SegmentId, table: pa.Table) -> boo
     if path.exists():
         return False
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
     os.replace(tmp, path)
     return True
 
@@ -149,7 +150,7 @@ def write_lost_arrivals(records_dir: Path, worker_id: int, table: pa.Table) -> P
         return None
     records_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table.cast(ARRIVAL_SCHEMA), tmp, compression="zstd")
+    pq.write_table(table.cast(ARRIVAL_SCHEMA), tmp, **PARQUET_WRITE_OPTIONS)
     os.replace(tmp, path)
     return path
 

@@ -6,7 +6,14 @@ read on first use (``Run.requests``, ``Run.arrivals``) or column by column for t
 
 A crashed run (manifest status ``running``) or a folder with unreadable segments is still read:
 ``Run.partial`` is true and ``Run.partial_reasons`` says why. A missing folder, a missing or
-broken manifest, or a newer ``schema_version`` raise ``ResultsError`` (exit 2).
+broken manifest (not JSON, or a key of the wrong type), or a newer ``schema_version`` raise
+``ResultsError`` (exit 2).
+
+Records are trusted or refused: every file is read with page-checksum verification (the
+writer stores a CRC32 per page), so a truncated, empty or corrupted file is never analyzed as
+data. It is left out, named in ``partial_reasons`` ("records unreadable: PATH: why") and the
+rest is read; ``Run.require_requests()`` raises ``RecordsUnreadable`` (exit 3) when no request
+record is left to analyze.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loadkit.errors import ResultsError
+from loadkit.errors import LoadkitError, RecordsUnreadable, ResultsError, RunInvalid
 from loadkit.profiles import Phase
+from loadkit.results.manifest_check import check_manifest_types
 from loadkit.results.schema import (
     ARRIVAL_SCHEMA,
     INTENT_FILL,
@@ -37,6 +45,12 @@ from loadkit.results.schema import (
 from loadkit.sources import load_json_capped
 
 _COMPACTED_FROM_KEY = b"loadkit.compacted_from"  # written by the runner's compaction
+_SCHEMAS = {"requests": REQUEST_SCHEMA, "arrivals": ARRIVAL_SCHEMA}
+# columns every records file of a kind has had since schema version 1
+_KEY_COLUMNS = {
+    "requests": ("arrival_id", "step", "intended_ns", "response_ms", "outcome"),
+    "arrivals": ("arrival_id", "scheduled_ns", "outcome"),
+}
 _SEGMENT_RE = re.compile(r"(requests|arrivals)-w(\d+)(?:-(\d+))?\.parquet")
 
 
@@ -68,30 +82,71 @@ def _read_manifest(run_dir: Path) -> dict[str, Any]:
             f"{path} has schema_version {version}; this loadkit reads up to {SCHEMA_VERSION}",
             hint="Upgrade loadkit to analyze this run.",
         )
+    check_manifest_types(path, data)
     return data
 
 
+def unreadable(path: Path, problem: BaseException | str | None = None) -> str:
+    """The reason a records file cannot be trusted, naming it: ``records unreadable: PATH: why``.
+    ``problem`` is the exception reading it raised, or the reason itself."""
+    if isinstance(problem, str):
+        why = problem
+    elif not path.is_file():
+        why = "not a regular file"
+    elif path.stat().st_size == 0:
+        why = "the file is empty (0 bytes)"
+    else:
+        text = str(problem or "")
+        size = path.stat().st_size
+        if "CRC" in text or "checksum" in text:
+            why = "a page checksum does not match: the file was corrupted on disk or in transit"
+        elif "magic bytes" in text or "footer" in text:
+            why = f"no Parquet footer in its {size:,} bytes: the file is truncated or not Parquet"
+        else:
+            lines = text.strip().splitlines()
+            why = lines[0] if lines else type(problem).__name__
+    return f"records unreadable: {path}: {why}"
+
+
+def _foreign(schema: pa.Schema, kind: str) -> str | None:
+    """Why a readable Parquet file is not a ``kind`` records file, or None when it is one."""
+    names = set(schema.names)
+    missing = [c for c in _KEY_COLUMNS[kind] if c not in names]
+    alien = sorted(names - set(_SCHEMAS[kind].names))
+    if not missing and not alien:
+        return None
+    what = f"no {', '.join(missing)} column" if missing else f"columns {', '.join(alien[:3])}"
+    return f"it does not hold {kind[:-1]} records ({what}): a foreign file under a record name"
+
+
 def _list_files(records: Path, kind: str) -> tuple[list[Path], list[str]]:
-    """Record files of ``kind``: compacted files plus segments they do not already hold."""
+    """Record files of ``kind``: compacted files plus segments they do not already hold. Each
+    file's footer is read once: a damaged or foreign file is left out and named in the problems
+    (a foreign file would otherwise be read as rows of nulls)."""
     compacted: dict[int, Path] = {}
     segments: list[tuple[int, int, Path]] = []
-    if records.is_dir():
-        for p in records.iterdir():
-            m = _SEGMENT_RE.fullmatch(p.name)
-            if not m or m.group(1) != kind:
-                continue
-            if m.group(3) is None:
-                compacted[int(m.group(2))] = p
-            else:
-                segments.append((int(m.group(2)), int(m.group(3)), p))
     problems: list[str] = []
     skip: set[str] = set()
-    for path in compacted.values():
+    for p in sorted(records.iterdir()) if records.is_dir() else ():
+        m = _SEGMENT_RE.fullmatch(p.name)
+        if not m or m.group(1) != kind:
+            continue
         try:
-            meta = pq.read_schema(path).metadata or {}
-            skip.update(json.loads(meta.get(_COMPACTED_FROM_KEY, b"[]")))
+            schema = pq.read_schema(p) if p.is_file() else None
         except (OSError, pa.ArrowException, ValueError) as exc:
-            problems.append(f"{path.name} is unreadable ({exc})")
+            problems.append(unreadable(p, exc))
+            continue
+        why = "not a regular file" if schema is None else _foreign(schema, kind)
+        if schema is None or why is not None:
+            problems.append(unreadable(p, why))
+        elif m.group(3) is None:
+            compacted[int(m.group(2))] = p
+            try:
+                skip.update(json.loads((schema.metadata or {}).get(_COMPACTED_FROM_KEY, b"[]")))
+            except ValueError as exc:
+                problems.append(unreadable(p, exc))
+        else:
+            segments.append((int(m.group(2)), int(m.group(3)), p))
     files = sorted(compacted.values()) + [p for _, _, p in sorted(segments) if p.name not in skip]
     return files, problems
 
@@ -114,16 +169,20 @@ def _read_tables(
     if not files:
         return wanted.empty_table(), []
     try:  # all files at once: pyarrow reads them in parallel
-        table = pq.read_table([str(p) for p in files], columns=names, schema=wanted)
+        table = pq.read_table(
+            [str(p) for p in files], columns=names, schema=wanted, page_checksum_verification=True
+        )
         return table.unify_dictionaries(), []
     except (OSError, pa.ArrowException):
         pass  # one file at a time, to name the bad ones and keep the rest
     tables, problems = [], []
     for path in files:
         try:  # with the schema, a column an older run lacks reads as nulls
-            table = pq.read_table(path, columns=names, schema=wanted)
+            table = pq.read_table(
+                path, columns=names, schema=wanted, page_checksum_verification=True
+            )
         except (OSError, pa.ArrowException) as exc:
-            problems.append(f"{path.name} is unreadable ({exc})")
+            problems.append(unreadable(path, exc))
             continue
         tables.append(table.cast(wanted) if table.schema != wanted else table)
     if not tables:
@@ -152,6 +211,8 @@ class Run:
         if not self.request_files:
             reasons.append(f"no request records in {records}")
         self._reasons = reasons
+        self._request_damage = list(req_problems)  # reasons naming damaged request files
+        self._requests_read = 0  # rows the last load_requests returned
 
     @property
     def run_id(self) -> str:
@@ -203,6 +264,37 @@ class Run:
         if "_checked_arrivals" not in self.__dict__:
             self.load_arrivals(["arrival_id"])
 
+    def require_requests(self) -> None:
+        """Raise ``RecordsUnreadable`` (exit 3) when request files exist but none can be read,
+        and ``RunInvalid`` (exit 3) when the run holds no request record at all."""
+        self._touch()
+        if self._requests_read > 0:
+            return
+        if self._request_damage:
+            raise RecordsUnreadable(
+                "no request record of this run can be read:\n  "
+                + "\n  ".join(self._request_damage),
+                hint="Restore the records from a copy of the run (or `loadkit results merge` "
+                "the worker folders); a damaged file is never analyzed as data.",
+            )
+        raise RunInvalid(
+            f"no request records in {self.path / RECORDS_DIR}: the run recorded nothing to analyze.",
+            hint="It stopped before its first flush, or its records/ folder was emptied.",
+        )
+
+    def blame_lost_records(self, exc: LoadkitError) -> LoadkitError:
+        """What to raise for ``exc``, a threshold naming a step the records lack: when request
+        files of this run are damaged, the step may have been in them, so the run cannot be
+        judged (``RecordsUnreadable``, exit 3) rather than the threshold being bad input."""
+        if not self._request_damage:
+            return exc
+        return RecordsUnreadable(
+            f"{exc}\nBut request records of this run are unreadable, and they may have held "
+            "it:\n  " + "\n  ".join(self._request_damage),
+            hint="Restore the records from a copy of the run; a damaged file is never "
+            "analyzed as data.",
+        )
+
     def _note(self, problems: list[str]) -> None:
         for p in problems:
             if p not in self._reasons:
@@ -217,7 +309,9 @@ class Run:
         extra = [f for c, f in INTENT_FILL.items() if c in names and f not in names]
         table, problems = _read_tables(self.request_files, REQUEST_SCHEMA, names + extra)
         self._note(problems)
+        self._request_damage.extend(p for p in problems if p not in self._request_damage)
         self.__dict__["_checked_requests"] = True
+        self._requests_read = table.num_rows
         for column, fill in INTENT_FILL.items():
             if column in names and table.column(column).null_count:
                 i = table.schema.get_field_index(column)
@@ -290,4 +384,4 @@ def open_run(path: str | Path) -> Run:
     return Run(run_dir, _read_manifest(run_dir))
 
 
-__all__ = ["Run", "open_run"]
+__all__ = ["Run", "open_run", "unreadable"]

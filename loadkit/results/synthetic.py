@@ -35,6 +35,7 @@ from loadkit.results.schema import (
     Outcome,
     RunStatus,
 )
+from loadkit.results.writer import PARQUET_WRITE_OPTIONS
 
 T0_NS = 1_796_094_000_000_000_000  # 2026-12-01T03:00:00Z: a fixed t0 keeps runs reproducible
 _NS = 1_000_000_000
@@ -337,7 +338,7 @@ def _write_segments(
         for seq, chunk in enumerate(np.array_split(idx, max(spec.segments_per_worker, 1)), 1):
             if chunk.size or seq == 1:
                 name = f"{kind}-w{w}-{seq:06d}.parquet"
-                pq.write_table(table.take(pa.array(chunk)), records / name, compression="zstd")
+                pq.write_table(table.take(pa.array(chunk)), records / name, **PARQUET_WRITE_OPTIONS)
     return written
 
 

@@ -29,6 +29,9 @@ from loadkit.sources import load_json_capped
 
 COMPACTED_FROM_KEY = b"loadkit.compacted_from"
 _SEQ_DIGITS = 6
+# every records file loadkit writes: zstd pages, each with a CRC32 the reader verifies, so a
+# file damaged on disk or in transit is refused as unreadable instead of analyzed as data
+PARQUET_WRITE_OPTIONS: Mapping[str, Any] = {"compression": "zstd", "write_page_checksum": True}
 
 
 class RecordKind(StrEnum):
@@ -122,7 +125,7 @@ class SegmentWriter:
         self._seq[kind] += 1
         path = self.records_dir / segment_name(kind, self.worker_id, self._seq[kind])
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
         os.replace(tmp, path)
         self.written[kind] += table.num_rows
         return path
@@ -148,9 +151,9 @@ class SegmentWriter:
         meta = {COMPACTED_FROM_KEY: json.dumps(names).encode()}
         schema = SCHEMAS[kind].with_metadata(meta)
         tmp = target.with_name(target.name + ".tmp")
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as sink:
+        with pq.ParquetWriter(tmp, schema, **PARQUET_WRITE_OPTIONS) as sink:
             for seg in segments:  # one segment at a time: memory stays bounded
-                table = pq.read_table(seg, schema=SCHEMAS[kind])
+                table = pq.read_table(seg, schema=SCHEMAS[kind], page_checksum_verification=True)
                 sink.write_table(table.replace_schema_metadata(meta))
         os.replace(tmp, target)
         for seg in segments:
@@ -188,6 +191,7 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 __all__ = [
     "COMPACTED_FROM_KEY",
+    "PARQUET_WRITE_OPTIONS",
     "SCHEMAS",
     "RecordKind",
     "SegmentWriter",

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from loadkit.analysis import GateStatus, parse_probe, run_probes
+from loadkit.analysis import GateStatus, Verdict, parse_probe, run_probes
 from loadkit.errors import InputError
-from loadkit.results.synthetic import LatencyBreach
+from loadkit.report import render_terminal
+from loadkit.results.synthetic import DEFAULT_STEPS, ErrorBurst, LatencyBreach, StepSpec
 from tests.analysis.conftest import Analyze, MakeRun
 
 
@@ -119,7 +122,101 @@ def test_regression_against_a_baseline(check: Analyze, make_run: MakeRun) -> Non
     assert a.comparison is not None
     row = a.comparison[a.comparison["step"] == "checkout"].iloc[0]
     assert row["p95_ms"] == 900.0 and row["p95_change"] > 0.5
+    # the comparison table carries the p95 change's interval, per step and for all requests
+    assert 0.5 < row["p95_change_low"] <= row["p95_change"] <= row["p95_change_high"]
+    landing = a.comparison[a.comparison["step"] == "landing"].iloc[0]
+    assert landing["p95_change_low"] <= 0 <= landing["p95_change_high"]  # same records
+    assert set(a.comparison["step"]) >= {"all", "checkout", "landing"}
+    table = render_terminal(a)
+    assert f"{row['p95_change']:+.1%} ({row['p95_change_low']:+.1%}…" in table
 
 
 def test_regression_without_baseline_is_no_data(check: Analyze) -> None:
     assert check(["regression(p95) < 10%"]).gates[0].status is GateStatus.NO_DATA
+
+
+def _slower(factor: float) -> tuple[StepSpec, ...]:
+    return tuple(replace(s, median_ms=s.median_ms * factor) for s in DEFAULT_STEPS)
+
+
+P95_GATES = ["regression(p(95){step=checkout}) < 10%", "regression(p95) < 10%"]
+INTERVAL = re.compile(r"p\(95\) [+−][\d.]+% \([+−][\d.]+%…[+−][\d.]+%\)")
+
+
+def test_same_build_with_another_seed_passes_with_an_interval(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    a = check(P95_GATES, run=make_run(seed=2), baseline=make_run(seed=1))
+    assert a.verdict is Verdict.PASSED and a.exit_code == 0, a.reasons
+    for gate in a.gates:
+        assert gate.status is GateStatus.PASSED
+        assert INTERVAL.match(gate.observed_text), gate.observed_text
+        assert "not enough evidence" not in gate.observed_text  # the interval is all below +10%
+        assert "paired block bootstrap" in gate.detail
+
+
+def test_a_30_percent_slowdown_fails_with_its_interval(check: Analyze, make_run: MakeRun) -> None:
+    a = check(P95_GATES, run=make_run(seed=3, steps=_slower(1.3)), baseline=make_run(seed=1))
+    assert a.verdict is Verdict.FAILED and a.exit_code == 1
+    checkout = a.gates[0]
+    assert checkout.status is GateStatus.FAILED and checkout.observed is not None
+    assert 0.2 < checkout.observed < 0.4
+    low = float(re.findall(r"\(\+(\d+)%…", checkout.observed_text)[0])
+    assert low > 10  # failed because the whole interval is beyond +10%
+
+
+def test_a_change_near_the_limit_passes_with_not_enough_evidence(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    """+10% medians: the interval straddles the limit, so it is no proof of a regression."""
+    a = check(P95_GATES, run=make_run(seed=4, steps=_slower(1.1)), baseline=make_run(seed=1))
+    assert a.verdict is Verdict.PASSED and a.exit_code == 0
+    for gate in a.gates:
+        assert gate.status is GateStatus.PASSED
+        assert gate.observed_text.startswith("not enough evidence of a regression: p(95) +")
+
+
+def test_too_little_data_is_not_enough_evidence_and_inconclusive(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    tiny = make_run(seed=5, duration_s=10.0, arrivals_per_s=1.0)
+    a = check(P95_GATES, run=tiny, baseline=make_run(seed=1))
+    assert a.verdict is Verdict.INCONCLUSIVE and a.exit_code == 3
+    gate = a.gates[0]
+    assert gate.status is GateStatus.NO_DATA
+    assert gate.observed_text.startswith("not enough evidence: 10 samples in the smaller run")
+
+
+def test_no_errors_in_either_run_is_no_change(check: Analyze, make_run: MakeRun) -> None:
+    a = check(["regression(error_rate) < 10%"], run=make_run(seed=2), baseline=make_run(seed=1))
+    assert a.gates[0].status is GateStatus.PASSED and a.gates[0].observed == 0.0
+
+
+def test_a_visitor_level_error_rate_regression_counts_dropped_arrivals(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    errors = (ErrorBurst("checkout", 0.0, 100.0, 0.05),)
+    base = make_run(seed=1, error_bursts=errors)
+    dropping = make_run(seed=2, error_bursts=errors, drop_fraction=0.05)
+    a = check(
+        ["regression(error_rate) < 10%", "regression(error_rate{step=checkout}) < 10%"],
+        run=dropping,
+        baseline=base,
+    )
+    visitors, checkout = a.gates
+    assert visitors.status is GateStatus.FAILED  # 5% of arrivals dropped: errors more than double
+    assert checkout.status is GateStatus.PASSED  # per request of one step: drops do not count
+
+
+def test_over_sets_the_resampled_windows_and_rates_divide_by_the_range(
+    check: Analyze, make_run: MakeRun
+) -> None:
+    a = check(
+        ["regression(p95) < 10% over 5s", "regression(rate) > -10%"],
+        run=make_run(seed=2, arrivals_per_s=7.0),
+        baseline=make_run(seed=1),
+    )
+    windows, rate = a.gates
+    assert "windows of 5s;" in windows.detail
+    assert rate.status is GateStatus.FAILED  # 30% fewer arrivals per second
+    assert rate.observed == pytest.approx(-0.3, abs=0.02)

@@ -83,7 +83,7 @@ def test_crashed_run_is_read_and_marked_partial(tmp_path: Path) -> None:
     assert run.partial
     reasons = " ".join(run.partial_reasons)
     assert "still running" in reasons
-    assert "requests-w0-000009.parquet is unreadable" in reasons
+    assert f"records unreadable: {run_dir / 'records' / 'requests-w0-000009.parquet'}" in reasons
     assert len(run.requests) == 50 * 5  # the whole segments are all there
 
 
