@@ -314,4 +314,3 @@ def test_a_step_whose_only_segment_is_damaged_is_records_unreadable_not_bad_inpu
     assert "verdict: INVALID" in out
     assert f"records unreadable: {run / 'records' / 'requests-w0-000002.parquet'}" in out
     assert "Traceback" not in out + err
-
