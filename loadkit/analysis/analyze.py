@@ -33,7 +33,7 @@ from loadkit.errors import InputError
 from loadkit.gates import Records, Threshold, check_phase
 from loadkit.results.frames import funnel, generator_windows, queue_wait_s, request_windows
 from loadkit.results.reader import Run
-from loadkit.results.schema import Outcome, RunStatus
+from loadkit.results.schema import REQUEST_SCHEMA, Outcome, RunStatus
 
 REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt")
 SELECTOR_COLUMNS = ("worker", "persona", "name", "method", "status")  # read only when selected
@@ -70,11 +70,13 @@ def load_records(run: Run, thresholds: Sequence[Threshold] = ()) -> Records:
     (persona, name, ...) are read only when a threshold selects on them."""
     selected = {key for th in thresholds for key, _ in th.selector}
     columns = [*REQUEST_COLUMNS, *(c for c in SELECTOR_COLUMNS if c in selected)]
+    if any(th.select("per") == "intent" for th in thresholds):
+        columns = list(REQUEST_SCHEMA.names)  # folding attempts into intents reads them all
     requests = run.load_requests(columns)
     requests["t_s"] = _seconds_after(requests["intended_ns"].to_numpy(), run.t0_ns)
     arrivals = run.load_arrivals(ARRIVAL_COLUMNS)
     arrivals["t_s"] = (arrivals["scheduled_ns"].to_numpy(dtype=np.int64) - run.t0_ns) / 1e9
-    return Records(requests, arrivals, run.phases, run.onsale_offset_s, run.duration_s)
+    return Records(requests, arrivals, run.phases, run.onsale_offset_s, run.duration_s, run.t0_ns)
 
 
 def run_info(run: Run) -> RunInfo:

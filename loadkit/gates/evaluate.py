@@ -51,7 +51,23 @@ class Records:
     phases: tuple[Phase, ...]
     onsale_offset_s: float
     duration_s: float
+    t0_ns: int = 0  # epoch ns of t0: what ``t_s`` counts from
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def by_intent(self) -> Records:
+        """These records with one request row per intent (``loadkit.results.intents``): the
+        attempts of a retried request folded into one, timed from the first attempt's
+        intended start to the final answer. Needs every request column (``intent_ns`` …)."""
+        if "by_intent" not in self.cache:
+            from loadkit.results.intents import intents
+
+            folded = intents(self.requests, self.t0_ns)
+            self.cache["by_intent"] = Records(
+                folded, self.arrivals, self.phases, self.onsale_offset_s, self.duration_s,
+                self.t0_ns,
+            )  # fmt: skip
+        by_intent: Records = self.cache["by_intent"]
+        return by_intent
 
     def ranked(self, column: str) -> Ranked:
         """The request column sorted once."""
@@ -265,6 +281,8 @@ def evaluate_threshold(th: Threshold, records: Records) -> GateResult:
         "window_s": th.window_s if th.windowed else None,
         "warn": th.warn,
     }
+    if th.select("per") == "intent":
+        records = records.by_intent()
     named = named_range(th, records.phases, records.onsale_offset_s)
     missing = missing_name(th, records.arrivals if on_arrivals(th) else records.requests)
     if missing is not None:

@@ -33,6 +33,7 @@ from loadkit.errors import InputError, Location, did_you_mean
 from loadkit.gates.model import (
     INVARIANTS,
     LATENCY_KINDS,
+    PER_VALUES,
     SELECTOR_KEYS,
     Comparison,
     Stat,
@@ -232,6 +233,12 @@ def _selector(p: _Parser) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]
             raise p.fail(
                 f"unknown outcome '{value}'{did_you_mean(value, OUTCOMES)}",
                 "one of " + ", ".join(OUTCOMES),
+                value_at,
+            )
+        if key == "per" and value not in PER_VALUES:
+            raise p.fail(
+                f"unknown per '{value}'{did_you_mean(value, PER_VALUES)}",
+                "per=request (each attempt) or per=intent (attempts folded, as the fan lived it)",
                 value_at,
             )
         pairs.append((key, value))

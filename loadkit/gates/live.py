@@ -64,6 +64,8 @@ class AbortWatch:
         th = threshold
         if th.invariant is not None or th.regression:
             raise NotLive(f"'{th.text}': invariants and regressions are judged after the run")
+        if th.select("per") == "intent":
+            raise NotLive(f"'{th.text}': per=intent folds retries, so it is judged after the run")
         if th.stat.kind not in LIVE_KINDS or on_arrivals(th):
             raise NotLive(f"'{th.text}': live evaluation supports request stats only")
         self.threshold = th

@@ -152,3 +152,35 @@ def test_a_run_without_requests_has_an_empty_intents_frame_with_every_column(
     assert empty.empty
     assert list(empty.columns) == list(run.intents.columns)
     assert (empty.dtypes == run.intents.dtypes).all()
+
+
+def test_a_per_intent_gate_judges_the_retried_payment_as_the_fan_lived_it(
+    tmp_path: Path, server: JourneyServer
+) -> None:
+    """Each attempt answered fast, so the per-request p(95) passes; the fan waited for two
+    failures and 150 ms of backoff, so the same gate ``per=intent`` fails."""
+    from loadkit.analysis import analyze
+    from loadkit.gates import parse_threshold
+
+    run = _open(tmp_path, _journey_rows(tmp_path, server, RETRIED.format(key="per-intent")))
+    per_request = parse_threshold("max{step=pay} < 120ms min 1 samples")
+    per_intent = parse_threshold("max{step=pay, per=intent} < 120ms min 1 samples")
+    errors_per_intent = parse_threshold("error_rate{step=pay, per=intent} == 0% min 1 samples")
+    gates = {g.text: g for g in analyze(run, [per_request, per_intent, errors_per_intent]).gates}
+    assert gates[per_request.text].status.value == "passed"
+    assert gates[per_request.text].samples == 1  # the one successful attempt
+    assert gates[per_intent.text].status.value == "failed"
+    assert gates[per_intent.text].observed is not None
+    assert gates[per_intent.text].observed >= 150
+    assert gates[errors_per_intent.text].status.value == "passed"  # the intent succeeded
+    assert gates[errors_per_intent.text].samples == 1
+
+
+def test_per_takes_request_or_intent_and_is_judged_after_the_run() -> None:
+    from loadkit.errors import InputError
+    from loadkit.gates import AbortWatch, NotLive, parse_threshold
+
+    with pytest.raises(InputError, match=r"unknown per 'intents'.*Did you mean 'intent'"):
+        parse_threshold("p(95){per=intents} < 1s")
+    with pytest.raises(NotLive, match="per=intent"):
+        AbortWatch(parse_threshold("p(95){per=intent} < 1s, abort after 5s"))
