@@ -236,7 +236,9 @@ def _hold_choice(form: dict[str, str]) -> tuple[str, str | None, int]:
         raise HttpError(422, "invalid_form", "Choose seats or general admission.")
     if kind == "seats" and zone is not None and zone not in seating.ZONE_BY_NAME:
         raise HttpError(422, "invalid_form", "There is no such zone.")
-    if not quantity.isdigit() or not 1 <= int(quantity[:3]) <= MAX_SEATS_PER_ORDER:
+    if not (
+        quantity.isascii() and quantity.isdigit() and 1 <= int(quantity[:3]) <= MAX_SEATS_PER_ORDER
+    ):
         raise HttpError(422, "invalid_form", f"Choose a quantity from 1 to {MAX_SEATS_PER_ORDER}.")
     return kind, zone, int(quantity)
 

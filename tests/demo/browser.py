@@ -126,3 +126,31 @@ class Browser:
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.jar if c.name == name), None)
+
+
+def enter_shop(browser: Browser, poll_s: float = 0.21, timeout_s: float = 20.0) -> Page:
+    """Landing → join (POST, 302) → the queue page, refreshed until admitted → the event page."""
+    landing = browser.get("/")
+    assert landing.status == 200, landing.text
+    queue = browser.post("/shop/join", {"csrf_token": landing.hidden("csrf_token")})
+    deadline = time.monotonic() + timeout_s
+    while 'data-queue-state="admitted"' not in queue.text:
+        assert time.monotonic() < deadline, f"not admitted within {timeout_s} s:\n{queue.text}"
+        time.sleep(poll_s)
+        queue = browser.get("/shop/queue")
+    event = browser.get("/shop/event")
+    assert event.status == 200 and 'data-page="event"' in event.text, event.text
+    return event
+
+
+def hold(browser: Browser, event: Page, form: dict[str, str]) -> Page:
+    """Post a hold form of the event page (with its CSRF token); the page it lands on."""
+    return browser.post("/shop/hold", {"csrf_token": event.hidden("csrf_token"), **form})
+
+
+def checkout(browser: Browser, cart: Page, card: str = "4242424242424242") -> Page:
+    """Submit the cart's checkout form; the page it lands on."""
+    fields = ("csrf_token", "hold_id", "idempotency_key")
+    return browser.post(
+        "/shop/checkout", {**{f: cart.hidden(f) for f in fields}, "card_number": card}
+    )
