@@ -69,6 +69,11 @@ def landing(csrf: str, refresh_interval_s: float) -> str:
     return page(SHOP_NAME, "landing", body)
 
 
+def refresh_seconds(refresh_interval_s: float) -> int:
+    """Whole seconds for ``<meta http-equiv="refresh">`` and the ``Refresh`` header (≥ 1)."""
+    return max(1, round(refresh_interval_s))
+
+
 def queue(state: str, position: int | None, wait_s: float | None, refresh_s: float) -> str:
     """The queue page; it refreshes itself while the visitor waits."""
     if state == "admitted":
@@ -79,7 +84,7 @@ def queue(state: str, position: int | None, wait_s: float | None, refresh_s: flo
         return page("Your turn", "queue", f'<div data-queue-state="admitted">{body}</div>')
     shown = "unknown yet" if position is None else str(position)
     wait = "" if wait_s is None else f"<p>Estimated wait: {wait_s:g} s.</p>"
-    refresh = max(1, round(refresh_s))
+    refresh = refresh_seconds(refresh_s)
     body = (
         f'<div data-queue-state="{esc(state)}"><h1>You are in the queue</h1>'
         f'<p>Your place: <strong id="position">{esc(shown)}</strong></p>{wait}'

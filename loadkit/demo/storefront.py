@@ -161,7 +161,10 @@ async def queue(st: ShopState, req: Request) -> Response:
     text = pages.queue(
         state, body.get("position"), body.get("wait_time_s"), body["refresh_interval_s"]
     )
-    return html_page(200, text)
+    # the Refresh header says what the meta tag says, for clients that do not parse HTML
+    refresh = pages.refresh_seconds(body["refresh_interval_s"])
+    headers = [] if state == "admitted" else [(b"refresh", str(refresh).encode())]
+    return html_page(200, text, headers)
 
 
 # -- shopping ---------------------------------------------------------------------------------
