@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": FOUNDATION | {"profiles", "results", "scenario"},
     "report": FOUNDATION | {"profiles", "results", "scenario", "analysis"},
     "demo": set(),
+    "har": FOUNDATION | {"scenario"},
 }
 
 
