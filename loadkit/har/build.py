@@ -99,15 +99,24 @@ def link_redirects(reqs: list[Req]) -> None:
             cur.path, cur.hop = "{{ next_url }}", True
 
 
+def _captured(reqs: list[Req], k: int, names: Names, value: str) -> str | None:
+    """``{{ var }}`` if ``value`` is a token an earlier answer served (and capture it there)."""
+    if not looks_like_token(value):
+        return None
+    found = find_source([r.entry for r in reqs[:k]], value)
+    if found is None:
+        return None
+    at, spec, hint = found
+    var = names.var(hint, value)
+    reqs[at].captures.setdefault(var, spec)
+    return "{{ " + var + " }}"
+
+
 def _template_value(reqs: list[Req], k: int, names: Names, key: str, value: str, where: str) -> str:
     """A token from an earlier answer → capture + template; a secret → env; else literal."""
-    if looks_like_token(value):
-        found = find_source([r.entry for r in reqs[:k]], value)
-        if found is not None:
-            at, spec, hint = found
-            var = names.var(hint, value)
-            reqs[at].captures.setdefault(var, spec)
-            return "{{ " + var + " }}"
+    captured = _captured(reqs, k, names, value)
+    if captured is not None:
+        return captured
     if SECRET_NAME.search(key) and value:
         return names.secret(key, where)
     return value
@@ -157,9 +166,9 @@ def _query_and_headers(reqs: list[Req], k: int, names: Names) -> None:
             continue  # browser headers and cookies: the runner and the jar supply their own
         title = "-".join(w.capitalize() for w in name.split("-"))
         scheme, _, token = value.partition(" ")
-        if name == "authorization" and token:
-            t = _template_value(reqs, k, names, "token", token, where)
-            r.headers[title] = f"{scheme} {t}" if t != token else names.secret(name, where)
+        if name == "authorization":
+            t = _captured(reqs, k, names, token) if token else None
+            r.headers[title] = f"{scheme} {t}" if t else names.secret(name, where)
         else:
             r.headers[title] = _template_value(reqs, k, names, name, value, where)
 

@@ -66,7 +66,7 @@ def read_har(path: str | Path) -> Har:
         size = 0  # read_source_text reports a missing or unreadable file
     if size > MAX_HAR_BYTES:
         raise InputError(
-            f"the HAR file is {size / 2**20:.0f} MiB, over the {MAX_HAR_BYTES // 2**20} MiB limit",
+            f"the HAR file is {size:,} bytes, over the {MAX_HAR_BYTES:,}-byte limit",
             location=where,
             hint="Record a shorter journey, or clear the network panel before recording.",
         )
