@@ -167,8 +167,8 @@ def _query_and_headers(reqs: list[Req], k: int, names: Names) -> None:
         title = "-".join(w.capitalize() for w in name.split("-"))
         scheme, _, token = value.partition(" ")
         if name == "authorization":
-            t = _captured(reqs, k, names, token) if token else None
-            r.headers[title] = f"{scheme} {t}" if t else names.secret(name, where)
+            var = _captured(reqs, k, names, token) if token else None
+            r.headers[title] = f"{scheme} {var}" if var else names.secret(name, where)
         else:
             r.headers[title] = _template_value(reqs, k, names, name, value, where)
 
