@@ -36,6 +36,20 @@ def storefront() -> Iterator[ShopProcess]:
         shop.stop()
 
 
+def _try(
+    scenario: Path, host: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``loadkit try SCENARIO --host HOST ...`` as a user runs it (the installed command)."""
+    command = str(Path(sys.executable).with_name("loadkit"))
+    return subprocess.run(
+        [command, "try", str(scenario), "--host", host, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
 def _record_journey(shop: ShopProcess, path: Path) -> tuple[Path, Page]:
     """A fan buys 2 general-admission tickets; the queue is held shut for two refreshes."""
     b = Browser(shop.url)
@@ -106,16 +120,34 @@ def test_a_recorded_storefront_journey_becomes_a_scenario_that_validates_and_tri
     assert [p.name for p in scenario.personas] == ["visitor"]
 
     before = invariants(storefront.url, storefront.admin_key)["checks"]["ga_within_quota"]
-    env = {**os.environ, "CARD_NUMBER": "4242424242424242"}
-    tried = subprocess.run(
-        [str(Path(sys.executable).with_name("loadkit")), "try", str(out), "--host", storefront.url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    tried = _try(out, storefront.url, env={"CARD_NUMBER": "4242424242424242"})
     assert tried.returncode == 0, tried.stdout + tried.stderr
     assert "→ completed" in tried.stdout, tried.stdout
     after = invariants(storefront.url, storefront.admin_key)
     assert after["ok"], after
     assert after["checks"]["ga_within_quota"]["detail"]["sold"] == before["detail"]["sold"] + 2
+
+
+@pytest.mark.parametrize("persona", ["fan", "forger"])
+def test_the_shipped_onsale_html_scenario_tries_clean_against_the_storefront(
+    storefront: ShopProcess, tmp_path: Path, persona: str
+) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "scenarios" / "onsale-html.yaml"
+    text = shipped.read_text()
+    assert "time_scale: 0.2" in text
+    fast = tmp_path / "onsale-html.yaml"  # the same journey on a faster clock
+    fast.write_text(text.replace("time_scale: 0.2", "time_scale: 0.01"))
+    before = invariants(storefront.url, storefront.admin_key)["checks"]
+    tried = _try(fast, storefront.url, "--persona", persona)
+    assert tried.returncode == 0, tried.stdout + tried.stderr
+    assert "→ completed" in tried.stdout, tried.stdout
+    after = invariants(storefront.url, storefront.admin_key)
+    assert after["ok"], after
+    orders = after["checks"]["payments_match_orders"]["detail"]["paid_orders"]
+    if persona == "fan":
+        assert orders == before["payments_match_orders"]["detail"]["paid_orders"] + 1
+    if persona == "forger":
+        assert (
+            "403" in tried.stdout
+            and orders == before["payments_match_orders"]["detail"]["paid_orders"]
+        )
