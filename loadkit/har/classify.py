@@ -88,6 +88,8 @@ def classify(entries: tuple[HarEntry, ...], site: str) -> list[Classified]:
             out.append(Classified(e, Kind.THIRD_PARTY, origin(e.url)))
         elif e.method == "OPTIONS":
             out.append(Classified(e, Kind.OTHER, "CORS preflight"))
+        elif e.status < 100:  # blocked, cancelled or failed in the browser: no answer
+            out.append(Classified(e, Kind.OTHER, "no response"))
         elif (why := _is_static(e)) is not None:
             out.append(Classified(e, Kind.STATIC, why))
         else:

@@ -26,6 +26,7 @@ from loadkit.har.build import (
 from loadkit.har.classify import Classified, Kind, classify, site_origin
 from loadkit.har.emit import block, scalar
 from loadkit.har.model import Har, read_har
+from loadkit.har.tokens import looks_like_token
 
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
 ATTRIBUTE = re.compile(r'[\w:-]+="[^"]{0,60}"')
@@ -86,7 +87,9 @@ def _marker(group: list[Req]) -> str | None:
     """An attribute (``data-state="admitted"``) on the last answer that no earlier one had:
     what the visitor was waiting for."""
     earlier = {m for r in group[:-1] for m in ATTRIBUTE.findall(r.entry.content)}
-    return next((m for m in ATTRIBUTE.findall(group[-1].entry.content) if m not in earlier), None)
+    new = (m for m in ATTRIBUTE.findall(group[-1].entry.content) if m not in earlier)
+    # not a per-answer random value (an id, a nonce): a replay would never see it again
+    return next((m for m in new if not looks_like_token(m.split('="', 1)[1][:-1])), None)
 
 
 def _poll(group: list[Req], n: int) -> dict[str, Any] | None:

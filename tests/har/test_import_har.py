@@ -235,3 +235,62 @@ def test_output_file_is_written_and_validates(
     assert load_scenario(out).name == "my-site"
     code, said = _run(["validate", str(out)], capsys)
     assert code == 0, said
+
+
+def test_a_refreshed_page_becomes_a_poll_until_what_changed_appears(tmp_path: Path) -> None:
+    def page(state: str, nonce: str) -> str:
+        return f'<div data-nonce="{nonce}" data-state="{state}">wait</div>'
+
+    wait = [("Retry-After", "2")]
+    har = _har(
+        tmp_path,
+        [
+            _entry(
+                "GET",
+                f"{SITE}/queue",
+                at=0,
+                text=page("waiting", "a1b2c3d4e5f6a7b8c9d0"),
+                response_headers=wait,
+            ),
+            _entry(
+                "GET",
+                f"{SITE}/queue",
+                at=2,
+                text=page("waiting", "f9e8d7c6b5a4f3e2d1c0"),
+                response_headers=wait,
+            ),
+            _entry("GET", f"{SITE}/queue", at=4, text=page("ready", "0a9b8c7d6e5f4a3b2c1d")),
+            _entry("GET", f"{SITE}/blocked", at=4.5, status=0),
+        ],
+    )
+    text = import_har(har)
+    [step] = _steps(text)
+    poll = step["poll"]
+    assert poll["until"] == "ready != ''"
+    assert poll["interval"] == {"header": "Retry-After", "fallback": "2.0s", "min": "0.2s"}
+    assert poll["steps"][0]["capture"]["ready"] == {"regex": 'data-state="ready"', "default": ""}
+    assert "#   GET https://shop.example.com/blocked  (no response)" in text
+    load_scenario(_written(tmp_path, text))
+
+
+def test_a_redirect_chain_gets_each_location_captured(tmp_path: Path) -> None:
+    har = _har(
+        tmp_path,
+        [
+            _entry(
+                "POST",
+                f"{SITE}/login",
+                302,
+                at=0,
+                response_headers=[("Location", "/next")],
+                post=("application/x-www-form-urlencoded", "user=fan"),
+            ),
+            _entry("GET", f"{SITE}/next", 301, at=0.1, response_headers=[("Location", "/home")]),
+            _entry("GET", f"{SITE}/home", at=0.2, text="<p>home</p>"),
+        ],
+    )
+    steps = _steps(import_har(har))
+    assert [s.get("capture") for s in steps] == [{"next_url": {"header": "Location"}}] * 2 + [None]
+    assert [s["request"]["path"] for s in steps[1:]] == ["{{ next_url }}"] * 2
+    assert [s["expect"]["status"] for s in steps] == [302, 301, 200]
+    assert steps[0]["request"]["form"] == {"user": "fan"}
