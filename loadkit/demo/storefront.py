@@ -15,125 +15,39 @@ admitted) → ``GET /shop/event`` → ``POST /shop/hold`` → 302 ``/shop/cart``
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
-from functools import wraps
-from urllib.parse import parse_qsl
 
 from loadkit.demo import db, ga, orders, pages, seating, waiting_room
 from loadkit.demo.config import MAX_SEATS_PER_ORDER, Bug
+from loadkit.demo.forms import (
+    MAX_KEY_LEN,
+    Handler,
+    check_csrf,
+    csrf_token,
+    html_errors,
+    html_page,
+    notice,
+    redirect,
+    session,
+)
 from loadkit.demo.state import Principal, ShopState
 from loadkit.demo.web import HttpError, Request, Response
-
-SESSION_COOKIE = "lk_sess"
-MAX_FORM_FIELDS = 50
-MAX_KEY_LEN = 255
-HTML = (b"content-type", b"text/html; charset=utf-8")
-NO_STORE = (b"cache-control", b"no-store")
-
-Handler = Callable[[ShopState, Request], Awaitable[Response]]
-
-
-def _sig(st: ShopState, purpose: str, value: str) -> str:
-    return hmac.new(st.secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _session_id(st: ShopState, req: Request) -> str | None:
-    value = req.cookie(SESSION_COOKIE) or ""
-    sid, _, sig = value.rpartition(".")
-    if sid and value.isascii() and hmac.compare_digest(sig, _sig(st, "sess", sid)):
-        return sid
-    return None
-
-
-def csrf_token(st: ShopState, sid: str) -> str:
-    """The session's CSRF token: derived from the session id, so no server-side store."""
-    return _sig(st, "csrf", sid)
-
-
-def _session(st: ShopState, req: Request) -> tuple[str, list[tuple[bytes, bytes]]]:
-    """The caller's session id, and the Set-Cookie header that starts one if there was none."""
-    sid = _session_id(st, req)
-    if sid is not None:
-        return sid, []
-    sid = secrets.token_hex(16)
-    cookie = f"{SESSION_COOKIE}={sid}.{_sig(st, 'sess', sid)}; Path=/; HttpOnly; SameSite=Lax"
-    return sid, [(b"set-cookie", cookie.encode())]
-
-
-def html_page(status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    return Response(status, text.encode(), [HTML, NO_STORE, *(headers or [])])
-
-
-def redirect(location: str, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    """302 Found to a path of this shop (Post/Redirect/Get)."""
-    return Response(302, b"", [(b"location", location.encode()), NO_STORE, *(headers or [])])
-
-
-def html_errors(handler: Handler) -> Handler:
-    """Answer an HttpError from a storefront handler as an HTML page with the same status."""
-
-    @wraps(handler)
-    async def wrapped(st: ShopState, req: Request) -> Response:
-        try:
-            return await handler(st, req)
-        except HttpError as exc:
-            title = "Refused" if exc.status == 403 else "Sorry"
-            text = pages.message(title, "error", exc.message)
-            return html_page(exc.status, text, exc.headers)
-
-    return wrapped
-
-
-def _form(req: Request) -> dict[str, str]:
-    """The urlencoded body as a dict (the first value of a repeated field); 400 if unreadable."""
-    try:
-        text = req.body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise HttpError(400, "malformed_form", "the form could not be read") from exc
-    form: dict[str, str] = {}
-    for key, value in pairs:
-        form.setdefault(key, value)
-    return form
-
-
-def _check_csrf(st: ShopState, req: Request) -> dict[str, str]:
-    """The form, if it carries this session's CSRF token; else HttpError 403."""
-    form = _form(req)
-    sid = _session_id(st, req)
-    sent = form.get("csrf_token", "").encode("utf-8", "replace")
-    if sid is None or not hmac.compare_digest(sent, csrf_token(st, sid).encode()):
-        raise HttpError(
-            403,
-            "csrf_failed",
-            "This form has expired or did not come from this shop. Reload the page and try again.",
-        )
-    return form
-
-
-def _notice(req: Request) -> str:
-    return pages.NOTICES.get(req.query.get("notice", ""), "")
-
 
 # -- waiting room -----------------------------------------------------------------------------
 
 
 @html_errors
 async def landing(st: ShopState, req: Request) -> Response:
-    sid, cookie = _session(st, req)
+    sid, cookie = session(st, req)
     text = pages.landing(csrf_token(st, sid), st.config.refresh_interval_s)
     return html_page(200, text, cookie)
 
 
 @html_errors
 async def join(st: ShopState, req: Request) -> Response:
-    _check_csrf(st, req)
+    check_csrf(st, req)
     request_id, _, _ = waiting_room.join_visitor(st, waiting_room.visitor_id(st, req), st.now())
     cookie = waiting_room.queue_cookie(st, request_id)
     return redirect("/shop/queue", [(b"set-cookie", cookie.encode())])
@@ -154,7 +68,7 @@ async def queue(st: ShopState, req: Request) -> Response:
         body = waiting_room.describe(st, request_id, now) or {}
     state = body.get("state", "expired")
     if state == "expired":
-        sid, cookie = _session(st, req)
+        sid, cookie = session(st, req)
         extra = pages.join_form(csrf_token(st, sid), "Join again")
         text = pages.message("You lost your place", "queue", "Your place in the queue expired.")
         return html_page(200, text.replace("</main>", extra + "</main>"), cookie)
@@ -201,7 +115,7 @@ def _principal(
 
 
 def _rejoin(st: ShopState, req: Request) -> Response:
-    sid, cookie = _session(st, req)
+    sid, cookie = session(st, req)
     text = pages.message(
         "Join the queue",
         "rejoin",
@@ -226,8 +140,8 @@ async def event(st: ShopState, req: Request) -> Response:
         return redirect("/shop/queue")
     if isinstance(who, str):
         return _rejoin(st, req)
-    sid, cookie = _session(st, req)
-    text = pages.event(csrf_token(st, sid), zones, ga_left, ga.GA_PRICE_CENTS, _notice(req))
+    sid, cookie = session(st, req)
+    text = pages.event(csrf_token(st, sid), zones, ga_left, ga.GA_PRICE_CENTS, notice(req))
     return html_page(200, text, cookie)
 
 
@@ -250,7 +164,7 @@ def _hold_choice(form: dict[str, str]) -> tuple[str, str | None, int]:
 async def hold(st: ShopState, req: Request) -> Response:
     """Hold seats (best available in a zone) or general-admission tickets; 302 to the cart,
     or back to the event page with the reason (sold out, taken)."""
-    kind, zone, quantity = _hold_choice(_check_csrf(st, req))
+    kind, zone, quantity = _hold_choice(check_csrf(st, req))
     now = st.now()
     try:
         with db.write_tx(st.conn) as conn:
@@ -294,9 +208,9 @@ async def cart(st: ShopState, req: Request) -> Response:
     request_id = waiting_room.visitor_id(st, req)
     if request_id is None:
         return redirect("/")
-    sid, cookie = _session(st, req)
+    sid, cookie = session(st, req)
     view = _cart_view(st, request_id, st.now())
-    text = pages.cart(csrf_token(st, sid), view, uuid.uuid4().hex, _notice(req))
+    text = pages.cart(csrf_token(st, sid), view, uuid.uuid4().hex, notice(req))
     return html_page(200, text, cookie)
 
 
@@ -334,7 +248,7 @@ CLAIM_REFUSALS = {410: "/shop/event?notice=hold_expired", 404: "/shop/cart?notic
 async def checkout(st: ShopState, req: Request) -> Response:
     """Pay for the cart's hold: 302 to the order page, or back with the reason (declined,
     expired). The form's idempotency key makes a double submit safe."""
-    hold_id, key = _checkout_fields(_check_csrf(st, req))
+    hold_id, key = _checkout_fields(check_csrf(st, req))
     request_id = waiting_room.visitor_id(st, req)
     if request_id is None:
         return redirect("/")
