@@ -47,6 +47,15 @@ ROUTE_NAMES = (
     "holds.delete",
     "orders.create",
     "orders.get",
+    # the HTML storefront (--storefront html)
+    "html.landing",
+    "html.join",
+    "html.queue",
+    "html.event",
+    "html.hold",
+    "html.cart",
+    "html.checkout",
+    "html.order",
 )
 
 

@@ -208,3 +208,12 @@ def test_static_assets_are_served_with_their_types(html_shop: ShopProcess) -> No
     }
     assert types["shop.css"].startswith("text/css") and types["logo.svg"] == "image/svg+xml"
     assert b.get("/static/nope.png").status == 404
+
+
+def test_faults_can_be_injected_on_storefront_pages(html_shop: ShopProcess) -> None:
+    b = Browser(html_shop.url)
+    event = enter_shop(b)
+    configure(html_shop, faults={"endpoints": {"html.hold": {"error_rate": 1.0}}})
+    page = hold(b, event, {"kind": "ga", "quantity": "1"})
+    assert page.status == 503 and "injected_fault" in page.text
+    assert "hold" not in _audit_kinds(html_shop)
