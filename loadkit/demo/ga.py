@@ -16,7 +16,6 @@ import uuid
 from typing import Any
 
 from loadkit.demo import db
-from loadkit.demo.seating import release_hold
 from loadkit.demo.state import Principal, ShopState
 from loadkit.demo.web import HttpError
 
@@ -42,15 +41,9 @@ def ga_available(st: ShopState, conn: sqlite3.Connection) -> int:
 def hold_ga(
     st: ShopState, conn: sqlite3.Connection, p: Principal, quantity: int, now: float
 ) -> dict[str, Any]:
-    """Hold ``quantity`` general-admission tickets for ``p`` (inside a write tx).
-
-    The visitor's previous live hold is released first (a new selection replaces the cart).
-    Raises HttpError 409 ``sold_out`` when fewer than ``quantity`` are left."""
-    previous = conn.execute(
-        "SELECT hold_id FROM holds WHERE request_id = ? AND state = 'active'", (p.request_id,)
-    ).fetchall()
-    for (old,) in previous:
-        release_hold(conn, old, "replaced", now)
+    """Hold ``quantity`` general-admission tickets for ``p`` (inside a write tx; the caller
+    has released the visitor's previous hold, ``seating.release_previous``). Returns the
+    ``POST /holds`` answer; raises HttpError 409 ``sold_out`` when fewer are left."""
     left = ga_available(st, conn)
     if left < quantity:
         raise HttpError(
@@ -73,7 +66,15 @@ def hold_ga(
         hold_id=hold_id,
         detail={"general_admission": quantity, "expires_at": expires_at},
     )
-    return {"hold_id": hold_id, "quantity": quantity, "amount_cents": amount}
+    return {
+        "hold_id": hold_id,
+        "seats": [],
+        "general_admission": quantity,
+        "expires_at": expires_at,
+        "amount": amount / 100,
+        "amount_cents": amount,
+        "currency": "EUR",
+    }
 
 
 def ga_quantity(conn: sqlite3.Connection, hold_id: str) -> int:

@@ -174,6 +174,7 @@ async def hold(st: ShopState, req: Request) -> Response:
             if not st.bug(Bug.NO_HOLD_SWEEPER):
                 seating.sweep_holds(conn, now)
             if kind == "ga":
+                seating.release_previous(conn, who.request_id, now)
                 ga.hold_ga(st, conn, who, quantity, now)
             else:
                 # the JSON API's own best-available pick and atomic hold write
