@@ -119,7 +119,12 @@ def _template_value(reqs: list[Req], k: int, names: Names, key: str, value: str,
         return captured
     if SECRET_NAME.search(key) and value:
         return names.secret(key, where)
-    return value
+    return literal(value)
+
+
+def literal(text: str) -> str:
+    """Recorded text as a template that renders to itself (``{{`` would open a hole)."""
+    return text.replace("{{", "{{ '{{' }}")
 
 
 def _json_values(reqs: list[Req], k: int, names: Names, data: Any, key: str, where: str) -> Any:
@@ -142,11 +147,11 @@ def _body(reqs: list[Req], k: int, names: Names) -> None:
         try:
             data = json.loads(e.post_text)
         except ValueError:
-            r.raw_body = e.post_text
+            r.raw_body = literal(e.post_text)
         else:
             r.json_body = _json_values(reqs, k, names, data, "", where)
     elif e.post_text:
-        r.raw_body = e.post_text
+        r.raw_body = literal(e.post_text)
         r.headers["Content-Type"] = e.post_mime or "application/octet-stream"
 
 
@@ -159,8 +164,8 @@ def _query_and_headers(reqs: list[Req], k: int, names: Names) -> None:
         shown = []
         for n, v in pairs:
             t = _template_value(reqs, k, names, n, v, where)
-            shown.append(f"{quote(n)}={t if t != v else quote(v)}")
-        r.path = (parts.path or "/") + "?" + "&".join(shown)
+            shown.append(f"{quote(n)}={t if t != literal(v) else quote(v)}")
+        r.path = literal(parts.path or "/") + "?" + "&".join(shown)
     for name, value in e.request_headers:
         if not KEPT_HEADERS.match(name):
             continue  # browser headers and cookies: the runner and the jar supply their own
@@ -174,7 +179,7 @@ def _query_and_headers(reqs: list[Req], k: int, names: Names) -> None:
 
 
 def build_requests(entries: list[HarEntry], names: Names) -> list[Req]:
-    reqs = [Req(e, path_of(e.url)) for e in entries]
+    reqs = [Req(e, literal(path_of(e.url))) for e in entries]
     link_redirects(reqs)
     for k in range(len(reqs)):
         _query_and_headers(reqs, k, names)

@@ -11,6 +11,8 @@ from typing import Any
 PLAIN = re.compile(r"^[A-Za-z_/][\w./ -]*$")
 YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 WIDTH = 96
+# characters YAML does not allow unescaped (json.dumps already escapes C0 controls)
+UNPRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
 def scalar(value: Any) -> str:
@@ -23,7 +25,9 @@ def scalar(value: Any) -> str:
     text = str(value)
     if PLAIN.match(text) and text.lower() not in YAML_WORDS and not text.endswith(" "):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return UNPRINTABLE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
+    )
 
 
 def flow(value: Any) -> str:
