@@ -93,7 +93,7 @@ def link_redirects(reqs: list[Req]) -> None:
     """A hop to the previous answer's Location becomes ``GET {{ next_url }}``."""
     for prev, cur in itertools.pairwise(reqs):
         e = prev.entry
-        location = e.response_header("location") or ""
+        location = e.location
         if e.status in REDIRECTS and location and urljoin(e.url, location) == cur.entry.url:
             prev.captures["next_url"] = {"header": "Location"}
             cur.path, cur.hop = "{{ next_url }}", True

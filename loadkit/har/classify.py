@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from loadkit.har.model import HarEntry
 
 STATIC_TYPES = {"stylesheet", "script", "image", "font", "media", "manifest", "texttrack"}
+# beacons, preflights and streams a browser makes on its own: not steps of a journey
+BROWSER_TYPES = {"ping", "preflight", "websocket", "eventsource", "csp_violation_report"}
 STATIC_MIME_PREFIXES = ("image/", "font/", "audio/", "video/")
 STATIC_MIMES = {
     "text/css",
@@ -88,6 +90,8 @@ def classify(entries: tuple[HarEntry, ...], site: str) -> list[Classified]:
             out.append(Classified(e, Kind.THIRD_PARTY, origin(e.url)))
         elif e.method == "OPTIONS":
             out.append(Classified(e, Kind.OTHER, "CORS preflight"))
+        elif e.resource_type in BROWSER_TYPES:
+            out.append(Classified(e, Kind.OTHER, e.resource_type))
         elif e.status < 100:  # blocked, cancelled or failed in the browser: no answer
             out.append(Classified(e, Kind.OTHER, "no response"))
         elif (why := _is_static(e)) is not None:

@@ -39,6 +39,7 @@ class HarEntry:
     mime: str
     content: str
     resource_type: str
+    redirect_url: str = ""
 
     @property
     def ended_s(self) -> float:
@@ -46,6 +47,11 @@ class HarEntry:
 
     def response_header(self, name: str) -> str | None:
         return next((v for k, v in self.response_headers if k == name), None)
+
+    @property
+    def location(self) -> str:
+        """Where a redirect pointed: the Location header, else the HAR's ``redirectURL``."""
+        return self.response_header("location") or self.redirect_url
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,7 @@ def _entry(path: str, i: int, raw: Any, problems: Problems) -> HarEntry | None:
         mime=mime.split(";")[0].strip().lower(),
         content=text,
         resource_type=str(e.data.get("_resourceType", "")).lower(),
+        redirect_url=str(resp.data.get("redirectURL") or ""),
     )
 
 

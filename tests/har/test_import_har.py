@@ -294,3 +294,16 @@ def test_a_redirect_chain_gets_each_location_captured(tmp_path: Path) -> None:
     assert [s["request"]["path"] for s in steps[1:]] == ["{{ next_url }}"] * 2
     assert [s["expect"]["status"] for s in steps] == [302, 301, 200]
     assert steps[0]["request"]["form"] == {"user": "fan"}
+
+
+def test_browser_beacons_are_left_out_and_redirect_url_links_a_hop(tmp_path: Path) -> None:
+    beacon = _entry("POST", f"{SITE}/collect", 204, at=0.5, mime="text/plain")
+    beacon["_resourceType"] = "ping"
+    moved = _entry("GET", f"{SITE}/old", 301, at=0)
+    moved["response"]["redirectURL"] = f"{SITE}/new"  # no Location header recorded
+    har = _har(tmp_path, [moved, beacon, _entry("GET", f"{SITE}/new", at=0.6, text="<p/>")])
+    text = import_har(har)
+    steps = _steps(text)
+    assert steps[0]["capture"] == {"next_url": {"header": "Location"}}
+    assert steps[1]["request"]["path"] == "{{ next_url }}"
+    assert "#   POST https://shop.example.com/collect  (ping)" in text
