@@ -65,18 +65,8 @@ class Har:
 def read_har(path: str | Path) -> Har:
     """Parse and check ``path``; raises InputError (not found, too big, not JSON) or
     ValidationErrors (every missing or mistyped field, by entry)."""
+    text = _read_bounded(Path(path))
     where = Location(str(path))
-    try:
-        size = Path(path).stat().st_size
-    except OSError:
-        size = 0  # read_source_text reports a missing or unreadable file
-    if size > MAX_HAR_BYTES:
-        raise InputError(
-            f"the HAR file is {size:,} bytes, over the {MAX_HAR_BYTES:,}-byte limit",
-            location=where,
-            hint="Record a shorter journey, or clear the network panel before recording.",
-        )
-    text = read_source_text(path, "HAR file")
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -90,6 +80,22 @@ def read_har(path: str | Path) -> Har:
     problems.raise_if_any()
     assert har is not None
     return har
+
+
+def _read_bounded(path: Path) -> str:
+    """The file's text, refused before reading if it is over MAX_HAR_BYTES or not a regular
+    file (a pipe or a device could be endless)."""
+    where = Location(str(path))
+    if path.exists() and not path.is_file():
+        raise InputError("not a regular file", location=where, hint="Give the .har file itself.")
+    size = path.stat().st_size if path.exists() else 0
+    if size > MAX_HAR_BYTES:
+        raise InputError(
+            f"the HAR file is {size:,} bytes, over the {MAX_HAR_BYTES:,}-byte limit",
+            location=where,
+            hint="Record a shorter journey, or clear the network panel before recording.",
+        )
+    return read_source_text(path, "HAR file")  # reports a missing or unreadable file
 
 
 class _Fields:

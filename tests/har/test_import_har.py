@@ -215,6 +215,10 @@ def test_a_missing_or_oversized_file_exits_2(
     monkeypatch.setattr(har_model, "MAX_HAR_BYTES", 100)
     code, out = _run(["import-har", str(big)], capsys)
     assert code == 2 and "over the 100-byte limit" in out
+    code, out = _run(["import-har", str(tmp_path)], capsys)  # a directory
+    assert code == 2 and "is a directory" in out
+    code, out = _run(["import-har", "/dev/zero"], capsys)  # endless: refused before reading
+    assert code == 2 and "not a regular file" in out
 
 
 def test_only_assets_and_other_hosts_is_refused(
