@@ -113,7 +113,9 @@ def _explicit(conn: sqlite3.Connection, seat_ids: tuple[str, ...]) -> list[tuple
     return [(s, found[s][2]) for s in seat_ids]
 
 
-def _best_available(conn: sqlite3.Connection, qty: int, zone: str | None) -> list[tuple[str, int]]:
+def best_available(conn: sqlite3.Connection, qty: int, zone: str | None) -> list[tuple[str, int]]:
+    """``qty`` adjacent free seats ``(seat_id, price_cents)``, best zone and row first (only
+    ``zone`` if given); HttpError 409 ``sold_out`` if there are none."""
     zones = [ZONE_BY_NAME[zone]] if zone else list(db.ZONES)
     for z in zones:
         rows = conn.execute(
@@ -135,7 +137,7 @@ def _best_available(conn: sqlite3.Connection, qty: int, zone: str | None) -> lis
 def _pick(conn: sqlite3.Connection, hr: HoldRequest) -> list[tuple[str, int]]:
     if hr.seat_ids:
         return _explicit(conn, hr.seat_ids)
-    return _best_available(conn, hr.quantity, hr.zone)
+    return best_available(conn, hr.quantity, hr.zone)
 
 
 def release_hold(conn: sqlite3.Connection, hold_id: str, new_state: str, now: float) -> None:
@@ -169,9 +171,11 @@ def sweep_holds(conn: sqlite3.Connection, now: float) -> int:
     return len(rows)
 
 
-def _write_hold(
+def write_hold(
     st: ShopState, conn: sqlite3.Connection, p: Principal, seats: list[tuple[str, int]], now: float
 ) -> dict[str, Any]:
+    """Hold ``seats`` for ``p`` (inside a write tx), replacing their cart; the ``POST /holds``
+    answer. HttpError 409 ``seats_taken`` if one is no longer free (the tx rolls back)."""
     release_previous(conn, p.request_id, now)
     hold_id = uuid.uuid4().hex
     ids = [s for s, _ in seats]
@@ -222,12 +226,12 @@ async def create_hold(st: ShopState, req: Request) -> Response:
             return json_response(201, hold_ga(st, conn, p, hr.general_admission, now))
         seats = _pick(conn, hr)
         if not st.bug(Bug.NON_ATOMIC_HOLD):
-            body = _write_hold(st, conn, p, seats, now)
+            body = write_hold(st, conn, p, seats, now)
             return json_response(201, body)
     # Seeded bug: the availability check above and the write below are separate transactions.
     await asyncio.sleep(NON_ATOMIC_GAP_S)
     with db.write_tx(st.conn) as conn:
-        body = _write_hold(st, conn, p, seats, st.now())
+        body = write_hold(st, conn, p, seats, st.now())
     return json_response(201, body)
 
 

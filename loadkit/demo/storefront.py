@@ -69,9 +69,11 @@ async def queue(st: ShopState, req: Request) -> Response:
     state = body.get("state", "expired")
     if state == "expired":
         sid, cookie = session(st, req)
-        extra = pages.join_form(csrf_token(st, sid), "Join again")
-        text = pages.message("You lost your place", "queue", "Your place in the queue expired.")
-        return html_page(200, text.replace("</main>", extra + "</main>"), cookie)
+        again = pages.join_form(csrf_token(st, sid), "Join again")
+        text = pages.message(
+            "You lost your place", "queue", "Your place in the queue expired.", again
+        )
+        return html_page(200, text, cookie)
     text = pages.queue(
         state, body.get("position"), body.get("wait_time_s"), body["refresh_interval_s"]
     )
@@ -178,8 +180,8 @@ async def hold(st: ShopState, req: Request) -> Response:
                 ga.hold_ga(st, conn, who, quantity, now)
             else:
                 # the JSON API's own best-available pick and atomic hold write
-                picked = seating._best_available(conn, quantity, zone)
-                seating._write_hold(st, conn, who, picked, now)
+                picked = seating.best_available(conn, quantity, zone)
+                seating.write_hold(st, conn, who, picked, now)
     except HttpError as exc:
         if exc.status == 409:
             return redirect(f"/shop/event?notice={exc.code}")
@@ -266,6 +268,8 @@ async def checkout(st: ShopState, req: Request) -> Response:
                 return redirect("/shop/event")
             claim = orders.claim_hold(st, conn, who, hold_id, key, now)
     except HttpError as exc:
+        if exc.code == "payment_in_progress":
+            return redirect("/shop/cart?notice=paying")
         if exc.status in (404, 409, 410):
             return redirect(CLAIM_REFUSALS.get(exc.status, "/shop/cart?notice=hold_released"))
         raise
