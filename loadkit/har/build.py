@@ -31,6 +31,7 @@ SECRET_NAME = re.compile(
     r"pass(word)?|passwd|pwd|secret|token|api[-_]?key|auth|card|cc[-_]?num|cvc|cvv|\bpin\b|otp",
     re.I,
 )
+FRESH_NAME = re.compile(r"idempotency|nonce", re.I)
 KEPT_HEADERS = re.compile(r"^(x-[\w-]+|authorization|idempotency-key)$", re.I)
 ID_SEGMENT = re.compile(r"^([0-9a-f]{8,}|[0-9a-f-]{36}|\d+)$", re.I)
 MIN_THINK_S = 0.3
@@ -119,6 +120,8 @@ def _template_value(reqs: list[Req], k: int, names: Names, key: str, value: str,
         return captured
     if SECRET_NAME.search(key) and value:
         return names.secret(key, where)
+    if FRESH_NAME.search(key) and value:
+        return "{{ uuid() }}"  # a key the browser made up: each visitor needs their own
     return literal(value)
 
 

@@ -311,3 +311,27 @@ def test_browser_beacons_are_left_out_and_redirect_url_links_a_hop(tmp_path: Pat
     assert steps[0]["capture"] == {"next_url": {"header": "Location"}}
     assert steps[1]["request"]["path"] == "{{ next_url }}"
     assert "#   POST https://shop.example.com/collect  (ping)" in text
+
+
+def test_an_idempotency_key_the_browser_made_up_is_fresh_per_visitor(tmp_path: Path) -> None:
+    key = "7f9c2ba4e88f827d616045507605853e"
+    har = _har(
+        tmp_path,
+        [
+            _entry("GET", f"{SITE}/", text="<p/>"),
+            _entry(
+                "POST",
+                f"{SITE}/api/orders",
+                201,
+                at=1,
+                mime="application/json",
+                text="{}",
+                headers=[("Idempotency-Key", key)],
+                post=("application/json", '{"hold_id": "h1"}'),
+            ),
+        ],
+    )
+    text = import_har(har)
+    order = _steps(text)[-1]["request"]
+    assert order["headers"] == {"Idempotency-Key": "{{ uuid() }}"} and key not in text
+    load_scenario(_written(tmp_path, text))
