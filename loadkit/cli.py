@@ -169,6 +169,22 @@ def try_(scenario: Path, host: str | None, persona: str | None, seed: int | None
     _finish(try_scenario(scenario, host, persona, seed))
 
 
+@cli.command(name="import-har")
+@click.argument("har_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the scenario to this file (default: print it).",
+)
+def import_har(har_file: Path, output: Path | None) -> None:
+    """Turn a browser recording (HAR) into a scenario skeleton (printed, or written to -o)."""
+    from loadkit.har import import_har_to
+
+    click.echo(import_har_to(har_file, output), nl=False)
+
+
 @cli.command()
 @click.option("--scenario", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @_PROFILE

@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": FOUNDATION | {"profiles", "results", "gates", "scenario"},
     "report": FOUNDATION | {"profiles", "results", "gates", "scenario", "analysis"},
     "demo": set(),
+    "har": FOUNDATION | {"scenario"},
 }
 
 

@@ -130,7 +130,9 @@ async def check_invariants(st: ShopState, req: Request) -> Response:
     require_admin(st, req)
     now = st.now()
     cfg = st.config
-    body = invariants.check_all(st.conn, now, cfg.hold_release_grace_s, cfg.sweeper_period_s)
+    body = invariants.check_all(
+        st.conn, now, cfg.hold_release_grace_s, cfg.sweeper_period_s, cfg.ga_capacity
+    )
     return json_response(200, body)
 
 

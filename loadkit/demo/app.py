@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from loadkit.demo import admin, db, orders, seating, waiting_room
+from loadkit.demo import admin, db, orders, seating, storefront, waiting_room
 from loadkit.demo.config import Bug
 from loadkit.demo.state import ShopState
 from loadkit.demo.web import (
@@ -56,6 +56,8 @@ ROUTES: tuple[tuple[str, str, str, ShopHandler], ...] = (
     ("healthz", "GET", "/healthz", admin.healthz),
 )
 
+STOREFRONT_ROUTES: tuple[tuple[str, str, str, ShopHandler], ...] = storefront.ROUTES
+
 # Operations endpoints are exempt from injected faults and the capacity limit.
 UNFAULTED_PREFIXES = ("admin.", "metrics", "healthz")
 
@@ -73,14 +75,18 @@ def sweep_once(st: ShopState) -> None:
 
 
 class ShopApp:
-    """ASGI callable: ``ShopApp(db_path, admin_key)``; state is created per process."""
+    """ASGI callable: ``ShopApp(db_path, admin_key, storefront)``; state is created per
+    process. ``storefront="html"`` adds the server-rendered pages (``loadkit.demo.storefront``).
+    """
 
-    def __init__(self, db_path: str, admin_key: str) -> None:
+    def __init__(self, db_path: str, admin_key: str, storefront: str = "json") -> None:
         self.db_path = db_path
         self.admin_key = admin_key
         self.router = Router()
         self._handlers: dict[str, ShopHandler] = {}
-        for name, method, path, handler in ROUTES:
+        # the HTML storefront is a second front door; the JSON API and /admin stay
+        routes = ROUTES + (STOREFRONT_ROUTES if storefront == "html" else ())
+        for name, method, path, handler in routes:
             self.router.add(name, method, path, partial(self._dispatch, name))
             self._handlers[name] = handler
         self._state: ShopState | None = None

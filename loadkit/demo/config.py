@@ -47,6 +47,15 @@ ROUTE_NAMES = (
     "holds.delete",
     "orders.create",
     "orders.get",
+    # the HTML storefront (--storefront html)
+    "html.landing",
+    "html.join",
+    "html.queue",
+    "html.event",
+    "html.hold",
+    "html.cart",
+    "html.checkout",
+    "html.order",
 )
 
 
@@ -74,6 +83,7 @@ class ShopConfig:
     queueing_method: QueueingMethod = QueueingMethod.FIFO
     onsale_at: float = 0.0  # epoch seconds; 0 = open since the shop started
     seats_cache_s: float = 1.0
+    ga_capacity: int = 500  # general-admission tickets (no seat ids) beside the seats
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -164,6 +174,7 @@ _CONFIG_MINIMUM: dict[str, float] = {
     "sweeper_period_s": 0.01,
     "onsale_at": 0.0,
     "seats_cache_s": 0.0,
+    "ga_capacity": 0,
 }
 
 
@@ -188,7 +199,11 @@ def merge_config(base: ShopConfig, patch: Mapping[str, Any], now: float) -> Shop
                 problems.append((key, f"must be one of {choices}, got {value!r}"))
         elif key in _CONFIG_MINIMUM:
             num = _number(
-                problems, key, value, minimum=_CONFIG_MINIMUM[key], integer=key == "active_cap"
+                problems,
+                key,
+                value,
+                minimum=_CONFIG_MINIMUM[key],
+                integer=key in ("active_cap", "ga_capacity"),
             )
             if num is not None:
                 changes[key] = num

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS holds (
 CREATE INDEX IF NOT EXISTS holds_by_state ON holds (state, expires_at);
 CREATE INDEX IF NOT EXISTS holds_by_visitor ON holds (request_id, state);
 CREATE TABLE IF NOT EXISTS hold_seats (hold_id TEXT NOT NULL, seat_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ga_holds (hold_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS hold_seats_by_hold ON hold_seats (hold_id);
 CREATE TABLE IF NOT EXISTS orders (
     order_id TEXT PRIMARY KEY, hold_id TEXT NOT NULL, request_id TEXT NOT NULL,
@@ -66,6 +67,7 @@ STATE_TABLES = (
     "visitors",
     "holds",
     "hold_seats",
+    "ga_holds",
     "orders",
     "payments",
     "idempotency",

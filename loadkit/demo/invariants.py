@@ -10,6 +10,8 @@ Each check returns ``{"ok": bool, "detail": {...}}``. Every seeded bug makes at 
 | token_reuse_allowed | token_required (a hold or order made with a consumed token) |
 | no_idempotency | one_order_per_idempotency_key |
 | no_hold_sweeper | holds_released_within_ttl |
+
+``ga_within_quota``: general-admission tickets sold (and sold + held) never exceed the quota.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sqlite3
 from typing import Any
 
 from loadkit.demo.db import ZONES
+from loadkit.demo.ga import ga_within_quota
 
 RATE_TOLERANCE = 0.05  # admissions per minute may exceed the rate by 5% (DOMAIN.md §2)
 FIFO_TOLERANCE = 0.01  # order inversions ≤ 1%
@@ -197,7 +200,7 @@ def token_required(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def check_all(
-    conn: sqlite3.Connection, now: float, grace_s: float, burst_s: float
+    conn: sqlite3.Connection, now: float, grace_s: float, burst_s: float, ga_capacity: int
 ) -> dict[str, Any]:
     """All checks, read in one transaction so they see one consistent state."""
     conn.execute("BEGIN")
@@ -210,6 +213,7 @@ def check_all(
             "admission_rate": admission_rate(conn, burst_s),
             "fifo": fifo(conn),
             "token_required": token_required(conn),
+            "ga_within_quota": ga_within_quota(conn, ga_capacity),
         }
     finally:
         conn.execute("COMMIT")

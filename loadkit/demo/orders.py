@@ -77,6 +77,15 @@ def _replay(
 def _claim(st: ShopState, conn: sqlite3.Connection, req: Request, key: str, now: float) -> Claim:
     p = st.authenticate(req, now)
     hold_id = require_str(req.json_object(), "hold_id")
+    return claim_hold(st, conn, p, hold_id, key, now)
+
+
+def claim_hold(
+    st: ShopState, conn: sqlite3.Connection, p: Principal, hold_id: str, key: str, now: float
+) -> Claim:
+    """Claim ``p``'s hold for payment under ``key`` (inside a write tx); HttpError 404/409/410.
+
+    Shared by ``POST /orders`` and the HTML storefront's checkout."""
     row = conn.execute(
         "SELECT request_id, state, expires_at, amount_cents, seats FROM holds WHERE hold_id = ?",
         (hold_id,),
@@ -217,13 +226,20 @@ async def create_order(st: ShopState, req: Request) -> Response:
             if replay is not None:
                 return replay
         claim = _claim(st, conn, req, key, now)
+    status, body = await pay(st, claim, key)
+    return json_response(status, body)
+
+
+async def pay(st: ShopState, claim: Claim, key: str) -> tuple[int, dict[str, Any]]:
+    """Call the simulated provider for a claimed hold and record its answer.
+
+    Returns ``(201, order body)`` when captured, ``(402, body with error)`` when declined."""
     latency_s = _provider_latency_s(st)
     if latency_s > 0:
         await asyncio.sleep(latency_s)
     captured = st.rng.random() >= st.faults.payment_decline_rate
     with db.write_tx(st.conn) as conn:
-        status, body = _settle(st, conn, claim, key, captured, st.now())
-    return json_response(status, body)
+        return _settle(st, conn, claim, key, captured, st.now())
 
 
 async def get_order(st: ShopState, req: Request) -> Response:

@@ -44,6 +44,7 @@ def _command(
     config: dict[str, Any],
     faults: dict[str, Any] | None,
     fresh: bool,
+    storefront: str = "json",
 ) -> list[str]:
     # "--flag=value": a value starting with "-" (a random key can) is not taken for a flag
     cmd = [
@@ -62,6 +63,8 @@ def _command(
         cmd.append("--faults-json=" + json.dumps(faults))
     if fresh:
         cmd.append("--fresh")
+    if storefront != "json":
+        cmd.append(f"--storefront={storefront}")
     return cmd
 
 
@@ -101,6 +104,7 @@ class ShopProcess:
         host: str = "127.0.0.1",
         faults: dict[str, Any] | None = None,
         fresh: bool = False,
+        storefront: str = "json",
         timeout_s: float = 20.0,
         **config: Any,
     ) -> ShopProcess:
@@ -108,7 +112,8 @@ class ShopProcess:
 
         ``config``: ShopConfig keys (e.g. ``refresh_interval_s=0.2``, ``onsale_in_s=1``);
         ``faults``: a faults object as accepted by ``PUT /admin/faults``. ``db=None`` uses a
-        temporary directory removed by ``stop()``. Raises ShopStartError (with the child's
+        temporary directory removed by ``stop()``. ``storefront="html"`` also serves the
+        server-rendered storefront (docs/demo-shop.md). Raises ShopStartError (with the child's
         stderr) if the child exits or does not answer ``/healthz`` within ``timeout_s``.
         """
         tmpdir = None
@@ -116,7 +121,7 @@ class ShopProcess:
             tmpdir = tempfile.mkdtemp(prefix="loadkit-shop-")
             db = Path(tmpdir) / "shop.sqlite3"
         admin_key = admin_key or secrets.token_urlsafe(16)
-        cmd = _command(host, port, workers, str(db), admin_key, config, faults, fresh)
+        cmd = _command(host, port, workers, str(db), admin_key, config, faults, fresh, storefront)
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )

@@ -17,6 +17,7 @@ from typing import Any
 
 from loadkit.demo import db
 from loadkit.demo.config import EVENT_ID, MAX_SEATS_PER_ORDER, Bug
+from loadkit.demo.ga import GA_PRICE_CENTS, ga_available, hold_ga
 from loadkit.demo.state import Principal, ShopState
 from loadkit.demo.web import HttpError, Request, Response, json_response
 
@@ -29,13 +30,25 @@ class HoldRequest:
     seat_ids: tuple[str, ...] = ()
     quantity: int = 0
     zone: str | None = None
+    general_admission: int = 0  # tickets without seats (loadkit.demo.ga)
+
+
+HOLD_KINDS = ("seat_ids", "best_available", "general_admission")
 
 
 def parse_hold_request(data: dict[str, Any]) -> HoldRequest:
-    """``{seat_ids: [...]}`` or ``{best_available: {quantity, zone?}}``; HttpError 422 if bad."""
-    has_ids, has_best = "seat_ids" in data, "best_available" in data
-    if has_ids == has_best:
-        raise HttpError(422, "invalid_body", "give exactly one of 'seat_ids' or 'best_available'")
+    """``{seat_ids: [...]}``, ``{best_available: {quantity, zone?}}`` or
+    ``{general_admission: {quantity}}``; HttpError 422 if bad."""
+    given = [k for k in HOLD_KINDS if k in data]
+    if len(given) != 1:
+        raise HttpError(
+            422,
+            "invalid_body",
+            "give exactly one of 'seat_ids', 'best_available' or 'general_admission'",
+        )
+    if given == ["general_admission"]:
+        return HoldRequest(general_admission=_quantity(data, "general_admission"))
+    has_ids = given == ["seat_ids"]
     if has_ids:
         ids = data["seat_ids"]
         if not isinstance(ids, list) or not ids or not all(isinstance(s, str) for s in ids):
@@ -49,21 +62,8 @@ def parse_hold_request(data: dict[str, Any]) -> HoldRequest:
             raise HttpError(422, "invalid_field", "'seat_ids' lists a seat twice", field="seat_ids")
         _check_quantity(len(ids))
         return HoldRequest(seat_ids=tuple(ids))
-    best = data["best_available"]
-    if not isinstance(best, dict):
-        raise HttpError(
-            422, "invalid_field", "'best_available' must be an object", field="best_available"
-        )
-    qty = best.get("quantity")
-    if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
-        raise HttpError(
-            422,
-            "invalid_field",
-            "'quantity' must be a positive integer",
-            field="best_available.quantity",
-        )
-    _check_quantity(qty)
-    zone = best.get("zone")
+    qty = _quantity(data, "best_available")
+    zone = data["best_available"].get("zone")
     if zone is not None and (not isinstance(zone, str) or zone not in ZONE_BY_NAME):
         raise HttpError(
             422,
@@ -72,6 +72,20 @@ def parse_hold_request(data: dict[str, Any]) -> HoldRequest:
             field="best_available.zone",
         )
     return HoldRequest(quantity=qty, zone=zone)
+
+
+def _quantity(data: dict[str, Any], kind: str) -> int:
+    """``data[kind]["quantity"]``: a positive integer, at most MAX_SEATS_PER_ORDER."""
+    spec = data[kind]
+    if not isinstance(spec, dict):
+        raise HttpError(422, "invalid_field", f"'{kind}' must be an object", field=kind)
+    qty = spec.get("quantity")
+    if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
+        raise HttpError(
+            422, "invalid_field", "'quantity' must be a positive integer", field=f"{kind}.quantity"
+        )
+    _check_quantity(qty)
+    return qty
 
 
 def _check_quantity(n: int) -> None:
@@ -99,7 +113,9 @@ def _explicit(conn: sqlite3.Connection, seat_ids: tuple[str, ...]) -> list[tuple
     return [(s, found[s][2]) for s in seat_ids]
 
 
-def _best_available(conn: sqlite3.Connection, qty: int, zone: str | None) -> list[tuple[str, int]]:
+def best_available(conn: sqlite3.Connection, qty: int, zone: str | None) -> list[tuple[str, int]]:
+    """``qty`` adjacent free seats ``(seat_id, price_cents)``, best zone and row first (only
+    ``zone`` if given); HttpError 409 ``sold_out`` if there are none."""
     zones = [ZONE_BY_NAME[zone]] if zone else list(db.ZONES)
     for z in zones:
         rows = conn.execute(
@@ -121,7 +137,7 @@ def _best_available(conn: sqlite3.Connection, qty: int, zone: str | None) -> lis
 def _pick(conn: sqlite3.Connection, hr: HoldRequest) -> list[tuple[str, int]]:
     if hr.seat_ids:
         return _explicit(conn, hr.seat_ids)
-    return _best_available(conn, hr.quantity, hr.zone)
+    return best_available(conn, hr.quantity, hr.zone)
 
 
 def release_hold(conn: sqlite3.Connection, hold_id: str, new_state: str, now: float) -> None:
@@ -136,6 +152,15 @@ def release_hold(conn: sqlite3.Connection, hold_id: str, new_state: str, now: fl
     db.audit(conn, now, f"hold_{new_state}", hold_id=hold_id)
 
 
+def release_previous(conn: sqlite3.Connection, request_id: str, now: float) -> None:
+    """A new selection replaces the visitor's cart: release their live hold (inside a tx)."""
+    previous = conn.execute(
+        "SELECT hold_id FROM holds WHERE request_id = ? AND state = 'active'", (request_id,)
+    ).fetchall()
+    for (old,) in previous:
+        release_hold(conn, old, "replaced", now)
+
+
 def sweep_holds(conn: sqlite3.Connection, now: float) -> int:
     """Release every active hold past its expiry (inside a write tx); returns how many."""
     rows = conn.execute(
@@ -146,14 +171,12 @@ def sweep_holds(conn: sqlite3.Connection, now: float) -> int:
     return len(rows)
 
 
-def _write_hold(
+def write_hold(
     st: ShopState, conn: sqlite3.Connection, p: Principal, seats: list[tuple[str, int]], now: float
 ) -> dict[str, Any]:
-    previous = conn.execute(
-        "SELECT hold_id FROM holds WHERE request_id = ? AND state = 'active'", (p.request_id,)
-    ).fetchall()
-    for (old,) in previous:  # a new selection replaces the visitor's cart
-        release_hold(conn, old, "replaced", now)
+    """Hold ``seats`` for ``p`` (inside a write tx), replacing their cart; the ``POST /holds``
+    answer. HttpError 409 ``seats_taken`` if one is no longer free (the tx rolls back)."""
+    release_previous(conn, p.request_id, now)
     hold_id = uuid.uuid4().hex
     ids = [s for s, _ in seats]
     amount = sum(price for _, price in seats)
@@ -198,14 +221,17 @@ async def create_hold(st: ShopState, req: Request) -> Response:
         hr = parse_hold_request(req.json_object())
         if not st.bug(Bug.NO_HOLD_SWEEPER):
             sweep_holds(conn, now)
+        if hr.general_admission:
+            release_previous(conn, p.request_id, now)
+            return json_response(201, hold_ga(st, conn, p, hr.general_admission, now))
         seats = _pick(conn, hr)
         if not st.bug(Bug.NON_ATOMIC_HOLD):
-            body = _write_hold(st, conn, p, seats, now)
+            body = write_hold(st, conn, p, seats, now)
             return json_response(201, body)
     # Seeded bug: the availability check above and the write below are separate transactions.
     await asyncio.sleep(NON_ATOMIC_GAP_S)
     with db.write_tx(st.conn) as conn:
-        body = _write_hold(st, conn, p, seats, st.now())
+        body = write_hold(st, conn, p, seats, st.now())
     return json_response(201, body)
 
 
@@ -231,7 +257,7 @@ async def delete_hold(st: ShopState, req: Request) -> Response:
     return json_response(200, {"hold_id": hold_id, "state": state})
 
 
-def _zones_body(conn: sqlite3.Connection, now: float) -> dict[str, Any]:
+def _zones_body(st: ShopState, conn: sqlite3.Connection, now: float) -> dict[str, Any]:
     free: dict[str, list[str]] = {z.name: [] for z in db.ZONES}
     for seat, zone in conn.execute(
         "SELECT seat_id, zone FROM seats WHERE state = 'free' ORDER BY zone_rank, row, num"
@@ -248,7 +274,8 @@ def _zones_body(conn: sqlite3.Connection, now: float) -> dict[str, Any]:
         }
         for z in db.ZONES
     ]
-    return {"event_id": EVENT_ID, "as_of": round(now, 3), "zones": zones}
+    ga = {"capacity": st.config.ga_capacity, "available": ga_available(st, conn)}
+    return {"event_id": EVENT_ID, "as_of": round(now, 3), "zones": zones, "general_admission": ga}
 
 
 async def seats(st: ShopState, req: Request) -> Response:
@@ -259,7 +286,7 @@ async def seats(st: ShopState, req: Request) -> Response:
     st.authenticate(req, now)
     cached = st.seats_cache
     if cached is None or now - cached[0] > st.config.seats_cache_s:
-        body = json.dumps(_zones_body(st.conn, now), separators=(",", ":")).encode()
+        body = json.dumps(_zones_body(st, st.conn, now), separators=(",", ":")).encode()
         cached = st.seats_cache = (now, body)
     return Response(200, cached[1], [(b"content-type", b"application/json")])
 
@@ -287,6 +314,11 @@ async def event(st: ShopState, req: Request) -> Response:
             }
             for z in db.ZONES
         ],
+        "general_admission": {
+            "capacity": cfg.ga_capacity,
+            "price": GA_PRICE_CENTS / 100,
+            "max_per_order": MAX_SEATS_PER_ORDER,
+        },
         "waiting_room": {
             "queueing_method": cfg.queueing_method.value,
             "refresh_interval_s": cfg.refresh_interval_s,

@@ -57,6 +57,7 @@ CONFIG_FLAGS: dict[str, tuple[str, type, str]] = {
     "--queueing": ("queueing_method", str, "fifo or prequeue_shuffle"),
     "--onsale-in": ("onsale_in_s", float, "t0 this many seconds after start (default: open now)"),
     "--seats-cache": ("seats_cache_s", float, "seat map cache per process, s"),
+    "--ga-capacity": ("ga_capacity", int, "general-admission tickets on sale"),
 }
 FAULT_FLAGS: dict[str, tuple[str, str]] = {
     "--payment-latency-ms": ("latency_ms", "median payment provider latency, ms"),
@@ -76,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-key", default=None, help="key for /admin/* (default: random)")
     p.add_argument("--fresh", action="store_true", help="wipe the state in an existing --db")
     p.add_argument("--log-level", default="warning")
+    p.add_argument(
+        "--storefront",
+        choices=["json", "html"],
+        default="json",
+        help="html: also serve the on-sale as server-rendered pages (forms, CSRF, 302s)",
+    )
     for flag, (_, kind, text) in CONFIG_FLAGS.items():
         choices = [m.value for m in QueueingMethod] if flag == "--queueing" else None
         p.add_argument(flag, type=kind, default=None, help=text, choices=choices)
@@ -145,11 +152,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(sock: socket.socket, db_path: str, admin_key: str, log_level: str) -> None:
+def serve(
+    sock: socket.socket, db_path: str, admin_key: str, log_level: str, storefront: str = "json"
+) -> None:
     """Run one uvicorn server (httptools + uvloop, head limits of ``loadkit.demo.limits``) on
     ``sock`` until SIGTERM/SIGINT."""
     config = uvicorn.Config(
-        ShopApp(db_path, admin_key),
+        ShopApp(db_path, admin_key, storefront),
         loop="uvloop",
         http=LimitedHttpProtocol,  # httptools, with limits on the request head (431/414)
         lifespan="on",
@@ -161,14 +170,16 @@ def serve(sock: socket.socket, db_path: str, admin_key: str, log_level: str) -> 
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _fork_worker(sock: socket.socket, db_path: str, admin_key: str, log_level: str) -> int:
+def _fork_worker(
+    sock: socket.socket, db_path: str, admin_key: str, log_level: str, storefront: str
+) -> int:
     pid = os.fork()
     if pid == 0:  # child: serve, then leave without running the parent's cleanup
         code = 0
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            serve(sock, db_path, admin_key, log_level)
+            serve(sock, db_path, admin_key, log_level, storefront)
         except BaseException:
             code = 1
         finally:
@@ -177,7 +188,12 @@ def _fork_worker(sock: socket.socket, db_path: str, admin_key: str, log_level: s
 
 
 def supervise(
-    sock: socket.socket, workers: int, db_path: str, admin_key: str, log_level: str
+    sock: socket.socket,
+    workers: int,
+    db_path: str,
+    admin_key: str,
+    log_level: str,
+    storefront: str = "json",
 ) -> None:
     """Fork ``workers`` servers; restart any that die; on SIGTERM/SIGINT stop them all."""
     stopping: list[int] = []
@@ -187,7 +203,9 @@ def supervise(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    children = {_fork_worker(sock, db_path, admin_key, log_level) for _ in range(workers)}
+    children = {
+        _fork_worker(sock, db_path, admin_key, log_level, storefront) for _ in range(workers)
+    }
     while not stopping:
         time.sleep(0.2)
         for pid in list(children):
@@ -195,7 +213,7 @@ def supervise(
             if done and not stopping:
                 print(f"loadkit-demo: worker {pid} died; restarting", file=sys.stderr, flush=True)
                 children.discard(pid)
-                children.add(_fork_worker(sock, db_path, admin_key, log_level))
+                children.add(_fork_worker(sock, db_path, admin_key, log_level, storefront))
     for pid in children:
         with _suppress_missing():
             os.kill(pid, signal.SIGTERM)
@@ -239,9 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"loadkit-demo admin key: {admin_key}", file=sys.stderr, flush=True)
         print(f"{READY_PREFIX}http://{args.host}:{port}", flush=True)
         if args.workers == 1:
-            serve(sock, db_path, admin_key, args.log_level)
+            serve(sock, db_path, admin_key, args.log_level, args.storefront)
         else:
-            supervise(sock, args.workers, db_path, admin_key, args.log_level)
+            supervise(sock, args.workers, db_path, admin_key, args.log_level, args.storefront)
     except ConfigError as exc:
         for where, message in exc.problems:
             print(f"loadkit-demo: {where}: {message}", file=sys.stderr)

@@ -194,8 +194,25 @@ async def join(st: ShopState, req: Request) -> Response:
     data = req.json_object()
     if require_str(data, "event_id") != EVENT_ID:
         raise HttpError(404, "unknown_event", f"no such event; this shop sells '{EVENT_ID}'")
-    now = st.now()
-    known = _cookie_request_id(st, req)
+    request_id, existing, body = join_visitor(st, _cookie_request_id(st, req), st.now())
+    body["existing"] = existing
+    cookie = queue_cookie(st, request_id)
+    return json_response(201, body, [(b"set-cookie", cookie.encode())])
+
+
+def queue_cookie(st: ShopState, request_id: str) -> str:
+    """The ``Set-Cookie`` value that carries the visitor's signed place in the queue."""
+    return f"{COOKIE_NAME}={sign_cookie(st.secret, request_id)}; Path=/; HttpOnly; SameSite=Lax"
+
+
+def visitor_id(st: ShopState, req: Request) -> str | None:
+    """The request_id of the caller's (validly signed) queue cookie, if any."""
+    return _cookie_request_id(st, req)
+
+
+def join_visitor(st: ShopState, known: str | None, now: float) -> tuple[str, bool, dict[str, Any]]:
+    """Put a visitor in the queue, or keep ``known``'s live place: ``(request_id, existing,
+    status body)``. Shared by ``POST /wr/join`` and the HTML storefront."""
     with db.write_tx(st.conn) as conn:
         row = None
         if known:
@@ -216,9 +233,7 @@ async def join(st: ShopState, req: Request) -> Response:
             )
             db.audit(conn, now, "join", request_id=request_id, detail={"rank": rank})
         body = _describe(st, conn, request_id, now)
-    body["existing"] = existing
-    cookie = f"{COOKIE_NAME}={sign_cookie(st.secret, request_id)}; Path=/; HttpOnly; SameSite=Lax"
-    return json_response(201, body, [(b"set-cookie", cookie.encode())])
+    return request_id, existing, body
 
 
 async def status(st: ShopState, req: Request) -> Response:
@@ -226,7 +241,12 @@ async def status(st: ShopState, req: Request) -> Response:
     request_id = _cookie_request_id(st, req)
     if request_id is None:
         raise HttpError(401, "queue_cookie_required", "join the queue first: POST /wr/join")
-    now = st.now()
+    return json_response(200, poll(st, request_id, st.now()))
+
+
+def poll(st: ShopState, request_id: str, now: float) -> dict[str, Any]:
+    """One status poll: admits if due, keeps the place; the status body. HttpError 404 if
+    unknown, 429 (+ Retry-After, nothing changed) if earlier than the refresh interval."""
     interval = st.config.refresh_interval_s
     with db.write_tx(st.conn) as conn:
         row = conn.execute(
@@ -252,8 +272,20 @@ async def status(st: ShopState, req: Request) -> Response:
                 conn.execute(
                     "UPDATE visitors SET last_poll_at = ? WHERE request_id = ?", (now, request_id)
                 )
-        body = _describe(st, conn, request_id, now)
-    return json_response(200, body)
+        return _describe(st, conn, request_id, now)
+
+
+def describe(st: ShopState, request_id: str, now: float) -> dict[str, Any] | None:
+    """The visitor's status body without polling (None if unknown): a read, no change."""
+    conn = st.conn
+    if conn.execute("SELECT 1 FROM visitors WHERE request_id = ?", (request_id,)).fetchone():
+        return _describe(st, conn, request_id, now)
+    return None
+
+
+def issue_token(st: ShopState, conn: sqlite3.Connection, request_id: str, now: float) -> None:
+    """Issue the admitted visitor's admission token (inside a write tx; caller checks state)."""
+    _issue_token(st, conn, request_id, now)
 
 
 def _issue_token(

@@ -196,6 +196,7 @@ hold_body = st.one_of(
             )
         }
     ),
+    _shaped({"general_admission": _shaped({"quantity": st.integers(-2, 8)})}),
 )
 
 

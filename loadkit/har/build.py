@@ -1,0 +1,195 @@
+"""Turn the recording's page requests into scenario steps (plain dicts, in journey order).
+
+What the recording knows and a replay must not copy, it re-derives:
+- a **redirect hop** (an entry whose URL is the previous entry's ``Location``) becomes a GET
+  of the Location captured from that response (the runner does not follow redirects today);
+- a **token** in a request (a form field, JSON value, query parameter or Authorization
+  header whose value looks random and was served earlier: a hidden ``<input>``, a JSON field,
+  a response header) becomes a capture on the page that served it plus a template;
+- a **secret** the site did not serve (a password, a card number, an Authorization header
+  typed or stored by the browser) becomes ``{{ env.NAME }}``, declared without a value;
+- **cookies** are left to the visitor's cookie jar: no Cookie header is copied;
+- a **refreshed page** (the same GET several times in a row, e.g. a waiting-room page) becomes
+  a ``poll`` until what first appeared on its last answer appears, at the recorded pace;
+- the **gaps** between page requests become ``think`` steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+
+from loadkit.har.model import HarEntry
+from loadkit.har.tokens import find_source, looks_like_token
+
+SECRET_NAME = re.compile(
+    r"pass(word)?|passwd|pwd|secret|token|api[-_]?key|auth|card|cc[-_]?num|cvc|cvv|\bpin\b|otp",
+    re.I,
+)
+FRESH_NAME = re.compile(r"idempotency|nonce", re.I)
+KEPT_HEADERS = re.compile(r"^(x-[\w-]+|authorization|idempotency-key)$", re.I)
+ID_SEGMENT = re.compile(r"^([0-9a-f]{8,}|[0-9a-f-]{36}|\d+)$", re.I)
+MIN_THINK_S = 0.3
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass
+class Req:
+    """One request step being built."""
+
+    entry: HarEntry
+    path: str
+    hop: bool = False
+    captures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    form: dict[str, Any] | None = None
+    json_body: Any = None
+    raw_body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Names:
+    """Variable names handed out so far: captured tokens and environment secrets."""
+
+    by_value: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # NAME -> where it is used
+
+    def var(self, hint: str, value: str) -> str:
+        """The variable for a token: named after the field that served it. The same field on
+        a later page (a fresh token per page) reuses the name: captures run in order."""
+        if value not in self.by_value:
+            base = re.sub(r"\W+", "_", hint).strip("_").lower() or "value"
+            self.by_value[value] = base if base[0].isalpha() else f"v_{base}"
+        return self.by_value[value]
+
+    def secret(self, hint: str, where: str) -> str:
+        name = re.sub(r"\W+", "_", hint).strip("_").upper() or "SECRET"
+        name = name if name[0].isalpha() else f"X_{name}"
+        self.env.setdefault(name, where)
+        return "{{ env." + name + " }}"
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def shape(path: str) -> str:
+    """The path with id-like segments as ``{id}`` and no query: a stable request name."""
+    segments = urlsplit(path).path.split("/")
+    return "/".join("{id}" if ID_SEGMENT.match(s) else s for s in segments) or "/"
+
+
+def step_name(path: str) -> str:
+    segments = [s for s in urlsplit(path).path.split("/") if s and not ID_SEGMENT.match(s)]
+    return ".".join(re.sub(r"[^\w-]+", "_", s) for s in segments) or "home"
+
+
+def link_redirects(reqs: list[Req]) -> None:
+    """A hop to the previous answer's Location becomes ``GET {{ next_url }}``."""
+    for prev, cur in itertools.pairwise(reqs):
+        e = prev.entry
+        location = e.location
+        if e.status in REDIRECTS and location and urljoin(e.url, location) == cur.entry.url:
+            prev.captures["next_url"] = {"header": "Location"}
+            cur.path, cur.hop = "{{ next_url }}", True
+
+
+def _captured(reqs: list[Req], k: int, names: Names, value: str) -> str | None:
+    """``{{ var }}`` if ``value`` is a token an earlier answer served (and capture it there)."""
+    if not looks_like_token(value):
+        return None
+    found = find_source([r.entry for r in reqs[:k]], value)
+    if found is None:
+        return None
+    at, spec, hint = found
+    var = names.var(hint, value)
+    reqs[at].captures.setdefault(var, spec)
+    return "{{ " + var + " }}"
+
+
+def _template_value(reqs: list[Req], k: int, names: Names, key: str, value: str, where: str) -> str:
+    """A token from an earlier answer → capture + template; a secret → env; else literal."""
+    captured = _captured(reqs, k, names, value)
+    if captured is not None:
+        return captured
+    if SECRET_NAME.search(key) and value:
+        return names.secret(key, where)
+    if FRESH_NAME.search(key) and value:
+        return "{{ uuid() }}"  # a key the browser made up: each visitor needs their own
+    return literal(value)
+
+
+def literal(text: str) -> str:
+    """Recorded text as a template that renders to itself (``{{`` would open a hole)."""
+    return text.replace("{{", "{{ '{{' }}")
+
+
+def _json_values(reqs: list[Req], k: int, names: Names, data: Any, key: str, where: str) -> Any:
+    if isinstance(data, dict):
+        return {kk: _json_values(reqs, k, names, v, str(kk), where) for kk, v in data.items()}
+    if isinstance(data, list):
+        return [_json_values(reqs, k, names, v, key, where) for v in data]
+    if isinstance(data, str):
+        return _template_value(reqs, k, names, key, data, where)
+    return data
+
+
+def _body(reqs: list[Req], k: int, names: Names) -> None:
+    r, e = reqs[k], reqs[k].entry
+    where = f"{e.method} {shape(path_of(e.url))}"
+    if e.post_mime == "application/x-www-form-urlencoded":
+        pairs = parse_qsl(e.post_text, keep_blank_values=True) if e.post_text else e.post_params
+        r.form = {n: _template_value(reqs, k, names, n, v, where) for n, v in pairs or ()}
+    elif "json" in e.post_mime and e.post_text:
+        try:
+            data = json.loads(e.post_text)
+        except ValueError:
+            r.raw_body = literal(e.post_text)
+        else:
+            r.json_body = _json_values(reqs, k, names, data, "", where)
+    elif e.post_text:
+        r.raw_body = literal(e.post_text)
+        r.headers["Content-Type"] = e.post_mime or "application/octet-stream"
+
+
+def _query_and_headers(reqs: list[Req], k: int, names: Names) -> None:
+    r, e = reqs[k], reqs[k].entry
+    where = f"{e.method} {shape(path_of(e.url))}"
+    parts = urlsplit(e.url)
+    if parts.query and not r.hop:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        shown = []
+        for n, v in pairs:
+            t = _template_value(reqs, k, names, n, v, where)
+            shown.append(f"{quote(n)}={t if t != literal(v) else quote(v)}")
+        r.path = literal(parts.path or "/") + "?" + "&".join(shown)
+    for name, value in e.request_headers:
+        if not KEPT_HEADERS.match(name):
+            continue  # browser headers and cookies: the runner and the jar supply their own
+        title = "-".join(w.capitalize() for w in name.split("-"))
+        scheme, _, token = value.partition(" ")
+        if name == "authorization":
+            var = _captured(reqs, k, names, token) if token else None
+            r.headers[title] = f"{scheme} {var}" if var else names.secret(name, where)
+        else:
+            r.headers[title] = _template_value(reqs, k, names, name, value, where)
+
+
+def build_requests(entries: list[HarEntry], names: Names) -> list[Req]:
+    reqs = [Req(e, literal(path_of(e.url))) for e in entries]
+    link_redirects(reqs)
+    for k in range(len(reqs)):
+        _query_and_headers(reqs, k, names)
+        _body(reqs, k, names)
+    return reqs
+
+
+def median_gap_s(group: list[Req]) -> float:
+    gaps = [b.entry.started_s - a.entry.started_s for a, b in itertools.pairwise(group)]
+    return max(0.1, statistics.median(gaps)) if gaps else 1.0
