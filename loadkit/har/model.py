@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import InputError, Location
-from loadkit.sources import Problems, read_source_text
+from loadkit.sources import Problems, read_capped_text
 
-MAX_HAR_BYTES = 200 * 1024 * 1024  # a long recording with bodies is tens of MiB
+MAX_HAR_BYTES = 64 * 1024 * 1024  # a long recording with bodies is tens of MiB
 
 
 @dataclass(frozen=True)
@@ -86,16 +86,18 @@ def _read_bounded(path: Path) -> str:
     """The file's text, refused before reading if it is over MAX_HAR_BYTES or not a regular
     file (a pipe or a device could be endless)."""
     where = Location(str(path))
-    if path.exists() and not path.is_file():
-        raise InputError("not a regular file", location=where, hint="Give the .har file itself.")
-    size = path.stat().st_size if path.exists() else 0
-    if size > MAX_HAR_BYTES:
+    try:
+        return read_capped_text(path, MAX_HAR_BYTES, "HAR file")
+    except FileNotFoundError:
+        raise InputError("HAR file not found", location=where, hint="Check the path.") from None
+    except UnicodeDecodeError:
         raise InputError(
-            f"the HAR file is {size:,} bytes, over the {MAX_HAR_BYTES:,}-byte limit",
-            location=where,
-            hint="Record a shorter journey, or clear the network panel before recording.",
-        )
-    return read_source_text(path, "HAR file")  # reports a missing or unreadable file
+            "the HAR file is not UTF-8 text", location=where, hint="Export it again as .har."
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the HAR file: {exc.strerror or exc}", location=where
+        ) from None
 
 
 class _Fields:

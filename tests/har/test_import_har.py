@@ -214,7 +214,7 @@ def test_a_missing_or_oversized_file_exits_2(
     big = _har(tmp_path, [_entry("GET", f"{SITE}/")])
     monkeypatch.setattr(har_model, "MAX_HAR_BYTES", 100)
     code, out = _run(["import-har", str(big)], capsys)
-    assert code == 2 and "over the 100-byte limit" in out
+    assert code == 2 and "too large" in out and "the limit is 100 bytes" in out
     code, out = _run(["import-har", str(tmp_path)], capsys)  # a directory
     assert code == 2 and "is a directory" in out
     code, out = _run(["import-har", "/dev/zero"], capsys)  # endless: refused before reading
