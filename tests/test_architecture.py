@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "runner": FOUNDATION | {"profiles", "results", "gates", "scenario"},
     "analysis": FOUNDATION | {"profiles", "results", "gates", "scenario"},
     "report": FOUNDATION | {"profiles", "results", "gates", "scenario", "analysis"},
+    "capacity": FOUNDATION | {"profiles", "results", "gates", "scenario", "analysis", "report"},
     "demo": set(),
 }
 

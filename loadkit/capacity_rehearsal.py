@@ -1,0 +1,302 @@
+"""``loadkit capacity``: run the capacity search, one short rehearsal per probe.
+
+This module sits at the top of the layering (beside ``rehearsal``): it wires the pure search
+(``loadkit.capacity``) to real probes. A probe is one ordinary rehearsal (``rehearse``) of the
+user's profile shape scaled to the probe's peak rate, into its own run folder under
+``CAPACITY_DIR/probes/``, analyzed with the normal analyzer. Between probes the target is reset
+(the scenario's ``reset:``) and left to cool down. The runner's own output goes to each probe's
+``runner.log``; the terminal gets one line per probe. Returns an exit code; only ``cli`` exits.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loadkit.capacity import (
+    ProbeOutcome,
+    ProbeResult,
+    SearchSettings,
+    search_capacity,
+)
+from loadkit.capacity.figures import probe_result
+from loadkit.capacity.output import SearchMeta, render_text, write_capacity
+from loadkit.capacity.probe_profile import write_probe_profile
+from loadkit.capacity.reset import check_reset, send_reset
+from loadkit.errors import ExitCode, InputError, TargetError
+from loadkit.hosts import check_target
+from loadkit.rehearsal import RESULTS_ROOT, Echo, Inputs, RunRequest, load_inputs, rehearse
+from loadkit.rehearsal import resolve_settings as resolve_run_settings
+from loadkit.units import format_rate, parse_duration_s, parse_fraction, parse_rate_per_s
+
+DEFAULT_BUDGET_S = 600.0
+DEFAULT_COOLDOWN_S = 5.0
+DEFAULT_PROBE_DRAIN_S = 10.0
+
+
+@dataclass(frozen=True)
+class CapacityRequest:
+    """What the user asked ``loadkit capacity`` for. Rates in arrivals/s (the profile's peak)."""
+
+    scenario: Path
+    profile: Path
+    host: str | None = None
+    thresholds_file: Path | None = None
+    require_per_s: float | None = None
+    max_per_s: float | None = None
+    start_per_s: float | None = None  # default: the profile's own peak
+    budget_s: float = DEFAULT_BUDGET_S
+    cooldown_s: float = DEFAULT_COOLDOWN_S
+    repeats: int = 2
+    resolution: float = 0.05
+    probe_length_s: float | None = None  # default: the profile's own duration
+    drain_s: float = DEFAULT_PROBE_DRAIN_S
+    workers: int | None = None
+    seed: int | None = None
+    out_dir: Path | None = None
+
+
+def _flag(flag: str, value: str | None, parse: Callable[[object], float]) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = parse(value)
+    except ValueError as exc:
+        raise InputError(f"bad {flag} {value!r}: {exc}") from None
+    if not (number > 0 and math.isfinite(number)):
+        raise InputError(f"bad {flag} {value!r}: it must be more than 0")
+    return number
+
+
+def _resolution(text: str) -> float:
+    try:
+        value = parse_fraction(text)
+    except ValueError as exc:
+        raise InputError(f"bad --resolution {text!r}: {exc}") from None
+    if not 0 < value < 1:
+        raise InputError(
+            f"bad --resolution {text!r}", hint="Give the gap to stop at, e.g. 5% or 0.05."
+        )
+    return value
+
+
+def capacity_request(
+    scenario: Path,
+    profile: Path | None,
+    host: str | None,
+    thresholds_file: Path | None,
+    *,
+    require: str | None = None,
+    max_rate: str | None = None,
+    start: str | None = None,
+    budget: str = "10m",
+    cooldown: str = "5s",
+    repeats: int = 2,
+    resolution: str = "5%",
+    probe_length: str | None = None,
+    drain: str = "10s",
+    workers: int | None = None,
+    seed: int | None = None,
+    out_dir: Path | None = None,
+) -> CapacityRequest:
+    """A ``CapacityRequest`` from command-line text; a bad value is an ``InputError`` naming
+    the flag (exit 2)."""
+    if profile is None:
+        raise InputError(
+            "no profile given.",
+            hint="Pass --profile SHAPE.yaml: its shape is scaled to each probe's peak rate.",
+        )
+    if repeats < 1:
+        raise InputError(f"bad --repeats {repeats}: at least 1")
+    cool = (
+        0.0 if cooldown.strip() in ("0", "0s") else _flag("--cooldown", cooldown, parse_duration_s)
+    )
+    rates = {f: _flag(f, v, parse_rate_per_s) for f, v in
+             (("--require", require), ("--max", max_rate), ("--start", start))}  # fmt: skip
+    if rates["--max"] is not None and (rates["--start"] or 0) > rates["--max"]:
+        raise InputError("--start is above --max", hint="Start at or below the --max rate.")
+    return CapacityRequest(
+        scenario=scenario,
+        profile=profile,
+        host=host,
+        thresholds_file=thresholds_file,
+        require_per_s=rates["--require"],
+        max_per_s=rates["--max"],
+        start_per_s=rates["--start"],
+        budget_s=_flag("--budget", budget, parse_duration_s) or DEFAULT_BUDGET_S,
+        cooldown_s=cool or 0.0,
+        repeats=repeats,
+        resolution=_resolution(resolution),
+        probe_length_s=_flag("--probe-length", probe_length, parse_duration_s),
+        drain_s=_flag("--drain", drain, parse_duration_s) or DEFAULT_PROBE_DRAIN_S,
+        workers=workers,
+        seed=seed,
+        out_dir=out_dir,
+    )
+
+
+def _capacity_dir(root: Path, scenario_name: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-capacity-{re.sub(r'[^A-Za-z0-9._-]+', '-', scenario_name)}"
+    for n in range(1000):
+        path = root / (base if n == 0 else f"{base}-{n}") / "capacity"
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise InputError(f"cannot create a capacity folder under {root}")
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Point file descriptors 1 and 2 (ours, so the runner child's too) at ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+class _Prober:
+    """``probe(rate)``: reset, cool down, rehearse the scaled shape, analyze, judge."""
+
+    def __init__(self, req: CapacityRequest, inputs: Inputs, host: str, out: Path, echo: Echo):
+        self.req, self.inputs, self.host, self.out, self.echo = req, inputs, host, out, echo
+        self.count = 0
+
+    def reset(self) -> str | None:
+        """Send the scenario's reset (if any); None when it worked, else what went wrong."""
+        spec = self.inputs.scenario.reset
+        if spec is None:
+            return None
+        scenario = self.inputs.scenario
+        return send_reset(spec, self.host, scenario.allow_hosts, dict(scenario.env))
+
+    def __call__(self, rate_per_s: float) -> ProbeResult:
+        from loadkit.analysis import analyze, load_probe_results
+        from loadkit.results import open_run
+
+        self.count += 1
+        if self.count > 1:  # the first probe's reset was sent (and checked) by find_capacity
+            time.sleep(self.req.cooldown_s)
+            problem = self.reset()
+            if problem is not None:
+                return ProbeResult(rate_per_s, ProbeOutcome.INCONCLUSIVE, reasons=(problem,))
+        run_id = f"probe-{self.count:02d}-{rate_per_s:g}per_s"
+        profiles = self.out / "profiles"
+        profiles.mkdir(exist_ok=True)
+        assert self.inputs.profile is not None
+        profile_path = profiles / f"{run_id}.yaml"
+        write_probe_profile(
+            self.req.profile, self.inputs.profile, rate_per_s, profile_path, self.req.probe_length_s
+        )
+        self.echo(f"probe {self.count}: {format_rate(rate_per_s)} …")
+        request = RunRequest(
+            scenario=self.req.scenario,
+            profile=profile_path,
+            host=self.host,
+            out_dir=self.out / "probes",
+            seed=self.req.seed,
+            thresholds_file=self.req.thresholds_file,
+            workers=self.req.workers,
+            run_id=run_id,
+            drain_s=self.req.drain_s,
+        )
+        run_dir = self.out / "probes" / run_id
+        log_path = self.out / "probes" / f"{run_id}.log"
+        log_path.parent.mkdir(exist_ok=True)
+        with _output_to(log_path), log_path.open("a", encoding="utf-8") as log:
+            code = rehearse(request, echo=lambda line: print(line, file=log, flush=True))
+        if code == ExitCode.INTERRUPTED:
+            raise KeyboardInterrupt
+        run = open_run(run_dir)
+        analysis = analyze(run, self.inputs.thresholds, probes=load_probe_results(run_dir))
+        requests = run.load_requests(["status", "outcome"])
+        result = probe_result(analysis, requests, rate_per_s, str(run_dir))
+        gate = f" — {result.first_failed_gate}" if result.first_failed_gate else ""
+        p95 = result.details.get("p95_ms")
+        self.echo(
+            f"probe {self.count}: {format_rate(rate_per_s)} {result.outcome.value}"
+            f" (p95 {'—' if p95 is None else f'{p95:.0f}ms'}, errors {result.error_rate:.1%}){gate}"
+        )
+        return result
+
+
+def _check(req: CapacityRequest, inputs: Inputs) -> str:
+    """Refuse, before any load, what cannot give an answer; return the checked target URL."""
+    if not any(not t.warn for t in inputs.thresholds) and not inputs.scenario.probes:
+        raise InputError(
+            "no gates: capacity is the largest rate at which every gate passes.",
+            hint="Add thresholds (-t FILE, or 'thresholds:' in the scenario), e.g. "
+            "'error_rate < 1%' and 'p(95) < 500ms'.",
+        )
+    run_request = RunRequest(scenario=req.scenario, profile=req.profile, host=req.host)
+    settings = resolve_run_settings(run_request, inputs.scenario)
+    host = check_target(str(settings["host"].value), inputs.scenario.allow_hosts)
+    if inputs.scenario.reset is not None:
+        check_reset(inputs.scenario.reset, host, inputs.scenario.allow_hosts)
+    return host
+
+
+def find_capacity(req: CapacityRequest, echo: Echo) -> int:
+    """Search, write ``capacity/`` (capacity.json, summary.md, knee.png), print the answer.
+    Returns the exit code (see ``loadkit.capacity.output``)."""
+    inputs = load_inputs(req.scenario, req.profile, req.thresholds_file)
+    assert inputs.profile is not None
+    host = _check(req, inputs)
+    peak_per_s, _ = inputs.profile.peak_rate()
+    settings = SearchSettings(
+        start_rate_per_s=req.start_per_s or peak_per_s,
+        max_rate_per_s=req.max_per_s,
+        repeats=req.repeats,
+        resolution=req.resolution,
+        budget_s=req.budget_s,
+    )
+    out = _capacity_dir(req.out_dir or RESULTS_ROOT, inputs.scenario.name)
+    prober = _Prober(req, inputs, host, out, echo)
+    problem = prober.reset()
+    if problem is not None:
+        raise TargetError(
+            f"the scenario's reset request failed before the first probe: {problem}",
+            hint="Check its path, method and headers (an admin key in ${VAR}?).",
+        )
+    echo(f"capacity search: {req.scenario} × shape {req.profile} → {host}; results in {out}")
+    started = time.monotonic()
+    result = search_capacity(prober, settings)
+    meta = SearchMeta(
+        scenario=str(req.scenario),
+        profile=str(req.profile),
+        target=host,
+        require_per_s=req.require_per_s,
+        max_per_s=req.max_per_s,
+        seed=req.seed if req.seed is not None else 1,
+        workers=req.workers or 1,
+        elapsed_s=time.monotonic() - started,
+    )
+    paths = write_capacity(out, result, meta, inputs.thresholds)
+    from loadkit.capacity.output import exit_code
+
+    echo(render_text(result, meta))
+    echo(f"capacity folder: {out} ({', '.join(sorted(paths))})")
+    return int(exit_code(result, req.require_per_s))
+
+
+__all__ = ["CapacityRequest", "capacity_request", "find_capacity"]
