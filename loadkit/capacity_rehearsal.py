@@ -175,20 +175,20 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(copy)
 
 
+def _reset(inputs: Inputs, host: str) -> str | None:
+    """Send the scenario's reset (if any); None when it worked, else what went wrong."""
+    scenario = inputs.scenario
+    if scenario.reset is None:
+        return None
+    return send_reset(scenario.reset, host, scenario.allow_hosts, dict(scenario.env))
+
+
 class _Prober:
     """``probe(rate)``: reset, cool down, rehearse the scaled shape, analyze, judge."""
 
     def __init__(self, req: CapacityRequest, inputs: Inputs, host: str, out: Path, echo: Echo):
         self.req, self.inputs, self.host, self.out, self.echo = req, inputs, host, out, echo
         self.count = 0
-
-    def reset(self) -> str | None:
-        """Send the scenario's reset (if any); None when it worked, else what went wrong."""
-        spec = self.inputs.scenario.reset
-        if spec is None:
-            return None
-        scenario = self.inputs.scenario
-        return send_reset(spec, self.host, scenario.allow_hosts, dict(scenario.env))
 
     def __call__(self, rate_per_s: float) -> ProbeResult:
         from loadkit.analysis import analyze, load_probe_results
@@ -197,7 +197,7 @@ class _Prober:
         self.count += 1
         if self.count > 1:  # the first probe's reset was sent (and checked) by find_capacity
             time.sleep(self.req.cooldown_s)
-            problem = self.reset()
+            problem = _reset(self.inputs, self.host)
             if problem is not None:
                 return ProbeResult(rate_per_s, ProbeOutcome.INCONCLUSIVE, reasons=(problem,))
         run_id = f"probe-{self.count:02d}-{rate_per_s:g}per_s"
@@ -270,14 +270,14 @@ def find_capacity(req: CapacityRequest, echo: Echo) -> int:
         resolution=req.resolution,
         budget_s=req.budget_s,
     )
-    out = _capacity_dir(req.out_dir or RESULTS_ROOT, inputs.scenario.name)
-    prober = _Prober(req, inputs, host, out, echo)
-    problem = prober.reset()
+    problem = _reset(inputs, host)
     if problem is not None:
         raise TargetError(
             f"the scenario's reset request failed before the first probe: {problem}",
             hint="Check its path, method and headers (an admin key in ${VAR}?).",
         )
+    out = _capacity_dir(req.out_dir or RESULTS_ROOT, inputs.scenario.name)
+    prober = _Prober(req, inputs, host, out, echo)
     echo(f"capacity search: {req.scenario} × shape {req.profile} → {host}; results in {out}")
     started = time.monotonic()
     result = search_capacity(prober, settings)

@@ -225,7 +225,7 @@ class _Search:
                         f"the gates fail even at {format_rate(rate * s.growth)}"
                         f" ({first.first_failed_gate or 'a gate'}): they may never pass",
                     )
-                if self.run(rate).passed:
+                if self.run_lower(rate, first).passed:
                     return
             raise _Done(Stop.NEVER_PASSES, "no rate passed")
         for _ in range(s.max_steps):
@@ -241,6 +241,20 @@ class _Search:
             f"every gate passed at every rate up to {format_rate(rate)}: no wall found"
             " (the gates may never fail; set --max to bound the search)",
         )
+
+    def run_lower(self, rate: float, first: ProbeResult) -> ProbeResult:
+        """A probe below a failing start: too little data there means no rate will pass."""
+        try:
+            return self.run(rate)
+        except _Done as done:
+            if done.stop is not Stop.INCONCLUSIVE_PROBE:
+                raise
+            raise _Done(
+                Stop.NEVER_PASSES,
+                f"the gates fail at {format_rate(rate * self.s.growth)}"
+                f" ({first.first_failed_gate or 'a gate'}) and lower probes are too small to"
+                f" judge ({done.message}): they may never pass",
+            ) from None
 
     def step_below(self, hi: float) -> None:
         """No rate below ``hi`` holds any more (a repeat failed): step down to one that does."""

@@ -88,6 +88,16 @@ def test_always_fail_says_the_gates_never_pass_after_a_few_probes() -> None:
     assert not result.conclusive
 
 
+def test_always_fail_down_to_too_little_data_says_the_gates_never_pass() -> None:
+    def judge(rate: float) -> ProbeOutcome:
+        return ProbeOutcome.FAILED if rate > 3 else ProbeOutcome.INCONCLUSIVE
+
+    result = search_capacity(target(judge), SearchSettings(start_rate_per_s=10))
+    assert result.stop is Stop.NEVER_PASSES
+    assert [p.rate_per_s for p in result.probes] == [10, 5, 2.5]
+    assert "fail at 5.00/s" in result.message and "too small to judge" in result.message
+
+
 def test_always_pass_stops_at_max_with_a_lower_bound() -> None:
     result = search_capacity(
         target(lambda r: ProbeOutcome.PASSED),
