@@ -104,12 +104,18 @@ def plot_latency(analysis: Analysis) -> bytes:
             gen["offered_per_s"],
             step="post",
             color="#90a4ae",
-            alpha=0.25,
+            alpha=0.15,
             label="arrivals/s",
         )
-        rate_ax.set_ylabel("arrivals per second")
-        ax.set_zorder(rate_ax.get_zorder() + 1)  # lines over the rate area
-        ax.patch.set_visible(False)
+        # an outline over the phase shading, so the crowd's shape is readable behind the lines
+        rate_ax.step(gen["window_start_s"], gen["offered_per_s"], where="post",
+                     color="#37474f", lw=1.1, alpha=0.8)  # fmt: skip
+        rate_ax.set_ylim(0, max(1.0, float(gen["offered_per_s"].max())) * 1.15)
+        rate_ax.set_ylabel("arrivals per second (grey)", color="#37474f")
+        # the rate axis on top with a see-through background: the phase shading (on ``ax``)
+        # no longer hides it, and the translucent area lets the latency lines show through
+        rate_ax.set_zorder(ax.get_zorder() + 1)
+        rate_ax.patch.set_visible(False)
     ax.legend(loc="upper left", fontsize=7, ncol=3)
     ax.set_title("Response time by step (p95 solid, p99 dotted) and arrival rate", pad=14)
     return _png(fig)
@@ -231,8 +237,10 @@ PLOTS: dict[str, Callable[[Analysis], bytes]] = {
 
 
 def render_plots(analysis: Analysis) -> dict[str, bytes]:
-    """Every plot as PNG bytes, by file name."""
-    return {name: draw(analysis) for name, draw in PLOTS.items()}
+    """Every plot as PNG bytes, by file name (with ``report.sre``'s distribution and knee)."""
+    from loadkit.report.sre import EXTRA_PLOTS  # it draws with this module's helpers
+
+    return {name: draw(analysis) for name, draw in {**PLOTS, **EXTRA_PLOTS}.items()}
 
 
 __all__ = ["PLOTS", "render_plots"]
