@@ -92,8 +92,12 @@ def signature(result: SearchResult) -> dict[str, Any]:
         knee = next((p for p in with_p95 if float(p.details["p95_ms"]) >= KNEE_FACTOR * base), None)
         out["latency_knee_per_s"] = knee.rate_per_s if knee else None
         out["p95_ms_lightest"] = base
-    for side, rate in (("holds", result.holds_per_s), ("fails", result.fails_per_s)):
-        at = [p for p in result.at(rate) if p.outcome is not ProbeOutcome.INCONCLUSIVE]
+    sides = (
+        ("holds", result.holds_per_s, ProbeOutcome.PASSED),
+        ("fails", result.fails_per_s, ProbeOutcome.FAILED),  # a failing probe, not a lucky one
+    )
+    for side, rate, outcome in sides:
+        at = [p for p in result.at(rate) if p.outcome is outcome]
         if not at:
             continue
         last = at[-1].details
