@@ -191,24 +191,34 @@ class _Prober:
         self.count = 0
 
     def __call__(self, rate_per_s: float) -> ProbeResult:
-        from loadkit.analysis import analyze, load_probe_results
-        from loadkit.results import open_run
-
         self.count += 1
         if self.count > 1:  # the first probe's reset was sent (and checked) by find_capacity
             time.sleep(self.req.cooldown_s)
             problem = _reset(self.inputs, self.host)
             if problem is not None:
                 return ProbeResult(rate_per_s, ProbeOutcome.INCONCLUSIVE, reasons=(problem,))
+        self.echo(f"probe {self.count}: {format_rate(rate_per_s)} …")
+        run_dir = self._rehearse(rate_per_s)
+        result = self._judge(run_dir, rate_per_s)
+        gate = f" — {result.first_failed_gate}" if result.first_failed_gate else ""
+        p95 = result.details.get("p95_ms")
+        self.echo(
+            f"probe {self.count}: {format_rate(rate_per_s)} {result.outcome.value}"
+            f" (p95 {'—' if p95 is None else f'{p95:.0f}ms'}, errors {result.error_rate:.1%}){gate}"
+        )
+        return result
+
+    def _rehearse(self, rate_per_s: float) -> Path:
+        """One rehearsal of the shape scaled to ``rate_per_s``, recorded only (analyzed once,
+        by ``_judge``); its output goes to ``probes/<run-id>.log``. Ctrl-C → KeyboardInterrupt."""
         run_id = f"probe-{self.count:02d}-{rate_per_s:g}per_s"
-        profiles = self.out / "profiles"
-        profiles.mkdir(exist_ok=True)
+        (self.out / "profiles").mkdir(exist_ok=True)
+        (self.out / "probes").mkdir(exist_ok=True)
+        profile_path = self.out / "profiles" / f"{run_id}.yaml"
         assert self.inputs.profile is not None
-        profile_path = profiles / f"{run_id}.yaml"
         write_probe_profile(
             self.req.profile, self.inputs.profile, rate_per_s, profile_path, self.req.probe_length_s
         )
-        self.echo(f"probe {self.count}: {format_rate(rate_per_s)} …")
         request = RunRequest(
             scenario=self.req.scenario,
             profile=profile_path,
@@ -218,26 +228,33 @@ class _Prober:
             thresholds_file=self.req.thresholds_file,
             workers=self.req.workers,
             run_id=run_id,
+            analyze=False,
             drain_s=self.req.drain_s,
         )
-        run_dir = self.out / "probes" / run_id
         log_path = self.out / "probes" / f"{run_id}.log"
-        log_path.parent.mkdir(exist_ok=True)
         with _output_to(log_path), log_path.open("a", encoding="utf-8") as log:
             code = rehearse(request, echo=lambda line: print(line, file=log, flush=True))
         if code == ExitCode.INTERRUPTED:
             raise KeyboardInterrupt
+        if code == ExitCode.BAD_INPUT:
+            raise InputError(f"the runner refused probe {self.count}", hint=f"See {log_path}.")
+        return self.out / "probes" / run_id
+
+    def _judge(self, run_dir: Path, rate_per_s: float) -> ProbeResult:
+        """Ask the scenario's probes, analyze with the normal analyzer, write the run's
+        reports, and turn the analysis into the search's ``ProbeResult``."""
+        from loadkit.analysis import analyze, parse_probe, run_probes
+        from loadkit.report import write_reports
+        from loadkit.results import open_run
+
+        scenario = self.inputs.scenario
+        asked = [parse_probe(p.raw, p.location) for p in scenario.probes]
+        answers = run_probes(asked, self.host, run_dir, scenario.allow_hosts) if asked else ()
         run = open_run(run_dir)
-        analysis = analyze(run, self.inputs.thresholds, probes=load_probe_results(run_dir))
+        analysis = analyze(run, self.inputs.thresholds, probes=answers)
+        write_reports(analysis, run_dir)
         requests = run.load_requests(["status", "outcome"])
-        result = probe_result(analysis, requests, rate_per_s, str(run_dir))
-        gate = f" — {result.first_failed_gate}" if result.first_failed_gate else ""
-        p95 = result.details.get("p95_ms")
-        self.echo(
-            f"probe {self.count}: {format_rate(rate_per_s)} {result.outcome.value}"
-            f" (p95 {'—' if p95 is None else f'{p95:.0f}ms'}, errors {result.error_rate:.1%}){gate}"
-        )
-        return result
+        return probe_result(analysis, requests, rate_per_s, str(run_dir))
 
 
 def _check(req: CapacityRequest, inputs: Inputs) -> str:

@@ -115,9 +115,9 @@ def probe_result(
     error_rate = figures.get("error_rate")
     error_rate = 0.0 if error_rate is None else float(error_rate)
     outcome, reasons = classify(analysis, error_rate)
-    gate = first_failed_gate(analysis)
-    if outcome is ProbeOutcome.FAILED and gate is None:
-        gate = reasons[0] if reasons else None
+    gate = None  # a generator-bound or inconclusive probe says nothing about the target
+    if outcome is ProbeOutcome.FAILED:
+        gate = first_failed_gate(analysis) or (reasons[0] if reasons else None)
     details = {
         "run_dir": run_dir,
         "verdict": analysis.verdict.value,
