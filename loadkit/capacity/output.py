@@ -148,7 +148,7 @@ def _signature_lines(sig: dict[str, Any]) -> list[str]:
 def render_text(result: SearchResult, meta: SearchMeta) -> str:
     """The terminal summary: the answer first, then the signature and the probes."""
     head = "capacity: " + result.message
-    if result.stop is not Stop.FOUND and result.holds_per_s is not None:
+    if not result.conclusive and result.holds_per_s is not None:
         head += f" — holds {format_rate(result.holds_per_s)} so far"
     if meta.require_per_s is not None:
         code = exit_code(result, meta.require_per_s)

@@ -102,7 +102,9 @@ def plot_distribution(analysis: Analysis) -> bytes:
             before = base[base["step"] == step]
             if len(before):
                 ax.plot(before["response_ms"], before["percentile"], lw=1.0, ls="--",
-                        color=line.get_color(), label=f"{step} (baseline)")  # fmt: skip
+                        color=line.get_color())  # fmt: skip
+    if base is not None:
+        ax.plot([], [], ls="--", color="#555", label="baseline (same colour)")
     for g in analysis.gates:
         if g.stat_kind == "response" and g.limit:
             ax.axvline(float(g.limit), color="#c62828", ls="-.", lw=0.8)
