@@ -31,7 +31,7 @@ from loadkit.capacity.figures import probe_result
 from loadkit.capacity.output import SearchMeta, render_text, write_capacity
 from loadkit.capacity.probe_profile import write_probe_profile
 from loadkit.capacity.reset import check_reset, send_reset
-from loadkit.errors import ExitCode, InputError, TargetError
+from loadkit.errors import ExitCode, InputError, LoadkitError, TargetError
 from loadkit.hosts import check_target
 from loadkit.rehearsal import RESULTS_ROOT, Echo, Inputs, RunRequest, load_inputs, rehearse
 from loadkit.rehearsal import resolve_settings as resolve_run_settings
@@ -198,8 +198,11 @@ class _Prober:
             if problem is not None:
                 return ProbeResult(rate_per_s, ProbeOutcome.INCONCLUSIVE, reasons=(problem,))
         self.echo(f"probe {self.count}: {format_rate(rate_per_s)} …")
-        run_dir = self._rehearse(rate_per_s)
-        result = self._judge(run_dir, rate_per_s)
+        try:
+            result = self._judge(self._rehearse(rate_per_s), rate_per_s)
+        except LoadkitError as exc:  # the search stops on it; the probes so far are written
+            self.echo(f"probe {self.count}: {format_rate(rate_per_s)} could not be judged: {exc}")
+            return ProbeResult(rate_per_s, ProbeOutcome.INCONCLUSIVE, reasons=(str(exc),))
         gate = f" — {result.first_failed_gate}" if result.first_failed_gate else ""
         p95 = result.details.get("p95_ms")
         self.echo(
