@@ -9,6 +9,7 @@ import html
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from loadkit.analysis import Analysis, GateResult
 from loadkit.report.knee import GateLine, plot_knee, run_knee_points
@@ -150,6 +151,21 @@ def distribution_line(analysis: Analysis) -> list[str]:
     return out
 
 
+def knee_line(analysis: Analysis) -> str:
+    """The knee view in one terminal line: p95 and errors at the lightest and heaviest offered
+    load of the run ('' when the run offered one rate only)."""
+    points = run_knee_points(analysis)
+    if len(points) < 2:
+        return ""
+
+    def at(row: pd.Series) -> str:
+        p95 = row["p95_ms"]
+        shown = "—" if p95 != p95 else format_duration(float(p95) / 1e3)
+        return f"{row['offered_per_s']:,.1f}/s → p95 {shown}, errors {row['error_rate']:.1%}"
+
+    return f"latency against offered load: {at(points.iloc[0])} … {at(points.iloc[-1])}"
+
+
 EXTRA_PLOTS: dict[str, Callable[[Analysis], bytes]] = {
     "distribution.png": plot_distribution,
     "knee.png": plot_run_knee,
@@ -162,6 +178,7 @@ __all__ = [
     "failure_rows",
     "failures_html",
     "failures_note",
+    "knee_line",
     "plot_distribution",
     "plot_run_knee",
     "status_class",

@@ -168,10 +168,18 @@ def render_terminal(analysis: Analysis) -> str:
 
 def _sre_sections(analysis: Analysis) -> list[str]:
     """Failures (status, error, step, count, first/last seen) and the response-time spread."""
-    from loadkit.report.sre import FAILURE_HEADER, distribution_line, failure_rows, failures_note
+    from loadkit.report.sre import (
+        FAILURE_HEADER,
+        distribution_line,
+        failure_rows,
+        failures_note,
+        knee_line,
+    )
 
     out = ["", "response times (successful requests)"]
     out += ["  " + ln for ln in distribution_line(analysis)]
+    knee = knee_line(analysis)
+    out += [f"  {knee}"] if knee else []
     rows = failure_rows(analysis, "terminal")
     if rows:
         out += ["", "failures" + failures_note(analysis, "terminal")]

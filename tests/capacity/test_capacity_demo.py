@@ -106,7 +106,7 @@ def test_gates_that_never_pass_end_the_search_after_a_few_probes(
     gates.write_text("p(95) < 1ms\n")
     out = tmp_path / "out"
     code, doc = _capacity(
-        out, shop.url, *QUICK, "--start", "4", "--probe-length", "3s", "-t", str(gates)
+        out, shop.url, *QUICK, "--start", "4", "--probe-length", "2s", "-t", str(gates)
     )
     assert code == 3
     assert doc["stop"] == "never_passes"
