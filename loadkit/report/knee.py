@@ -49,8 +49,13 @@ def run_knee_points(analysis: Analysis, bins: int = 8) -> pd.DataFrame:
     w = w.dropna(subset=["offered_per_s"])
     if w.empty:
         return pd.DataFrame(columns=list(KNEE_COLUMNS))
-    edges = np.unique(np.quantile(w["offered_per_s"], np.linspace(0, 1, bins + 1)))
-    band = np.digitize(w["offered_per_s"], edges[1:-1]) if len(edges) > 2 else np.zeros(len(w))
+    offered_per_s = w["offered_per_s"].to_numpy(float)
+    distinct = np.unique(offered_per_s)
+    if len(distinct) <= bins:  # a few rates (steps, a plateau): one band each
+        band = np.searchsorted(distinct, offered_per_s)
+    else:  # a ramp or a spike: bands of about equal numbers of seconds
+        edges = np.unique(np.quantile(offered_per_s, np.linspace(0, 1, bins + 1)))
+        band = np.digitize(offered_per_s, edges[1:-1])
     rows = []
     for _, g in w.groupby(band):
         n = g["requests"].to_numpy(float)

@@ -122,3 +122,21 @@ def test_the_page_renders_with_the_new_sections(
     assert done.returncode == 0 and shot.read_bytes()[:4] == b"\x89PNG"
     if os.environ.get("LOADKIT_KEEP_SCREENSHOT"):
         shot.replace(os.environ["LOADKIT_KEEP_SCREENSHOT"])
+
+
+def test_the_knee_line_reads_latency_at_light_and_heavy_load(
+    failing: tuple[Analysis, Path],
+) -> None:
+    """Seconds offered more load (the generator table says so) show up as the heavy end."""
+    import dataclasses
+
+    from loadkit.report.sre import knee_line
+
+    analysis, _ = failing
+    gen = analysis.generator.copy()
+    gen["offered_per_s"] = [5.0 if t < 30 else 50.0 for t in gen["window_start_s"]]
+    line = knee_line(dataclasses.replace(analysis, generator=gen))
+    assert line.startswith("latency against offered load: 5.0/s → p95 ")
+    assert "… 50.0/s → p95 " in line
+    heavy_errors = float(line.rsplit("errors ", 1)[1].rstrip("%")) / 100
+    assert heavy_errors == pytest.approx(40 / 3000, abs=0.002)  # the checkout 502s after 30 s
