@@ -189,6 +189,7 @@ class _Prober:
     def __init__(self, req: CapacityRequest, inputs: Inputs, host: str, out: Path, echo: Echo):
         self.req, self.inputs, self.host, self.out, self.echo = req, inputs, host, out, echo
         self.count = 0
+        self.interrupted_run: str | None = None
 
     def __call__(self, rate_per_s: float) -> ProbeResult:
         self.count += 1
@@ -238,6 +239,7 @@ class _Prober:
         with _output_to(log_path), log_path.open("a", encoding="utf-8") as log:
             code = rehearse(request, echo=lambda line: print(line, file=log, flush=True))
         if code == ExitCode.INTERRUPTED:
+            self.interrupted_run = str(self.out / "probes" / run_id)  # kept, listed, not judged
             raise KeyboardInterrupt
         if code == ExitCode.BAD_INPUT:
             raise InputError(f"the runner refused probe {self.count}", hint=f"See {log_path}.")
@@ -310,6 +312,7 @@ def find_capacity(req: CapacityRequest, echo: Echo) -> int:
         seed=req.seed if req.seed is not None else 1,
         workers=req.workers or 1,
         elapsed_s=time.monotonic() - started,
+        interrupted_run=prober.interrupted_run,
     )
     paths = write_capacity(out, result, meta, inputs.thresholds)
     from loadkit.capacity.output import exit_code

@@ -40,6 +40,7 @@ class SearchMeta:
     seed: int
     workers: int
     elapsed_s: float
+    interrupted_run: str | None = None  # the probe Ctrl-C stopped: its folder, not judged
 
 
 def exit_code(result: SearchResult, require_per_s: float | None) -> ExitCode:
@@ -191,6 +192,7 @@ def capacity_json(result: SearchResult, meta: SearchMeta) -> dict[str, Any]:
         "workers": meta.workers,
         "elapsed_s": round(meta.elapsed_s, 1),
         "signature": signature(result),
+        "interrupted_probe_run_dir": meta.interrupted_run,
         "probes": [
             {
                 "rate_per_s": p.rate_per_s,

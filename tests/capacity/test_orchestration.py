@@ -128,6 +128,7 @@ def test_ctrl_c_mid_search_keeps_the_probes_and_exits_130(
     doc = json.loads(next((tmp_path / "out").glob("*/capacity/capacity.json")).read_text())
     assert doc["stop"] == "interrupted"
     assert [p["outcome"] for p in doc["probes"]] == ["passed", "passed"]
+    assert doc["interrupted_probe_run_dir"].endswith("probe-03-40per_s")
 
 
 def test_a_probe_that_cannot_be_read_ends_the_search_inconclusive(
