@@ -65,12 +65,22 @@ def _timeline(ax: Axes, analysis: Analysis) -> None:
     ax.set_xlabel("seconds after t0 (intended start)")
 
 
+def _baseline_p95(analysis: Analysis) -> dict[str, float]:
+    """Whole-run p95 per step of the baseline run, when compared with one (else empty)."""
+    c = analysis.comparison
+    if c is None or "p95_ms_baseline" not in c:
+        return {}
+    rows = c.dropna(subset=["p95_ms_baseline"])
+    return {str(k): float(v) for k, v in zip(rows["step"], rows["p95_ms_baseline"], strict=True)}
+
+
 def plot_latency(analysis: Analysis) -> bytes:
     """p95 (solid) and p99 (dotted) response time per step per second, arrival rate behind."""
     fig = _figure(4.2)
     ax = fig.add_subplot()
     _timeline(ax, analysis)
     w = analysis.windows
+    before = _baseline_p95(analysis)
     if len(w):
         for step, part in w.groupby("step", observed=True):
             line = ax.plot(
@@ -83,6 +93,8 @@ def plot_latency(analysis: Analysis) -> bytes:
                 ls=":",
                 color=line.get_color(),
             )
+            if str(step) in before:  # the baseline's whole-run p95 of this step, dashed
+                ax.axhline(before[str(step)], color=line.get_color(), lw=0.8, ls="--", alpha=0.7)
     limits: dict[float, list[str]] = {}
     failed: set[float] = set()
     for g in analysis.gates:
@@ -104,7 +116,7 @@ def plot_latency(analysis: Analysis) -> bytes:
             gen["offered_per_s"],
             step="post",
             color="#90a4ae",
-            alpha=0.15,
+            alpha=0.08,
             label="arrivals/s",
         )
         # an outline over the phase shading, so the crowd's shape is readable behind the lines
@@ -117,7 +129,10 @@ def plot_latency(analysis: Analysis) -> bytes:
         rate_ax.set_zorder(ax.get_zorder() + 1)
         rate_ax.patch.set_visible(False)
     ax.legend(loc="upper left", fontsize=7, ncol=3)
-    ax.set_title("Response time by step (p95 solid, p99 dotted) and arrival rate", pad=14)
+    title = "Response time by step (p95 solid, p99 dotted) and arrival rate"
+    if before:
+        title += "; baseline p95 dashed"
+    ax.set_title(title, pad=14)
     return _png(fig)
 
 
