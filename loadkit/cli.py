@@ -171,7 +171,13 @@ def run(
 @click.option("--drain", default="10s", show_default=True, help="Per probe, after the shape.")
 @_WORKERS
 @_SEED
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Results folder root (default: results/).",
+)
 def capacity(
     scenario: Path,
     profile: Path | None,
