@@ -240,15 +240,23 @@ def write_capacity(
     judged = table[table["outcome"].isin([ProbeOutcome.PASSED.value, ProbeOutcome.FAILED.value])]
     if len(judged) >= 2:
         latency, errors = gate_lines(thresholds)
-        points = judged.rename(columns={"rate_per_s": "offered_per_s"}).astype(
+        # repeats of a rate are drawn as one point: their mean, marked failed if any failed
+        numbers = judged.astype(
             {"p50_ms": float, "p95_ms": float, "p99_ms": float, "error_rate": float}
+        ).assign(failed=judged["outcome"] == ProbeOutcome.FAILED.value)
+        how = {"p50_ms": "mean", "p95_ms": "mean", "p99_ms": "mean", "error_rate": "mean"}
+        points = (
+            numbers.groupby("rate_per_s")
+            .agg({**how, "failed": "any"})
+            .reset_index()
+            .rename(columns={"rate_per_s": "offered_per_s"})
         )
         png = plot_knee(
             points,
             latency,
             errors,
             title=f"capacity search: {result.message}",
-            failed=list(judged["outcome"] == ProbeOutcome.FAILED.value),
+            failed=list(points["failed"]),
             marks=[
                 (f"{word} {format_rate(rate)}", rate)
                 for word, rate in (("holds", result.holds_per_s), ("fails", result.fails_per_s))
