@@ -5,9 +5,14 @@ probes.
 The fault: ``capacity_limit: N`` answers 503 beyond N concurrent requests, and every
 ``events.get`` waits ``latency_ms`` first. With evenly spaced arrivals (the capacity shape is
 ``arrivals: uniform``), one request each, a request finds ``floor(rate × S)`` earlier ones still
-in service (S = its service time), so the shop holds every request while ``rate × S < N``:
-the capacity is ``N / S``. S is measured (the median service time of the probes that passed:
-the injected latency plus the shop's and the client's own time), not assumed.
+in service (S = its service time), so the shop refuses nothing while ``rate × S < N``. Just
+past it, N + 1 arrivals fall within one service time and every (N + 1)th is refused (a freed
+slot is taken only at the next arrival): the error rate jumps from 0 to ``1 / (N + 1)``, so any
+gate ``error_rate < g`` with ``g < 1 / (N + 1)`` breaks right at the wall: the expected
+capacity is ``N / S``. S is measured (the median service time of the probes that passed: the
+injected latency plus the shop's and the client's own time), not assumed. The accuracy test
+gates at 5 % (< 1/6) rather than the scenario's 1 %, so that one request delayed by a busy
+shared machine does not decide a probe of 60.
 """
 
 from __future__ import annotations
@@ -38,8 +43,10 @@ QUICK = ("--repeats", "1", "--resolution", "10%", "--cooldown", "0s", "--drain",
 pytestmark = pytest.mark.integration
 
 
-def _capacity(tmp_path: Path, url: str, *extra: str) -> tuple[int, dict[str, object]]:
-    args = ["capacity", str(SCENARIO), "-p", str(SHAPE), "--host", url, "--out", str(tmp_path)]
+def _capacity(
+    tmp_path: Path, url: str, *extra: str, scenario: Path = SCENARIO
+) -> tuple[int, dict[str, object]]:
+    args = ["capacity", str(scenario), "-p", str(SHAPE), "--host", url, "--out", str(tmp_path)]
     with pytest.raises(SystemExit) as done:
         main([*args, *extra])
     assert isinstance(done.value.code, int)
@@ -53,8 +60,15 @@ def test_finds_the_concurrency_limit_within_15_percent(
 ) -> None:
     shop = shop_factory(faults=FAULTS)
     monkeypatch.setenv("LOADKIT_DEMO_ADMIN_KEY", shop.admin_key)
+    gate = 0.05
+    scenario = tmp_path / "capacity-5pct.yaml"
+    scenario.write_text(SCENARIO.read_text().replace("error_rate < 1%", f"error_rate < {gate:.0%}"))
     code, doc = _capacity(
-        tmp_path, shop.url, *QUICK, "--start", "6", "--probe-length", "6s", "--require", "5"
+        tmp_path / "out",
+        shop.url,
+        *QUICK,
+        *("--start", "6", "--probe-length", "7s", "--require", "5"),
+        scenario=scenario,
     )
     assert code == 0, doc["answer"]
     assert doc["stop"] == "found"
@@ -75,11 +89,11 @@ def test_finds_the_concurrency_limit_within_15_percent(
     assert fails <= 1.15 * expected * 1.1  # the failing side is within one resolution step
     signature = doc["signature"]
     assert isinstance(signature, dict)
-    assert signature["first_failed_gate"] == "error_rate < 1%"
+    assert signature["first_failed_gate"] == "error_rate < 5%"
     assert "503" in signature["fails"]["errors_by_status"]
     for p in probes:  # every probe's run folder is kept and was analyzed
         assert (Path(p["run_dir"]) / "analysis" / "verdict.json").is_file()
-    assert (tmp_path / next(tmp_path.iterdir()).name / "capacity" / "knee.png").is_file()
+    assert next((tmp_path / "out").glob("*/capacity/knee.png")).is_file()
 
 
 def test_a_generator_that_cannot_keep_up_is_said_not_reported_as_capacity(
