@@ -28,7 +28,7 @@ from loadkit.capacity import (
     search_capacity,
 )
 from loadkit.capacity.figures import probe_result
-from loadkit.capacity.output import SearchMeta, render_text, write_capacity
+from loadkit.capacity.output import SearchMeta, exit_code, render_text, write_capacity
 from loadkit.capacity.probe_profile import write_probe_profile
 from loadkit.capacity.reset import check_reset, send_reset
 from loadkit.errors import ExitCode, InputError, LoadkitError, TargetError
@@ -278,20 +278,31 @@ def _check(req: CapacityRequest, inputs: Inputs) -> str:
     return host
 
 
+def _search_settings(req: CapacityRequest, inputs: Inputs) -> SearchSettings:
+    assert inputs.profile is not None
+    start_per_s = req.start_per_s or inputs.profile.peak_rate()[0]
+    if req.max_per_s is not None:  # the shape's own peak may be above --max
+        start_per_s = min(start_per_s, req.max_per_s)
+    try:
+        return SearchSettings(
+            start_rate_per_s=start_per_s,
+            max_rate_per_s=req.max_per_s,
+            repeats=req.repeats,
+            resolution=req.resolution,
+            budget_s=req.budget_s,
+        )
+    except ValueError as exc:
+        hint = "Check --start, --max and the profile."
+        raise InputError(f"cannot search: {exc}", hint=hint) from None
+
+
 def find_capacity(req: CapacityRequest, echo: Echo) -> int:
     """Search, write ``capacity/`` (capacity.json, summary.md, knee.png), print the answer.
     Returns the exit code (see ``loadkit.capacity.output``)."""
     inputs = load_inputs(req.scenario, req.profile, req.thresholds_file)
     assert inputs.profile is not None
     host = _check(req, inputs)
-    peak_per_s, _ = inputs.profile.peak_rate()
-    settings = SearchSettings(
-        start_rate_per_s=req.start_per_s or peak_per_s,
-        max_rate_per_s=req.max_per_s,
-        repeats=req.repeats,
-        resolution=req.resolution,
-        budget_s=req.budget_s,
-    )
+    settings = _search_settings(req, inputs)
     problem = _reset(inputs, host)
     if problem is not None:
         raise TargetError(
@@ -315,8 +326,6 @@ def find_capacity(req: CapacityRequest, echo: Echo) -> int:
         interrupted_run=prober.interrupted_run,
     )
     paths = write_capacity(out, result, meta, inputs.thresholds)
-    from loadkit.capacity.output import exit_code
-
     echo(render_text(result, meta))
     echo(f"capacity folder: {out} ({', '.join(sorted(paths))})")
     return int(exit_code(result, req.require_per_s))

@@ -143,3 +143,15 @@ def test_a_probe_that_cannot_be_read_ends_the_search_inconclusive(
     doc = json.loads(next((tmp_path / "out").glob("*/capacity/capacity.json")).read_text())
     assert doc["stop"] == "inconclusive_probe"
     assert "no manifest.json" in doc["answer"]
+
+
+def test_a_max_below_the_shapes_peak_starts_at_the_max(
+    scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_reports: None
+) -> None:
+    calls: list[float] = []
+    monkeypatch.setattr(orchestration, "rehearse", fake_target(33.0, calls))
+    code = find_capacity(_request(scenario, tmp_path, max_rate="4/s"), print)  # the shape: 10/s
+    assert code == ExitCode.PASSED
+    assert calls == [4.0]
+    doc = json.loads(next((tmp_path / "out").glob("*/capacity/capacity.json")).read_text())
+    assert doc["stop"] == "max_rate" and doc["holds_per_s"] == 4.0
