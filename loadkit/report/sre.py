@@ -139,14 +139,18 @@ def plot_run_knee(analysis: Analysis) -> bytes:
 
 
 def distribution_line(analysis: Analysis) -> list[str]:
-    """One terminal line per step: p50 / p90 / p99 / p99.9 / max of successful requests."""
+    """One terminal line per step: p50 / p90 / p99 / p99.9 / max of successful requests. p50
+    is the steps table's (exact); the others are levels the HDR curves hold exactly."""
+    steps = analysis.steps
+    whole = steps[steps["phase"] == "all"].set_index("step")["p50_ms"] if len(steps) else None
     out = []
     for step, part in analysis.hdr.groupby("step", observed=True):
         pct, ms = part["percentile"].to_numpy(), part["response_ms"].to_numpy()
-        marks = [(50.0, "p50"), (90.0, "p90"), (99.0, "p99"), (99.9, "p99.9"), (100.0, "max")]
-        cells = [
-            f"{label} {format_duration(float(np.interp(q, pct, ms)) / 1e3)}" for q, label in marks
-        ]
+        p50 = whole.get(str(step)) if whole is not None else None
+        p50 = float(np.interp(50.0, pct, ms)) if p50 is None or p50 != p50 else float(p50)
+        cells = [f"p50 {format_duration(p50 / 1e3)}"]
+        for q, label in ((90.0, "p90"), (99.0, "p99"), (99.9, "p99.9"), (100.0, "max")):
+            cells.append(f"{label} {format_duration(float(np.interp(q, pct, ms)) / 1e3)}")
         out.append(f"{step}: " + " · ".join(cells))
     return out
 

@@ -140,3 +140,15 @@ def test_the_knee_line_reads_latency_at_light_and_heavy_load(
     assert "… 50.0/s → p95 " in line
     heavy_errors = float(line.rsplit("errors ", 1)[1].rstrip("%")) / 100
     assert heavy_errors == pytest.approx(40 / 3000, abs=0.002)  # the checkout 502s after 30 s
+
+
+def test_the_terminal_spread_agrees_with_the_steps_table(failing: tuple[Analysis, Path]) -> None:
+    from loadkit.report.sre import distribution_line
+    from loadkit.units import format_duration
+
+    analysis, _ = failing
+    steps = analysis.steps[analysis.steps["phase"] == "all"].set_index("step")
+    for line in distribution_line(analysis):
+        step, rest = line.split(": ", 1)
+        assert rest.startswith(f"p50 {format_duration(float(steps.loc[step, 'p50_ms']) / 1e3)} ")
+        assert f"p99 {format_duration(float(steps.loc[step, 'p99_ms']) / 1e3)} " in rest
