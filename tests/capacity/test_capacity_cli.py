@@ -83,3 +83,20 @@ def test_workers_auto_is_one_per_available_core(
     assert "cost source: BENCHMARKS.md" in out
     code, _, err = run_cli(capsys, "run", str(SCENARIO), "-p", str(SHAPE), "--workers", "many")
     assert code == 2 and "expected a number or 'auto'" in err
+
+
+def test_workers_auto_reaches_the_probes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import loadkit.capacity_rehearsal as orchestration
+
+    seen = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(orchestration, "find_capacity", lambda req, echo: seen.append(req) or 0)
+    code, _, _ = run_cli(
+        capsys, "capacity", str(SCENARIO), "-p", str(SHAPE), "--workers", "auto", "--max", "50"
+    )
+    assert code == 0
+    assert seen[0].workers == 4 and seen[0].max_per_s == 50.0
