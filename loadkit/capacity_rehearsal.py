@@ -25,12 +25,14 @@ from loadkit.capacity import (
     ProbeOutcome,
     ProbeResult,
     SearchSettings,
+    Stop,
     search_capacity,
 )
 from loadkit.capacity.figures import probe_result
 from loadkit.capacity.output import SearchMeta, exit_code, render_text, write_capacity
 from loadkit.capacity.probe_profile import write_probe_profile
 from loadkit.capacity.reset import check_reset, send_reset
+from loadkit.capacity.workers import COST_SOURCE, plan_workers
 from loadkit.errors import ExitCode, InputError, LoadkitError, TargetError
 from loadkit.hosts import check_target
 from loadkit.rehearsal import RESULTS_ROOT, Echo, Inputs, RunRequest, load_inputs, rehearse
@@ -327,6 +329,10 @@ def find_capacity(req: CapacityRequest, echo: Echo) -> int:
     )
     paths = write_capacity(out, result, meta, inputs.thresholds)
     echo(render_text(result, meta))
+    if result.stop is Stop.GENERATOR_BOUND:  # how many workers that rate would need here
+        need = plan_workers(inputs.scenario, result.probes[-1].rate_per_s)
+        echo(f"  estimate: {need.workers_needed} worker(s) for {format_rate(need.peak_rate_per_s)}"
+             f" on this machine ({need.cores} cores; {COST_SOURCE})")  # fmt: skip
     echo(f"capacity folder: {out} ({', '.join(sorted(paths))})")
     return int(exit_code(result, req.require_per_s))
 

@@ -155,3 +155,32 @@ def test_a_max_below_the_shapes_peak_starts_at_the_max(
     assert calls == [4.0]
     doc = json.loads(next((tmp_path / "out").glob("*/capacity/capacity.json")).read_text())
     assert doc["stop"] == "max_rate" and doc["holds_per_s"] == 4.0
+
+
+def test_generator_bound_says_how_many_workers_that_rate_needs(
+    scenario: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_reports: None,
+) -> None:
+    def rehearse(request: RunRequest, echo: object) -> int:
+        assert request.profile is not None and request.out_dir is not None
+        peak, _ = load_profile(request.profile).peak_rate()
+        spec = SyntheticRun(
+            run_id=str(request.run_id),
+            duration_s=10,
+            steps=(StepSpec("landing", 20.0),),
+            drop_fraction=0.2 if peak > 1000 else 0.0,  # the generator falls behind past 1,000/s
+            workers=1,
+        )
+        write_synthetic_run(request.out_dir / str(request.run_id), spec)
+        return 0
+
+    monkeypatch.setattr(orchestration, "rehearse", rehearse)
+    code = find_capacity(_request(scenario, tmp_path, start="800/s"), print)
+    assert code == ExitCode.INVALID
+    out = capsys.readouterr().out
+    assert "generator-bound at 1,600/s: add workers" in out
+    assert "estimate: 2 worker(s) for 1,600/s" in out  # 1,600 × 685 µs / 70 % of a core
+    assert "BENCHMARKS.md" in out
