@@ -36,6 +36,28 @@ _THRESHOLDS = click.option(
 )
 
 
+def _workers(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """``--workers N`` or ``--workers auto`` (one local worker per available core)."""
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        from loadkit.capacity.workers import available_cores
+
+        return available_cores()
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a number or 'auto', got {value!r}") from None
+
+
+_WORKERS = click.option(
+    "--workers",
+    default=None,
+    callback=_workers,
+    help="Local worker processes: a number or 'auto' (one per available core; default 1).",
+)
+
+
 class _Exit(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
@@ -92,7 +114,7 @@ def plan(scenario: Path, profile: Path | None, seed: int | None) -> None:
 @_SEED
 @_THRESHOLDS
 @click.option("--max-in-flight", type=int, default=None, help="In-flight visitor cap per worker.")
-@click.option("--workers", type=int, default=None, help="Local worker processes (default 1).")
+@_WORKERS
 @click.option("--run-id", default=None, help="Name of the run folder (default: time-scenario).")
 @click.option(
     "--drain",
@@ -131,6 +153,59 @@ def run(
         drain_s=drain,
     )
     _finish(rehearse(request, echo=click.echo))
+
+
+@cli.command()
+@_SCENARIO
+@_PROFILE
+@click.option("--host", default=None, help="Target base URL (default: the scenario's host).")
+@_THRESHOLDS
+@click.option("--require", "require", default=None, help="Exit 1 unless it holds this rate.")
+@click.option("--max", "max_rate", default=None, help="Never probe above this rate.")
+@click.option("--start", "start", default=None, help="First probe's rate (default: the shape's).")
+@click.option("--budget", default="10m", show_default=True, help="Stop searching after this.")
+@click.option("--cooldown", default="5s", show_default=True, help="Pause between probes.")
+@click.option("--repeats", type=int, default=2, show_default=True, help="Probes per boundary.")
+@click.option("--resolution", default="5%", show_default=True, help="Gap holds..fails to stop.")
+@click.option("--probe-length", default=None, help="Squeeze the shape to this long a probe.")
+@click.option("--drain", default="10s", show_default=True, help="Per probe, after the shape.")
+@_WORKERS
+@_SEED
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Results folder root (default: results/).",
+)
+def capacity(
+    scenario: Path,
+    profile: Path | None,
+    host: str | None,
+    thresholds_file: Path | None,
+    require: str | None,
+    max_rate: str | None,
+    start: str | None,
+    budget: str,
+    cooldown: str,
+    repeats: int,
+    resolution: str,
+    probe_length: str | None,
+    drain: str,
+    workers: int | None,
+    seed: int | None,
+    out_dir: Path | None,
+) -> None:
+    """Find the largest crowd (peak arrivals/s of the profile's shape) the target holds while
+    every gate passes: step up, bisect, confirm. Exit 0 meets --require, 1 not, 3 inconclusive."""
+    from loadkit.capacity_rehearsal import capacity_request, find_capacity
+
+    request = capacity_request(
+        scenario, profile, host, thresholds_file, require=require, max_rate=max_rate,
+        start=start, budget=budget, cooldown=cooldown, repeats=repeats, resolution=resolution,
+        probe_length=probe_length, drain=drain, workers=workers, seed=seed, out_dir=out_dir,
+    )  # fmt: skip
+    _finish(find_capacity(request, echo=click.echo))
 
 
 @cli.command()

@@ -118,14 +118,16 @@ def plan_text(scenario: Path, profile: Path | None, seed: int | None) -> str:
     inputs = load_inputs(scenario, _require_profile(profile), None)
     assert inputs.profile is not None
     schedule = compile_schedule(inputs.profile, DEFAULT_SEED if seed is None else seed)
-    journey_s = inputs.scenario.expected_journey_s()
+    journey_s = inputs.scenario.expected_journey_s() or None  # no think time: no estimate
     text = format_plan(plan(inputs.profile, schedule, journey_s))
     if journey_s is not None:
         text += (
             "\n(the journey length counts the scenario's think times only: time spent queueing"
             " and waiting on slow responses adds visitors in flight)"
         )
-    return text
+    from loadkit.capacity.workers import plan_workers
+
+    return text + "\n" + plan_workers(inputs.scenario, inputs.profile.peak_rate()[0]).text()
 
 
 # ----------------------------------------------------------------------------- run

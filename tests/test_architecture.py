@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "runner": FOUNDATION | {"profiles", "results", "gates", "scenario"},
     "analysis": FOUNDATION | {"profiles", "results", "gates", "scenario"},
     "report": FOUNDATION | {"profiles", "results", "gates", "scenario", "analysis"},
+    "capacity": FOUNDATION | {"profiles", "results", "gates", "scenario", "analysis", "report"},
     "demo": set(),
     "har": FOUNDATION | {"scenario"},
 }
@@ -78,7 +79,8 @@ def test_imports_follow_the_layering(path: Path) -> None:
 def test_cli_analysis_and_results_never_load_gevent() -> None:
     code = (
         "import sys, loadkit.cli, loadkit.results, loadkit.gates, loadkit.analysis, loadkit.report, "
-        "loadkit.scenario, loadkit.profiles, loadkit.runner.spec\n"
+        "loadkit.scenario, loadkit.profiles, loadkit.runner.spec, loadkit.capacity.output, "
+        "loadkit.capacity.figures, loadkit.capacity_rehearsal\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         f"{sorted(GEVENT_WORLD)!r})\n"
         "print(','.join(bad))"

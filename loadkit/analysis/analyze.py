@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from loadkit.analysis.failures import run_failures
 from loadkit.analysis.gates import evaluate_gates, scenario_facts, with_scenario
 from loadkit.analysis.model import (
     Analysis,
@@ -164,6 +165,7 @@ def tables(records: Records, t0_ns: int, baseline: Records | None = None) -> dic
         "hdr": hdr_curves(records.requests, response),
         "queue_wait_s": queue_wait_s(records.arrivals),
         "comparison": comparison,
+        "baseline_hdr": hdr_curves(baseline.requests) if baseline is not None else None,
     }
 
 
@@ -215,6 +217,7 @@ def analyze(
         gates=gates,
         validity=validity,
         probes=tuple(probes),
+        failures=run_failures(run, records.requests),
         **tables(records, run.t0_ns, base_records),
     )
 

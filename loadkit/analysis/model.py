@@ -116,6 +116,9 @@ class Analysis:
     queue_wait_s: np.ndarray
     comparison: pd.DataFrame | None = None
     probes: tuple[Any, ...] = ()
+    # failed requests by status, error and step (analysis/failures.py); None: not computed
+    failures: pd.DataFrame | None = None
+    baseline_hdr: pd.DataFrame | None = None  # the baseline's ``hdr`` when compared with one
 
     @property
     def exit_code(self) -> ExitCode:

@@ -174,14 +174,23 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;padding:3px 8px;
 text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f5f5f5}
 .passed{color:#2e7d32}.failed,.invalid{color:#c62828}.warn{color:#ef6c00}
-.verdict{font-size:1.6em;font-weight:bold}img{max-width:100%;display:block;margin:1em 0}"""
+.verdict{font-size:1.6em;font-weight:bold}img{max-width:100%;display:block;margin:1em 0}
+td.status{font-weight:bold;text-align:left}td.s2xx,td.passed{background:#e8f5e9;color:#1b5e20}
+td.s3xx{background:#e3f2fd}td.s4xx,td.warn,td.nodata{background:#fff3e0;color:#e65100}
+td.s5xx,td.failed{background:#ffebee;color:#b71c1c}td.noanswer{background:#f3e5f5;color:#4a148c}"""
 
 
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
+def _html_table(header: list[str], rows: list[list[str]], status_col: int | None = None) -> str:
+    """A table; the ``status_col`` cells are coloured by ``report.sre.status_class``."""
+    from loadkit.report.sre import status_class
+
+    def cell(i: int, c: object) -> str:
+        if i == status_col:
+            return f"<td class='status {status_class(str(c))}'>{html.escape(str(c))}</td>"
+        return f"<td>{html.escape(str(c))}</td>"
+
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -215,8 +224,12 @@ def report_html(analysis: Analysis, plots: dict[str, bytes]) -> str:
                     ]
                     for g in analysis.gates
                 ],
+                status_col=0,
             ),
         ]
+    from loadkit.report.sre import failures_html
+
+    parts.append(failures_html(analysis))
     header = ["step", "requests", "errors", "error %", "rate", "p50", "p95", "p99", "max"]
     parts += ["<h2>Steps</h2>", _html_table(header, step_rows(analysis.steps, "all"))]
     for phase in phase_order(analysis):

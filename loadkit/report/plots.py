@@ -65,12 +65,22 @@ def _timeline(ax: Axes, analysis: Analysis) -> None:
     ax.set_xlabel("seconds after t0 (intended start)")
 
 
+def _baseline_p95(analysis: Analysis) -> dict[str, float]:
+    """Whole-run p95 per step of the baseline run, when compared with one (else empty)."""
+    c = analysis.comparison
+    if c is None or "p95_ms_baseline" not in c:
+        return {}
+    rows = c.dropna(subset=["p95_ms_baseline"])
+    return {str(k): float(v) for k, v in zip(rows["step"], rows["p95_ms_baseline"], strict=True)}
+
+
 def plot_latency(analysis: Analysis) -> bytes:
     """p95 (solid) and p99 (dotted) response time per step per second, arrival rate behind."""
     fig = _figure(4.2)
     ax = fig.add_subplot()
     _timeline(ax, analysis)
     w = analysis.windows
+    before = _baseline_p95(analysis)
     if len(w):
         for step, part in w.groupby("step", observed=True):
             line = ax.plot(
@@ -83,6 +93,8 @@ def plot_latency(analysis: Analysis) -> bytes:
                 ls=":",
                 color=line.get_color(),
             )
+            if str(step) in before:  # the baseline's whole-run p95 of this step, dashed
+                ax.axhline(before[str(step)], color=line.get_color(), lw=0.8, ls="--", alpha=0.7)
     limits: dict[float, list[str]] = {}
     failed: set[float] = set()
     for g in analysis.gates:
@@ -104,14 +116,23 @@ def plot_latency(analysis: Analysis) -> bytes:
             gen["offered_per_s"],
             step="post",
             color="#90a4ae",
-            alpha=0.25,
+            alpha=0.08,
             label="arrivals/s",
         )
-        rate_ax.set_ylabel("arrivals per second")
-        ax.set_zorder(rate_ax.get_zorder() + 1)  # lines over the rate area
-        ax.patch.set_visible(False)
+        # an outline over the phase shading, so the crowd's shape is readable behind the lines
+        rate_ax.step(gen["window_start_s"], gen["offered_per_s"], where="post",
+                     color="#37474f", lw=1.1, alpha=0.8)  # fmt: skip
+        rate_ax.set_ylim(0, max(1.0, float(gen["offered_per_s"].max())) * 1.15)
+        rate_ax.set_ylabel("arrivals per second (grey)", color="#37474f")
+        # the rate axis on top with a see-through background: the phase shading (on ``ax``)
+        # no longer hides it, and the translucent area lets the latency lines show through
+        rate_ax.set_zorder(ax.get_zorder() + 1)
+        rate_ax.patch.set_visible(False)
     ax.legend(loc="upper left", fontsize=7, ncol=3)
-    ax.set_title("Response time by step (p95 solid, p99 dotted) and arrival rate", pad=14)
+    title = "Response time by step (p95 solid, p99 dotted) and arrival rate"
+    if before:
+        title += "; baseline p95 dashed"
+    ax.set_title(title, pad=14)
     return _png(fig)
 
 
@@ -238,14 +259,20 @@ def _has_data(name: str, analysis: Analysis) -> bool:
         "funnel.png": analysis.funnel,
         "queue_wait.png": analysis.funnel,
         "generator.png": analysis.generator,
+        "knee.png": analysis.windows,
+        "distribution.png": analysis.hdr,
     }
     table = needs.get(name)
     return table is None or len(table) > 0
 
 
 def render_plots(analysis: Analysis) -> dict[str, bytes]:
-    """Every plot that has data to draw, as PNG bytes, by file name."""
-    return {name: draw(analysis) for name, draw in PLOTS.items() if _has_data(name, analysis)}
+    """Every plot that has data to draw, as PNG bytes, by file name (with ``report.sre``'s
+    distribution and knee)."""
+    from loadkit.report.sre import EXTRA_PLOTS  # it draws with this module's helpers
+
+    every = {**PLOTS, **EXTRA_PLOTS}
+    return {name: draw(analysis) for name, draw in every.items() if _has_data(name, analysis)}
 
 
 __all__ = ["PLOTS", "render_plots"]

@@ -145,6 +145,7 @@ def render_terminal(analysis: Analysis) -> str:
         out += ["  " + ln for ln in _table(header, rows, left=3)]
     out += ["", "steps, whole run"]
     out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, "all"))]
+    out += _sre_sections(analysis)
     for phase in phase_order(analysis):
         out += ["", f"steps, phase {phase}"]
         out += ["  " + ln for ln in _table(STEP_COLUMNS, step_rows(analysis.steps, phase))]
@@ -176,6 +177,27 @@ def render_terminal(analysis: Analysis) -> str:
     return "\n".join(out) + "\n"
 
 
+def _sre_sections(analysis: Analysis) -> list[str]:
+    """Failures (status, error, step, count, first/last seen) and the response-time spread."""
+    from loadkit.report.sre import (
+        FAILURE_HEADER,
+        distribution_line,
+        failure_rows,
+        failures_note,
+        knee_line,
+    )
+
+    out = ["", "response times (successful requests)"]
+    out += ["  " + ln for ln in distribution_line(analysis)]
+    knee = knee_line(analysis)
+    out += [f"  {knee}"] if knee else []
+    rows = failure_rows(analysis, "terminal")
+    if rows:
+        out += ["", "failures" + failures_note(analysis, "terminal")]
+        out += ["  " + ln for ln in _table(FAILURE_HEADER, rows, left=3)]
+    return out
+
+
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     def esc(x: str) -> str:
         return str(x).replace("|", "\\|")
@@ -189,6 +211,21 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 
 def _details(title: str, body: list[str]) -> list[str]:
     return ["", "<details>", f"<summary>{title}</summary>", "", *body, "", "</details>"]
+
+
+def _md_failures(analysis: Analysis) -> list[str]:
+    """The most frequent failures, shown (not folded): the first thing a CI reader wants."""
+    from loadkit.report.sre import FAILURE_HEADER, failure_rows, failures_note
+
+    rows = failure_rows(analysis, "markdown")
+    if not rows:
+        return []
+    return [
+        "",
+        f"### Failures{failures_note(analysis, 'markdown')}",
+        "",
+        *_md_table(FAILURE_HEADER, rows),
+    ]
 
 
 def render_markdown(analysis: Analysis) -> str:
@@ -220,6 +257,7 @@ def render_markdown(analysis: Analysis) -> str:
                 for g in analysis.gates
             ],
         )
+    out += _md_failures(analysis)
     out += _details("Steps (whole run)", _md_table(STEP_COLUMNS, step_rows(analysis.steps, "all")))
     for phase in phase_order(analysis):
         out += _details(

@@ -22,6 +22,7 @@ from loadkit.scenario.models import (
 )
 from loadkit.scenario.parse_request import is_var_name
 from loadkit.scenario.parse_steps import StepParser
+from loadkit.scenario.reset import parse_reset
 from loadkit.scenario.templates import Template
 from loadkit.scenario.timeouts import timeout_s
 from loadkit.scenario.values import Values
@@ -41,7 +42,7 @@ from loadkit.units import parse_duration_s
 
 TOP_KEYS = (
     "name", "description", "host", "allow_hosts", "settings", "env", "variables", "feeders",
-    "blocks", "personas", "thresholds", "probes", "allow_paths",
+    "blocks", "personas", "thresholds", "probes", "allow_paths", "reset",
 )  # fmt: skip
 SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale")
 FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
@@ -110,6 +111,7 @@ def _build(top: YamlMap, path: Path, sha256: str, problems: Problems, lines: lis
         personas=personas,
         thresholds=_thresholds(top, problems),
         probes=probes,
+        reset=parse_reset(top, problems),
         settings=settings,
         variables=variables,
         env=env,

@@ -313,6 +313,21 @@ class ProbeSpec:
 
 
 @dataclass(frozen=True)
+class ResetSpec:
+    """The request that puts the target back to a fresh state between capacity probes
+    (``reset:``): ``method`` (POST by default), ``url`` (a path joined to the target, or an
+    absolute URL on the allow-list), ``headers`` (values may read ``${VAR}``), ``body``
+    (text; a mapping is sent as JSON), ``timeout_s``."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    timeout_s: float = 10.0
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: str
@@ -322,6 +337,7 @@ class Scenario:
     personas: tuple[Persona, ...]
     thresholds: tuple[ThresholdSpec, ...] = ()
     probes: tuple[ProbeSpec, ...] = ()
+    reset: ResetSpec | None = None
     settings: ScenarioSettings = field(default_factory=ScenarioSettings)
     variables: tuple[tuple[str, Template], ...] = ()
     env: tuple[tuple[str, str | None], ...] = ()  # name → default (None = required)

@@ -37,4 +37,4 @@ def test_report_renders_in_headless_chromium(reports: dict[str, Path], tmp_path:
     assert out.returncode == 0, out.stderr[-2000:]
     dom = out.stdout
     assert "FAILED (exit 1)" in dom
-    assert dom.count("<img") == 6
+    assert dom.count("<img") == 8  # six plots, then the distribution and the knee (report.sre)

@@ -44,6 +44,8 @@ def test_write_reports_writes_every_file(analysed: Analysed, reports: dict[str, 
         "plots/funnel.png",
         "plots/queue_wait.png",
         "plots/generator.png",
+        "plots/distribution.png",
+        "plots/knee.png",
     ):
         assert paths[name] == run_dir / "analysis" / name
         assert paths[name].stat().st_size > 0
@@ -89,7 +91,7 @@ def test_report_html_is_self_contained(reports: dict[str, Path]) -> None:
     html = reports["report.html"].read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html)
     assert "<script" not in html
-    assert html.count("src='data:image/png;base64,") == 6
+    assert html.count("src='data:image/png;base64,") == 8
     assert "FAILED (exit 1)" in html
 
 
