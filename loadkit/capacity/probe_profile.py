@@ -2,7 +2,8 @@
 
 The runner reads a profile *file*, so each probe gets its own copy of the user's YAML with
 ``scale:`` set (on top of any scale the file already had: ``Profile.scaled`` semantics, rates ×
-crowd / time) and trace files made absolute (the copy lives in the probe's folder).
+crowd / time), trace files made absolute and the source's folder (and its ``allow_paths``)
+allowed (the copy lives in the probe's folder).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def probe_profile_text(source: Path, profile: Profile, scale: Scale) -> str:
     for seg in doc.get("segments") or ():
         if isinstance(seg, dict) and seg.get("kind") == "trace" and "file" in seg:
             seg["file"] = str((source.parent / str(seg["file"])).resolve())
+    # the copy lives elsewhere: the files the source may read stay readable, and no others
+    allowed = [source.parent, *(source.parent / str(p) for p in doc.get("allow_paths") or ())]
+    doc["allow_paths"] = [str(p.resolve()) for p in allowed]
     return yaml.safe_dump(doc, sort_keys=False)
 
 
