@@ -1,0 +1,144 @@
+"""The live view of a local run: a greenlet that feeds the board once a tick, and its server.
+
+``start_live(session)`` binds the server (exit 2 naming the port when it is taken, before t0)
+and starts ticking; ``LiveRun.finish()`` takes the last tick after the run ended, then closes.
+Each tick reads the rows recorded since the last one (``live_rows.RowReader``), the engine's
+arrival counters and its CPU sample, and judges the thresholds (``live_gates``). The visitors'
+hot path is untouched: nothing here runs per request.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import gevent
+import pandas as pd
+
+from loadkit.runner.live_address import KEY_ENV, parse_live_address
+from loadkit.runner.live_board import Arrivals, LiveBoard, WorkerHealth
+from loadkit.runner.live_gates import LiveGates
+from loadkit.runner.live_rows import (
+    ARRIVAL_INDEX,
+    BOARD_ARRIVAL_COLUMNS,
+    BOARD_REQUEST_COLUMNS,
+    REQUEST_INDEX,
+    RowReader,
+    arrival_batch,
+    columns_of,
+    request_batch,
+)
+from loadkit.runner.live_server import LiveServer
+from loadkit.runner.progress import phase_at
+from loadkit.runner.session import Session
+
+TICK_S = 1.0
+
+
+class LocalFeed:
+    """Feeds ``board`` from one session's recorder and engine."""
+
+    def __init__(self, session: Session) -> None:
+        spec, plan = session.spec, session.plan
+        self.session = session
+        self.board = LiveBoard(run_id=spec.run_id, mode="local", thresholds=spec.thresholds)
+        onsale = plan.run_info.get("onsale_offset_s")
+        self.gates = LiveGates(
+            spec.thresholds,
+            phases=plan.phases,
+            onsale_offset_s=float(onsale) if isinstance(onsale, int | float) else 0.0,
+        )
+        recorder = session.flusher.recorder
+        self._requests = RowReader(recorder, "requests")
+        self._arrivals = RowReader(recorder, "arrivals")
+        self._request_columns = tuple(dict.fromkeys((*BOARD_REQUEST_COLUMNS, *self.gates.columns)))
+        self._late_seen = 0
+        self._host = socket.gethostname()
+
+    def tick(self, *, ended: bool = False) -> None:
+        engine, board = self.session.engine, self.board
+        now_ns = self.session.clock.now_ns()
+        elapsed_s = (now_ns - self.session.t0_ns) / 1e9
+        rows = self._requests.read()
+        cols = columns_of(rows, self._request_columns, REQUEST_INDEX)
+        board.add_requests(request_batch(cols))
+        arrivals = self._arrivals.read()
+        board.add_arrivals(
+            arrival_batch(columns_of(arrivals, BOARD_ARRIVAL_COLUMNS, ARRIVAL_INDEX))
+        )
+        late = engine.lateness_ms
+        board.add_lateness(late[self._late_seen :])
+        self._late_seen = len(late)
+        scheduled = engine.started + engine.dropped if ended else engine.due_count()
+        counts = Arrivals(scheduled, engine.started, engine.dropped, engine.in_flight)
+        board.arrivals = counts
+        board.arrivals_by_worker = {self.session.spec.worker_id: counts}
+        if self.gates.active or self.gates.after_run:
+            frame = pd.DataFrame({c: cols[c] for c in self.gates.columns})
+            board.gates = self.gates.update(elapsed_s, frame)
+        board.phase = phase_at(engine.phases, elapsed_s)
+        board.status = _status(elapsed_s, stopping=engine.state.stopping, ended=ended)
+        board.workers = (self._health(ended),)
+        board.tick(elapsed_s, now_ns / 1e9)
+
+    def _health(self, ended: bool) -> WorkerHealth:
+        engine = self.session.engine
+        samples = engine.cpu.samples
+        return WorkerHealth(
+            worker=self.session.spec.worker_id,
+            host=self._host,
+            fate="done" if ended else "running",
+            up=True,
+            cpu_percent=round(samples[-1], 1) if samples else None,
+            last_heard_s=0.0,
+            requests=engine.flusher.pending_requests(),
+            arrivals=engine.started + engine.dropped,
+        )
+
+    def loop(self) -> None:
+        while True:
+            gevent.sleep(TICK_S)
+            self.tick()
+
+
+def _status(elapsed_s: float, *, stopping: bool, ended: bool) -> str:
+    if ended:
+        return "ended"
+    if stopping:
+        return "stopping"
+    return "waiting" if elapsed_s < 0 else "running"
+
+
+class LiveRun:
+    """A started live view; ``finish`` after the run (last tick, then the server closes)."""
+
+    def __init__(self, feed: LocalFeed, server: LiveServer) -> None:
+        self.feed = feed
+        self.server = server
+        self._ticker: gevent.Greenlet[Any, None] = gevent.spawn(feed.loop)
+
+    def finish(self) -> None:
+        self._ticker.kill(block=True)
+        try:
+            self.feed.tick(ended=True)
+        finally:
+            self.server.close()
+
+
+def start_live(session: Session) -> LiveRun:
+    """Serve the live view of ``session`` at its spec's ``live`` address. Raises InputError
+    (exit 2, before t0) when the address cannot be bound."""
+    assert session.spec.live is not None
+    feed = LocalFeed(session)
+    server = LiveServer(
+        parse_live_address(session.spec.live),
+        feed.board,
+        session.stop,
+        key=os.environ.get(KEY_ENV),
+    )
+    server.start()
+    return LiveRun(feed, server)
+
+
+__all__ = ["TICK_S", "LiveRun", "LocalFeed", "start_live"]
