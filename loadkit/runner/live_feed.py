@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 import pandas as pd
@@ -96,11 +96,6 @@ class LocalFeed:
             arrivals=engine.started + engine.dropped,
         )
 
-    def loop(self) -> None:
-        while True:
-            gevent.sleep(TICK_S)
-            self.tick()
-
 
 def _status(elapsed_s: float, *, stopping: bool, ended: bool) -> str:
     if ended:
@@ -110,13 +105,23 @@ def _status(elapsed_s: float, *, stopping: bool, ended: bool) -> str:
     return "waiting" if elapsed_s < 0 else "running"
 
 
+class Feed(Protocol):
+    def tick(self, *, ended: bool = False) -> None: ...
+
+
+def _loop(feed: Feed) -> None:
+    while True:
+        gevent.sleep(TICK_S)
+        feed.tick()
+
+
 class LiveRun:
     """A started live view; ``finish`` after the run (last tick, then the server closes)."""
 
-    def __init__(self, feed: LocalFeed, server: LiveServer) -> None:
+    def __init__(self, feed: Feed, server: LiveServer) -> None:
         self.feed = feed
         self.server = server
-        self._ticker: gevent.Greenlet[Any, None] = gevent.spawn(feed.loop)
+        self._ticker: gevent.Greenlet[Any, None] = gevent.spawn(_loop, feed)
 
     def finish(self) -> None:
         self._ticker.kill(block=True)
@@ -141,4 +146,4 @@ def start_live(session: Session) -> LiveRun:
     return LiveRun(feed, server)
 
 
-__all__ = ["TICK_S", "LiveRun", "LocalFeed", "start_live"]
+__all__ = ["TICK_S", "Feed", "LiveRun", "LocalFeed", "start_live"]
