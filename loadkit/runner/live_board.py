@@ -124,6 +124,7 @@ class GateReading:
     abort_after_s: float | None = None
     abort_in_s: float | None = None  # countdown while breaching an ``abort after`` gate
     note: str = ""
+    shown: str = ""  # the value for people, in the stat's unit ("53.5ms", "0.2%")
 
     @property
     def colour(self) -> str:
@@ -185,6 +186,7 @@ class LiveBoard:
     _tick_late: list[npt.NDArray[np.float64]] = field(default_factory=list)
     _tick_errors: Counter[str] = field(default_factory=Counter)
     _last: tuple[float, Arrivals, int, int] | None = None  # elapsed, arrivals, requests, errors
+    _snapshot: tuple[int, dict[str, Any]] | None = None  # (ticks, snapshot) computed at
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -303,7 +305,13 @@ class LiveBoard:
 
     def snapshot(self) -> dict[str, Any]:
         """The page's JSON: everything it draws, the full series included (so a browser that
-        reconnects redraws the run so far)."""
+        reconnects redraws the run so far). Computed at most once a tick (the last minute's
+        percentiles sort up to a minute of rows), however many pages poll."""
+        if self._snapshot is None or self._snapshot[0] != self.ticks:
+            self._snapshot = (self.ticks, self._compute_snapshot())
+        return self._snapshot[1]
+
+    def _compute_snapshot(self) -> dict[str, Any]:
         a = self.arrivals
         return {
             "run_id": self.run_id,

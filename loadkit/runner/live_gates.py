@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from loadkit.errors import InputError
-from loadkit.gates import AbortWatch, NotLive, parse_threshold
+from loadkit.gates import AbortWatch, NotLive, format_value, parse_threshold
 from loadkit.profiles import Phase
 from loadkit.runner.guard import DEFAULT_SPAN_S
 from loadkit.runner.live_board import GateReading
@@ -90,6 +90,7 @@ def _reading(watch: AbortWatch, tripped: bool, now_s: float) -> GateReading:
         samples=last.samples,
         abort_after_s=abort_after_s,
         abort_in_s=abort_in_s,
+        shown=format_value(th.stat.kind, value),
     )
 
 

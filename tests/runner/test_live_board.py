@@ -185,6 +185,7 @@ def test_gates_show_pass_breach_countdown_and_after_run() -> None:
     assert breach[0].state == "breach" and breach[0].colour == "amber"
     assert breach[0].abort_in_s == pytest.approx(3.0)
     assert breach[1].state == "breach" and breach[1].colour == "red"  # no abort: red at once
+    assert (breach[1].shown, breach[0].shown) == ("500ms", "33.3%")  # 100 errors of 300 over 5 s
     later = gates.update(4.0, frame(100, 100, 500.0))
     assert later[0].abort_in_s == pytest.approx(1.0)
     tripped = gates.update(5.0, frame(100, 100, 500.0))
