@@ -195,11 +195,16 @@ def test_metrics_move_during_the_run_and_agree_with_the_records(live_run: type[L
     assert total(second, "loadkit_worker_up", worker="0") == 1
 
 
-def test_a_distributed_master_serves_the_workers_totals(live_run: type[LiveRun]) -> None:
+def test_a_distributed_master_serves_the_workers_totals_and_stops(live_run: type[LiveRun]) -> None:
     run = live_run(SMOKE_PROFILE, "--workers", "2")
     wait_until(lambda: total(scrape(run.url), "loadkit_requests_total", worker="1") > 0, 40)
     scraped = scrape(run.url)
-    assert run.wait() == 0, "".join(run.stderr)
+    stop = urllib.request.Request(run.url + "stop", method="POST", headers={"X-Loadkit-Stop": "1"})
+    with urllib.request.urlopen(stop, timeout=10) as resp:
+        assert resp.status == 202
+    assert run.wait() == 130, "".join(run.stderr)  # Stop interrupts a master as Ctrl-C does
+    manifest = json.loads((run.run_dir() / "manifest.json").read_text())
+    assert manifest["status"] == "aborted" and manifest["records_complete"] is True
     requests = records(run.run_dir(), "requests")
     for worker in ("0", "1"):
         counted = total(scraped, "loadkit_requests_total", worker=worker)
