@@ -260,6 +260,15 @@ def test_the_live_page_renders_updates_and_its_stop_button_ends_the_run(
         browser.send("Page.reload")
         browser.wait_for("document.getElementById('conn').textContent === 'live'")
         assert browser.js("document.querySelectorAll('#flight polyline').length") == 1
+        # the network drops (the laptop's wifi) and comes back: the page says so, then resumes
+        offline = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+        browser.send("Network.enable")
+        browser.send("Network.emulateNetworkConditions", {**offline, "offline": True})
+        browser.wait_for("document.getElementById('conn').textContent === 'reconnecting…'")
+        ticks = browser.js("document.getElementById('elapsed').textContent")
+        browser.send("Network.emulateNetworkConditions", {**offline, "offline": False})
+        browser.wait_for("document.getElementById('conn').textContent === 'live'")
+        browser.wait_for(f"document.getElementById('elapsed').textContent !== {ticks!r}")
         browser.click("#stop")  # first click arms, second stops
         assert browser.js("document.getElementById('stop').textContent") == "Click again to stop"
         browser.click("#stop")
