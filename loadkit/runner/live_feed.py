@@ -63,6 +63,7 @@ class LocalFeed:
         rows = self._requests.read()
         cols = columns_of(rows, self._request_columns, REQUEST_INDEX)
         board.add_requests(request_batch(cols))
+        gevent.sleep(0)  # let due arrivals start between the tick's steps (a few ms each)
         arrivals = self._arrivals.read()
         board.add_arrivals(
             arrival_batch(columns_of(arrivals, BOARD_ARRIVAL_COLUMNS, ARRIVAL_INDEX))
@@ -75,6 +76,7 @@ class LocalFeed:
         board.arrivals = counts
         board.arrivals_by_worker = {self.session.spec.worker_id: counts}
         if self.gates.active or self.gates.after_run:
+            gevent.sleep(0)
             frame = pd.DataFrame({c: cols[c] for c in self.gates.columns})
             board.gates = self.gates.update(elapsed_s, frame)
         board.phase = phase_at(engine.phases, elapsed_s)
