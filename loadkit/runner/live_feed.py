@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from typing import Any, Protocol
 
 import gevent
@@ -112,9 +113,24 @@ class Feed(Protocol):
 
 
 def _loop(feed: Feed) -> None:
+    failed = False
     while True:
         gevent.sleep(TICK_S)
-        feed.tick()
+        try:
+            feed.tick()
+        except Exception as exc:  # a live-view bug must never end the rehearsal
+            if not failed:
+                _warn(exc)
+            failed = True
+
+
+def _warn(exc: Exception) -> None:
+    print(
+        f"loadkit runner: the live view failed to update ({type(exc).__name__}: {exc}); "
+        "the rehearsal goes on and its records are unaffected",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 class LiveRun:
@@ -129,6 +145,8 @@ class LiveRun:
         self._ticker.kill(block=True)
         try:
             self.feed.tick(ended=True)
+        except Exception as exc:  # as in _loop: the run's result stands
+            _warn(exc)
         finally:
             self.server.close()
 
@@ -138,6 +156,8 @@ def start_live(session: Session) -> LiveRun:
     (exit 2, before t0) when the address cannot be bound."""
     assert session.spec.live is not None
     feed = LocalFeed(session)
+    feed.tick()  # pay first-use costs (pandas, the gates, a snapshot) now, before t0
+    feed.board.snapshot()
     server = LiveServer(
         parse_live_address(session.spec.live),
         feed.board,

@@ -14,14 +14,17 @@ from collections import deque
 from collections.abc import Sequence
 
 import pandas as pd
+import pyarrow as pa
 
 from loadkit.errors import InputError
 from loadkit.gates import AbortWatch, NotLive, format_value, parse_threshold
 from loadkit.profiles import Phase
+from loadkit.results.schema import REQUEST_SCHEMA
 from loadkit.runner.guard import DEFAULT_SPAN_S
 from loadkit.runner.live_board import GateReading
 
 BASE_COLUMNS = ("outcome", "response_ms", "service_ms")
+_TYPES = {f.name: f.type for f in REQUEST_SCHEMA}
 
 
 class LiveGates:
@@ -44,6 +47,25 @@ class LiveGates:
         self.columns = tuple(dict.fromkeys((*BASE_COLUMNS, *keys)))
         self.span_s = max((s for _, s in self.watches), default=DEFAULT_SPAN_S)
         self._frames: deque[tuple[float, pd.DataFrame]] = deque()
+        self._categories: dict[str, list[str]] = {}  # text column -> categories, in order seen
+        self._text_columns = [c for c in self.columns if pa.types.is_dictionary(_TYPES[c])]
+
+    def _categorised(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Text columns as categories shared by every kept frame, so concatenating them stays
+        categorical and selectors match a few categories, not every row
+        (``loadkit.results.frames.selection_mask``). A new value (a step seen for the first
+        time) widens the categories of the kept frames too; that is rare."""
+        out = rows.copy()
+        for col in self._text_columns:
+            known = self._categories.setdefault(col, [])
+            seen = pd.unique(out[col].to_numpy(dtype=object))
+            new = sorted({v for v in seen if isinstance(v, str)} - set(known))
+            if new:
+                known.extend(new)
+                for _, frame in self._frames:
+                    frame[col] = pd.Categorical(frame[col], categories=known)
+            out[col] = pd.Categorical(out[col], categories=known)
+        return out
 
     @property
     def active(self) -> bool:
@@ -52,7 +74,7 @@ class LiveGates:
     def update(self, now_s: float, rows: pd.DataFrame) -> tuple[GateReading, ...]:
         """Add the rows recorded since the last tick (``self.columns``), judge every watch at
         ``now_s`` (seconds after t0), and return every threshold's reading in input order."""
-        self._frames.append((now_s, rows))
+        self._frames.append((now_s, self._categorised(rows)))
         while self._frames and self._frames[0][0] <= now_s - self.span_s:
             self._frames.popleft()
         out: list[GateReading] = []
@@ -60,9 +82,8 @@ class LiveGates:
         for watch, span_s in self.watches:
             recent = by_span.get(span_s)
             if recent is None:
-                frames = [f for t, f in self._frames if t > now_s - span_s and len(f)]
-                recent = pd.concat(frames, ignore_index=True) if frames else rows.iloc[:0]
-                by_span[span_s] = recent = _categorised(recent)
+                frames = [f for t, f in self._frames if t > now_s - span_s]
+                by_span[span_s] = recent = pd.concat(frames, ignore_index=True)
             tripped = watch.update(now_s, recent, span_s)
             out.append(_reading(watch, tripped, now_s))
         return (*out, *self.after_run)
@@ -96,13 +117,6 @@ def _reading(watch: AbortWatch, tripped: bool, now_s: float) -> GateReading:
         abort_in_s=abort_in_s,
         shown=format_value(th.stat.kind, value),
     )
-
-
-def _categorised(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as categories: selectors then match a few categories, not every row
-    (``loadkit.results.frames.selection_mask``), which keeps a tick to a few ms at 2,000/s."""
-    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    return frame.astype(dict.fromkeys(text, "category")) if text else frame
 
 
 def _short(text: str, limit: int = 120) -> str:

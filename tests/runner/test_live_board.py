@@ -224,3 +224,19 @@ def test_workers_health_is_exported() -> None:
     assert got[("loadkit_worker_up", (("fate", "lost"), ("host", "gen-b"), ("worker", "1")))] == 0
     assert got[("loadkit_worker_cpu_percent", (("worker", "0"),))] == 55.0
     assert got[("loadkit_worker_last_heard_seconds", (("worker", "1"),))] == 7.0
+
+
+def test_gates_follow_steps_that_appear_later_in_the_run() -> None:
+    gates = LiveGates(["error_rate{step=b} < 10%"], phases=[], onsale_offset_s=0.0)
+
+    def frame(steps: list[str], outcome: str) -> pd.DataFrame:
+        n = len(steps)
+        cols = {"outcome": [outcome] * n, "response_ms": [1.0] * n, "service_ms": [1.0] * n}
+        return pd.DataFrame({**cols, "step": steps})
+
+    assert gates.update(-0.5, frame([], "ok"))[0].state == "no_data"  # the warm-up tick
+    assert gates.update(1.0, frame(["a"] * 200, "ok"))[0].state == "no_data"
+    second = gates.update(2.0, frame(["b"] * 200, "http_error"))[0]
+    assert (second.state, second.value, second.samples) == ("breach", 1.0, 200)
+    third = gates.update(3.0, frame(["c"] * 10 + ["b"] * 1800, "ok"))[0]
+    assert third.samples == 2000 and third.value == pytest.approx(0.1)
