@@ -145,8 +145,12 @@ def wait_until(check: object, timeout_s: float = 30.0) -> None:
     raise AssertionError("timed out")
 
 
-def test_metrics_move_during_the_run_and_agree_with_the_records(live_run: type[LiveRun]) -> None:
-    run = live_run(SMOKE_PROFILE)
+def test_metrics_move_during_the_run_and_agree_with_the_records(
+    live_run: type[LiveRun], tmp_path: Path
+) -> None:
+    profile = tmp_path / "steady.yaml"  # arrivals until t0+14s: both scrapes fall inside
+    profile.write_text(LONG_PROFILE.replace("40s", "14s"))
+    run = live_run(profile)
     wait_until(lambda: total(scrape(run.url), "loadkit_requests_total") > 0)
     first = scrape(run.url)
     time.sleep(3.0)
@@ -249,7 +253,12 @@ def test_the_live_page_renders_updates_and_its_stop_button_ends_the_run(
         )
         assert set(steps) == {"landing", "queue.join", "queue.poll"}
         assert browser.js("document.querySelectorAll('#rate polyline').length") == 3
-        assert browser.js("document.querySelectorAll('#gates .dot.green').length") == 2
+        gates = browser.js(
+            "[...document.querySelectorAll('#gates .gate')].map((g) => "
+            "[g.dataset.state, g.querySelector('.dot').classList[1]])"
+        )  # the smoke scenario's two gates, coloured by state (no abort: a breach is red)
+        colour = {"pass": "green", "breach": "red", "no_data": "grey"}
+        assert len(gates) == 2 and all(colour[state] == dot for state, dot in gates), gates
         assert (
             browser.js("document.querySelector('#workers td:nth-child(3)').textContent")
             == "running"
