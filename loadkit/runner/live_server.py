@@ -72,6 +72,14 @@ class LiveServer:
     # -- the WSGI application ------------------------------------------------------------------
 
     def app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI application. A bug here answers 500 and never reaches the run."""
+        try:
+            return self._route(environ, start_response)
+        except Exception as exc:
+            body = f"live view error: {type(exc).__name__}: {exc}\n".encode()
+            return _answer(start_response, "500 Internal Server Error", body)
+
+    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
         if method == "POST" and path == "/stop":
             return self._stop_request(environ, start_response)

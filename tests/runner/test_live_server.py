@@ -100,3 +100,15 @@ def test_stop_beyond_loopback_needs_the_key(public: LiveServer, stops: list[str]
     assert stops == []
     assert call(public, "POST", "/stop", remote="10.0.0.9", x_loadkit_stop=KEY)[0] == "202 Accepted"
     assert stops == ["stopped from the live page (10.0.0.9)"]
+
+
+def test_a_failing_route_answers_500_and_leaves_the_run_alone(
+    loopback: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> dict[str, object]:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(loopback.board, "snapshot", broken)
+    status, _, body = call(loopback, "GET", "/live.json")
+    assert status == "500 Internal Server Error" and b"ValueError: boom" in body
+    assert call(loopback, "GET", "/metrics")[0] == "200 OK"
