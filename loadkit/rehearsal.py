@@ -275,8 +275,8 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     assert inputs.profile is not None  # _require_profile
     check_timeouts(inputs.scenario, inputs.profile.duration_s + float(settings["drain_s"].value))
     host = check_target(str(settings["host"].value), inputs.scenario.allow_hosts)
-    live_key = request.live_key or os.environ.get(KEY_ENV)
-    live = prepare_live(request.live, live_key)  # exit 2 before any load: taken port, no key
+    # exit 2 before any load: a taken port, no key beyond loopback
+    live, live_key = prepare_live(request.live, request.live_key, os.environ)
     run_dir = _new_run_dir(request.out_dir or RESULTS_ROOT, request.run_id, inputs.scenario.name)
     spec = RunSpec(
         run_id=run_dir.name,
@@ -300,7 +300,7 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     argv = [sys.executable, "-m", "loadkit.runner", str(run_dir)]
     if spec.mode is RunMode.MASTER:
         argv = [sys.executable, "-m", "loadkit.runner.distributed", "master", str(run_dir)]
-    key_env = {KEY_ENV: live_key} if live and live_key else {}  # never written to the run folder
+    key_env = {KEY_ENV: live_key} if live_key else {}  # never written to the run folder
     runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env, **key_env})
     if runner_code == ExitCode.BAD_INPUT or not request.analyze:
         echo(f"results: {run_dir}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from loadkit.errors import InputError
@@ -129,15 +130,22 @@ def check_port_free(address: LiveAddress) -> None:
         bind_socket(address).close()
 
 
-def prepare_live(text: str | None, key: str | None) -> str | None:
-    """The CLI's check of ``--live`` (None: off): parsed, refused without a key beyond
-    loopback, its port tried. Returns the address for the run spec. Raises InputError (exit 2)."""
+def prepare_live(
+    text: str | None, key_flag: str | None, environ: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """The CLI's check of ``--live`` (None: off) and ``--live-key`` (else ``LOADKIT_LIVE_KEY``
+    in ``environ``): the address parsed, refused without a key beyond loopback, its port tried.
+    Returns (the address for the run spec, the key for the runner's environment), or
+    (None, None) when off. Raises InputError (exit 2)."""
     if text is None:
-        return None
+        if key_flag:
+            raise InputError("--live-key is only used with --live HOST:PORT.")
+        return None, None
+    key = key_flag or environ.get(KEY_ENV) or None
     address = parse_live_address(text)
     check_live(address, key)
     check_port_free(address)
-    return str(address)
+    return str(address), key
 
 
 __all__ = [

@@ -69,7 +69,18 @@ def test_a_taken_port_is_named(taken_port: int) -> None:
     with pytest.raises(
         InputError, match=f"--live port {taken_port} on 127.0.0.1 is already in use"
     ):
-        prepare_live(f":{taken_port}", None)
+        prepare_live(f":{taken_port}", None, {})
+
+
+def test_the_key_comes_from_the_flag_else_the_environment() -> None:
+    assert prepare_live(None, None, {KEY_ENV: "from-the-env"}) == (None, None)
+    assert prepare_live("0.0.0.0:0", None, {KEY_ENV: "from-the-env"}) == (
+        "0.0.0.0:0",
+        "from-the-env",
+    )
+    assert prepare_live("0.0.0.0:0", "from-the-flag", {KEY_ENV: "x"})[1] == "from-the-flag"
+    with pytest.raises(InputError, match="only used with --live"):
+        prepare_live(None, "a-key-but-no-live", {})
 
 
 def _loadkit(
