@@ -56,6 +56,19 @@ _WORKERS = click.option(
     callback=_workers,
     help="Local worker processes: a number or 'auto' (one per available core; default 1).",
 )
+_LIVE = click.option(
+    "--live",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve /metrics (Prometheus) and a live page during the run, e.g. --live :9646 "
+    "(loopback unless a host is given).",
+)
+_LIVE_KEY = click.option(
+    "--live-key",
+    default=None,
+    help="Key for the live page's Stop button; required when --live is not loopback "
+    "(or set LOADKIT_LIVE_KEY).",
+)
 
 
 class _Exit(Exception):
@@ -123,6 +136,8 @@ def plan(scenario: Path, profile: Path | None, seed: int | None) -> None:
     help="After the profile ends, how long journeys may finish (default 60s).",
 )
 @click.option("--no-analyze", is_flag=True, help="Only record; analyze later with 'analyze'.")
+@_LIVE
+@_LIVE_KEY
 def run(
     scenario: Path,
     profile: Path | None,
@@ -135,6 +150,8 @@ def run(
     run_id: str | None,
     drain: str | None,
     no_analyze: bool,
+    live: str | None,
+    live_key: str | None,
 ) -> None:
     """Replay the crowd against a target, record every request, then analyze."""
     from loadkit.rehearsal import RunRequest, rehearse
@@ -151,6 +168,8 @@ def run(
         run_id=run_id,
         analyze=not no_analyze,
         drain_s=drain,
+        live=live,
+        live_key=live_key,
     )
     _finish(rehearse(request, echo=click.echo))
 
@@ -304,6 +323,8 @@ def demo_shop(ctx: click.Context) -> None:
 @_THRESHOLDS
 @click.option("--dry-run", is_flag=True, help="Connect and plan, send no load.")
 @click.option("--no-analyze", is_flag=True)
+@_LIVE
+@_LIVE_KEY
 def master(
     scenario: Path,
     profile: Path | None,
@@ -318,6 +339,8 @@ def master(
     thresholds_file: Path | None,
     dry_run: bool,
     no_analyze: bool,
+    live: str | None,
+    live_key: str | None,
 ) -> None:
     """Coordinate workers on other machines: hand out shards and t0, collect the records."""
     from loadkit.rehearsal import MasterRequest, RunRequest, rehearse
@@ -332,6 +355,8 @@ def master(
         run_id=run_id,
         analyze=not no_analyze,
         master=MasterRequest(bind, port, expect_workers, worker_wait, dry_run),
+        live=live,
+        live_key=live_key,
     )
     _finish(rehearse(request, echo=click.echo))
 

@@ -151,6 +151,8 @@ class RunRequest:
     t0_ns: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     master: MasterRequest | None = None  # ``loadkit master``: wait for remote workers
+    live: str | None = None  # --live HOST:PORT: serve /metrics and the live page
+    live_key: str | None = None  # --live-key: needed beyond loopback (else LOADKIT_LIVE_KEY)
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,7 @@ def _distributed_settings(request: RunRequest, workers: int) -> dict[str, Settin
 
 def rehearse(request: RunRequest, echo: Echo) -> int:
     """Run the crowd in a runner child process, then analyze. Returns the exit code."""
+    from loadkit.runner.live_address import KEY_ENV, prepare_live
     from loadkit.runner.spec import RunMode, RunSpec, check_target
 
     inputs = load_inputs(
@@ -274,6 +277,8 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     assert inputs.profile is not None  # _require_profile
     check_timeouts(inputs.scenario, inputs.profile.duration_s + float(settings["drain_s"].value))
     host = check_target(str(settings["host"].value), inputs.scenario.allow_hosts)
+    # exit 2 before any load: a taken port, no key beyond loopback
+    live, live_key = prepare_live(request.live, request.live_key, os.environ)
     run_dir = _new_run_dir(request.out_dir or RESULTS_ROOT, request.run_id, inputs.scenario.name)
     spec = RunSpec(
         run_id=run_dir.name,
@@ -290,13 +295,15 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         settings={name: s.to_json() for name, s in settings.items()},
         t0_ns=request.t0_ns,
         mode=RunMode.MASTER if "expect_workers" in settings else RunMode.LOCAL,
+        live=live,
     )
     spec.dump(run_dir / "run-spec.json")
     echo(f"run {run_dir.name}: {request.scenario} × {request.profile} → {host}")
     argv = [sys.executable, "-m", "loadkit.runner", str(run_dir)]
     if spec.mode is RunMode.MASTER:
         argv = [sys.executable, "-m", "loadkit.runner.distributed", "master", str(run_dir)]
-    runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env})
+    key_env = {KEY_ENV: live_key} if live_key else {}  # never written to the run folder
+    runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env, **key_env})
     if runner_code == ExitCode.BAD_INPUT or not request.analyze:
         echo(f"results: {run_dir}")
         return runner_code

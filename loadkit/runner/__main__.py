@@ -30,6 +30,8 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[0])
     try:
         spec = RunSpec.load(run_dir)
+        if spec.live:  # import the live view (pandas, the server) before t0 is chosen
+            import loadkit.runner.live_feed  # noqa: F401
         plan = load_plan(spec)
         session = Session(spec, run_dir, plan, on_progress=progress_printer(sys.stderr))
         return run_session(session)

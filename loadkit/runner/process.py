@@ -33,6 +33,12 @@ def run_session(session: Session, *, stderr: TextIO = sys.stderr) -> int:
     A stop ends load within ~2 s (visitors are killed), flushes records, marks the manifest
     aborted, and gives exit code 130; a stop by an ``abort after`` threshold gives exit code 1.
     """
+    live = None
+    if session.spec.live:  # binds now: a taken port is exit 2, before any load
+        from loadkit.runner.live_feed import start_live  # imports pandas: only with --live
+
+        live = start_live(session)
+        print(f"loadkit runner: live view at {live.server.url}", file=stderr, flush=True)
     for text, why in session.guard_skipped:
         print(f'loadkit runner: "{text}" is not checked live ({why})', file=stderr, flush=True)
     watchers = []
@@ -44,6 +50,8 @@ def run_session(session: Session, *, stderr: TextIO = sys.stderr) -> int:
     finally:
         for w in watchers:
             w.cancel()
+        if live is not None:
+            live.finish()
     if result.error:
         print(f"loadkit runner: {result.error}", file=stderr, flush=True)
     if result.engine is not None and result.engine.stop_reason:

@@ -18,7 +18,7 @@ Row = tuple[Any, ...]
 class Recorder:
     """Rows waiting for the next flush, plus running totals for progress lines."""
 
-    __slots__ = ("arrivals", "error_count", "requests", "taps")
+    __slots__ = ("arrival_taps", "arrivals", "error_count", "requests", "taps")
 
     def __init__(self) -> None:
         self.requests: list[Row] = []
@@ -27,6 +27,7 @@ class Recorder:
         # called with each request list ``take`` hands over (the live threshold guard uses
         # this to see rows a flush took before it looked); must not modify the list
         self.taps: list[Callable[[list[Row]], None]] = []
+        self.arrival_taps: list[Callable[[list[Row]], None]] = []  # the same, for arrival rows
 
     def take(self) -> tuple[list[Row], list[Row]]:
         """Hand over the buffered (requests, arrivals) rows and start new buffers."""
@@ -35,6 +36,8 @@ class Recorder:
         self.arrivals = []
         for tap in self.taps:
             tap(requests)
+        for tap in self.arrival_taps:
+            tap(arrivals)
         return requests, arrivals
 
 

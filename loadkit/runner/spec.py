@@ -55,6 +55,7 @@ class RunSpec:
     worker_id: int = 0
     t0_ns: int | None = None  # absolute start (epoch ns) chosen by the caller; else now + delay
     drain_timeout_s: float | None = None  # cut journeys this long after the profile's end
+    live: str | None = None  # serve the live view (--live HOST:PORT); its key comes by env
 
     def __post_init__(self) -> None:
         problems = []

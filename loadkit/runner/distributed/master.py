@@ -74,6 +74,7 @@ class Master:
         self.port = 0
         self._run_mark: tuple[float, float] | None = None  # (monotonic s, CPU s) at start
         self._run_usage: dict[str, float] = {}
+        self.live: Any = None  # the live view (--live), a loadkit.runner.live_feed.LiveRun
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -393,7 +394,13 @@ class Master:
     def run(self) -> int:
         """Gather workers, plan, start, watch, account, write the manifest."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.spec.live:  # binds now: a taken port is exit 2, before any worker is involved
+            from loadkit.runner.distributed.live_master import start_master_live
+
+            self.live = start_master_live(self)
         self._listen()
+        if self.live is not None:
+            self.live.feed.attach(self.inbox)
         try:
             if self.options.local_workers:
                 self._spawn_local_workers()
@@ -419,6 +426,8 @@ class Master:
 
     def close(self) -> None:
         """Stop local worker children (by PID) and the transport."""
+        if self.live is not None:
+            self.live.finish()
         for child in self.children:
             try:
                 child.wait(timeout=5.0)

@@ -157,6 +157,8 @@ class MasterInbox:
         self.slots: list[WorkerSlot] = []
         self.refused: list[dict[str, Any]] = []  # workers turned away at hello: host, pid, reason
         self.closed = False  # no more workers once the plan is out
+        # called with (worker id, kind, Parquet bytes) of each new segment (the live view)
+        self.batch_taps: list[Callable[[int, RecordKind, bytes], None]] = []
         self._by_client: dict[str, WorkerSlot] = {}
         env.events.heartbeat_sent.add_listener(self._on_heartbeat)  # type: ignore[no-untyped-call]
         handlers: dict[MessageType, Callable[[str, Any], None]] = {
@@ -250,6 +252,8 @@ class MasterInbox:
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_bytes(batch.parquet)
             tmp.replace(path)
+        for tap in self.batch_taps:
+            tap(slot.worker_id, kind, batch.parquet)
         if kind is RecordKind.ARRIVALS:
             ids = pq.read_table(io.BytesIO(batch.parquet), columns=["arrival_id"]).column(0)
             slot.arrival_ids.append(ids.to_numpy())
