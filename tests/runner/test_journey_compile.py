@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from loadkit.errors import InputError, Location
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey import ArrivalFacts, HttpResult, JourneyEnd, compile_scenario
-from loadkit.runner.steps_data import FeederState
+from loadkit.runner.journey.feeders import FeederState
 from loadkit.scenario import load_scenario
 from loadkit.scenario.models import Feeder, FeederMode
 

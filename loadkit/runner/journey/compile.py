@@ -1,4 +1,4 @@
-"""The journey executor: a loaded ``Scenario`` compiled once into plain closures.
+"""Compile a whole scenario: a loaded ``Scenario`` compiled once into plain closures.
 
 ``compile_scenario(scenario, seed=...)`` runs before the load starts; it resolves environment
 variables, reads feeder files and turns every step into a closure (templates were compiled by the
@@ -18,18 +18,16 @@ import numpy.typing as npt
 
 from loadkit.errors import InputError, Location
 from loadkit.results.schema import ArrivalOutcome
-from loadkit.runner.journey_types import (
-    ArrivalFacts,
+from loadkit.runner.journey.compile_request import StepFn
+from loadkit.runner.journey.compile_steps import Compiler
+from loadkit.runner.journey.feeders import FeederState, read_rows
+from loadkit.runner.journey.types import (
     Ctx,
     EndJourney,
-    HttpResult,
     JourneyEnd,
     RetrySignal,
     VisitorProtocol,
 )
-from loadkit.runner.steps_data import FeederState, read_rows
-from loadkit.runner.steps_flow import Compiler
-from loadkit.runner.steps_http import StepFn
 from loadkit.scenario.expr import EvalError
 from loadkit.scenario.models import Scenario
 from loadkit.scenario.templates import Template
@@ -152,13 +150,4 @@ def _variables(scenario: Scenario, env: Mapping[str, str]) -> _Vars:
     return _Vars(base, dynamic)
 
 
-__all__ = [
-    "DEFAULT_SHARDS",
-    "ArrivalFacts",
-    "CompiledPersona",
-    "CompiledScenario",
-    "HttpResult",
-    "JourneyEnd",
-    "VisitorProtocol",
-    "compile_scenario",
-]
+__all__ = ["DEFAULT_SHARDS", "CompiledPersona", "CompiledScenario", "compile_scenario"]

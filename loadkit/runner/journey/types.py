@@ -1,5 +1,5 @@
 """The types a journey runs on: the Visitor protocol, HTTP results, arrival facts, the run
-context and the control signals. Re-exported by ``loadkit.runner.journey``."""
+context and the control signals. The public ones are re-exported by ``loadkit.runner.journey``."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from loadkit.results.schema import ArrivalOutcome, Outcome
-from loadkit.runner.journey_types import (
+from loadkit.runner.journey.types import (
     ArrivalFacts,
     Ctx,
     EndJourney,
