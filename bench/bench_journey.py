@@ -53,7 +53,7 @@ class _Fake:
     def http(self, method: str, url: str, **kw: Any) -> Any:
         return self.result
 
-    def record(self, result: Any, outcome: Any, error: Any = None) -> None:
+    def record(self, result: Any, outcome: Any, error: Any = None, label: Any = None) -> None:
         self.n += 1
 
     def sleep(self, s: float) -> None:

@@ -34,7 +34,15 @@ from loadkit.results.reader import Run
 from loadkit.results.schema import Outcome, RunStatus
 
 REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt")
-SELECTOR_COLUMNS = ("worker", "persona", "name", "method", "status")  # read only when selected
+SELECTOR_COLUMNS = (
+    "worker",
+    "persona",
+    "name",
+    "method",
+    "status",
+    "hop",
+    "label",
+)  # when selected
 ARRIVAL_COLUMNS = (
     "arrival_id",
     "persona",

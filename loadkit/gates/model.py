@@ -48,7 +48,7 @@ LATENCY_KINDS = (StatKind.RESPONSE, StatKind.SERVICE, StatKind.LATENESS)
 # Stats that are a value *of* samples (a percentile, a share): they need a minimum sample count.
 # Counts and rates are totals: an empty window is 0, never "no data".
 SAMPLED_KINDS = (*LATENCY_KINDS, StatKind.ERROR_RATE, StatKind.DROP_RATE)
-SELECTOR_KEYS = ("step", "name", "persona", "method", "outcome", "status", "worker")
+SELECTOR_KEYS = ("step", "name", "persona", "method", "outcome", "status", "worker", "hop", "label")
 INVARIANTS: dict[str, tuple[str, ...]] = {  # name → accepted parameters
     "no_oversell": (),
     "no_shop_without_token": (),

@@ -236,6 +236,8 @@ def _requests(spec: SyntheticRun, arr: dict[str, np.ndarray], rng: np.random.Gen
         "bytes": pa.array(np.full(step.size, 512, dtype=np.int64)),
         "attempt": pa.array(attempt[order], pa.int16()),
         "intent_ns": pa.array(intent[order]),
+        "hop": pa.array(np.zeros(step.size, dtype=np.int16)),
+        "label": pa.array(np.full(step.size, None, dtype=object), pa.string()).dictionary_encode(),
     }
     return pa.Table.from_pydict(cols, schema=REQUEST_SCHEMA)
 

@@ -64,8 +64,14 @@ class TraceVisitor:
         self._seen = dict(self.vars)  # captures run after this, before record()
         return result
 
-    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None:
-        self.inner.record(result, outcome, error)
+    def record(
+        self,
+        result: HttpResult,
+        outcome: Outcome,
+        error: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.inner.record(result, outcome, error, label)
         step, method, url = self._pending
         status = str(result.status) if result.status else "---"
         line = f"  {step:<18} {method:<6} {url:<40} {status:>3} {result.service_ms:8.1f}ms"
@@ -86,6 +92,9 @@ class TraceVisitor:
 
     def now_ns(self) -> int:
         return int(self.inner.now_ns())
+
+    def url_of(self, url_or_path: str) -> str:
+        return str(self.inner.url_of(url_or_path))
 
     def cookie(self, name: str) -> str | None:
         value: str | None = self.inner.cookie(name)

@@ -43,7 +43,8 @@ TOP_KEYS = (
     "name", "description", "host", "allow_hosts", "settings", "env", "variables", "feeders",
     "blocks", "personas", "thresholds", "probes", "allow_paths",
 )  # fmt: skip
-SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale")
+SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale",
+                 "follow_redirects")  # fmt: skip
 FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
 _MAX_HEADER_CHARS = 64 * 1024
 
@@ -146,8 +147,16 @@ def _settings(top: YamlMap, problems: Problems) -> ScenarioSettings:
         request_timeout_s=problems.convert(m, "request_timeout", timeout_s, None),
         time_scale=problems.convert(m, "time_scale", positive_float, 1.0),
         connect_timeout_s=problems.convert(m, "connect_timeout", timeout_s, None),
+        follow_redirects=problems.convert(m, "follow_redirects", yes_no, True),
         timeout_locations=tuple((k, m.value_loc(k)) for k in timeouts if k in m),
     )
+
+
+def yes_no(v: Any) -> bool:
+    """A YAML boolean (true/false); anything else is a ValueError."""
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
 
 
 def _host(top: YamlMap, problems: Problems) -> str | None:

@@ -31,6 +31,7 @@ class ScenarioSettings:
     request_timeout_s: float | None = None  # each request, sent → last byte (connect included)
     time_scale: float = 1.0  # multiplies every think time and fixed poll interval
     connect_timeout_s: float | None = None  # opening a connection (TCP, TLS)
+    follow_redirects: bool = True  # requests follow 3xx like a browser (a request may say no)
     # where each timeout setting was written, for checks made once the run's length is known
     timeout_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 
@@ -130,6 +131,7 @@ class RequestSpec:
     body: Template | None = None
     timeout_s: float | None = None
     timeout_at: Location | None = field(default=None, compare=False)  # where timeout_s was set
+    follow_redirects: bool | None = None  # None = the scenario's settings.follow_redirects
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from loadkit.units import parse_fraction
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REQUEST_KEYS = ("method", "path", "query", "headers", "json", "form", "body", "name", "timeout")
+_REQUEST_KEYS = ("method", "path", "query", "headers", "json", "form", "body", "name", "timeout",
+                 "follow_redirects")  # fmt: skip
 _RETRY_ERRORS = ("timeout", "connection_error", "expectation_failed")
 
 
@@ -116,7 +117,16 @@ class RequestParser:
             body=self._body(value, "body"),
             timeout_s=self._timeout(value) if "timeout" in value else None,
             timeout_at=value.value_loc("timeout") if "timeout" in value else None,
+            follow_redirects=self._follow(value),
         )  # fmt: skip
+
+    def _follow(self, spec: YamlMap) -> bool | None:
+        value = spec.get("follow_redirects")
+        if value is not None and not isinstance(value, bool):
+            self.problems.add(f"follow_redirects is true or false, got {value!r}.",
+                              spec.value_loc("follow_redirects"))  # fmt: skip
+            return None
+        return value
 
     def _timeout(self, spec: YamlMap) -> float | None:
         try:

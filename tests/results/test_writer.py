@@ -23,7 +23,7 @@ from loadkit.results.writer import (
 
 def _request(i: int, outcome: str = "ok") -> tuple[object, ...]:
     return (i, 0, "fan", "queue.poll", "GET /wr/status", "GET", 10 * i, 10 * i + 1, 1.5, 2.5,
-            200, outcome, None if outcome == "ok" else "boom", 42, 1, 10 * i)  # fmt: skip
+            200, outcome, None if outcome == "ok" else "boom", 42, 1, 10 * i, 0, None)  # fmt: skip
 
 
 def _arrival(i: int) -> tuple[object, ...]:

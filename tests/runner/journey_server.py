@@ -9,6 +9,8 @@ Endpoints:
   GET  /poll/<key>?n=N       ``queued`` (Retry-After: 0 unless ?quiet, JSON refresh 0.02) N-1
                              times, then ``admitted``
   POST /flaky/<key>?fail=N   503 for the first N calls, then 201; remembers Idempotency-Keys
+  any  /redirect/<code>?to=U  answers <code> with ``Location: U`` and sets cookie ``hop=<code>``
+  any  /loop                 302 to /loop, for ever
 """
 
 from __future__ import annotations
@@ -105,6 +107,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.keys[key].append(self.headers.get("Idempotency-Key") or "")
             n = self.server.count("flaky/" + key)
             self._send(503 if n <= int(query.get("fail", "1")) else 201, {"call": n})
+        elif head == "redirect":
+            self.server.count("redirect")
+            headers = {"Location": query.get("to", "/echo"), "Set-Cookie": f"hop={segs[1]}; Path=/"}
+            self._send(int(segs[1]), {"moved": True}, headers)
+        elif head == "loop":
+            self.server.count("loop")
+            self._send(302, b"", {"Location": "/loop"})
         else:
             self._send(404, {"error": "not found"})
 

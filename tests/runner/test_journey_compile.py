@@ -41,7 +41,9 @@ class FakeVisitor:
         return HttpResult(status=self.status, content=self.body, intended_ns=self.now,
                           start_ns=self.now, end_ns=self.now + 1)  # fmt: skip
 
-    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None:
+    def record(
+        self, result: HttpResult, outcome: Outcome, error: str | None = None, label: Any = None
+    ) -> None:
         self.recorded.append(outcome)
 
     def sleep(self, seconds: float) -> None:

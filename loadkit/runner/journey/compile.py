@@ -118,7 +118,8 @@ def compile_scenario(
     shard_count = shards or scenario.settings.shards or DEFAULT_SHARDS
     feeders = {f.name: FeederState(f, read_rows(f), shard_count) for f in scenario.feeders}
     timeout = request_timeout_s or scenario.settings.request_timeout_s
-    compiler = Compiler(timeout, feeders)
+    compiler = Compiler(timeout, feeders, follow_redirects=scenario.settings.follow_redirects,
+                        allow_hosts=scenario.allow_hosts)  # fmt: skip
     variables = _variables(scenario, env)
     personas = [
         CompiledPersona(p.name, p.weight, compiler.steps(p.steps), variables)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from loadkit.results.schema import ArrivalOutcome, Outcome
+from loadkit.runner.journey.redirects import REDIRECT_STATUSES, Redirects
 from loadkit.runner.journey.types import (
     ArrivalFacts,
     Ctx,
@@ -304,12 +305,25 @@ def record_fn(record: tuple[tuple[Fact, Template], ...]) -> Callable[[Ctx, int],
 # ----------------------------------------------------------------------------- the step
 
 
-def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
-    """One closure for a request step (see the module docstring for what it does)."""
+def compile_request(
+    step: RequestStep,
+    timeout_s: float | None,
+    *,
+    follow_redirects: bool = True,
+    allow_hosts: tuple[str, ...] = (),
+) -> StepFn:
+    """One closure for a request step (see the module docstring for what it does).
+
+    ``follow_redirects`` is the scenario's setting (a request's own ``follow_redirects`` wins);
+    ``allow_hosts`` is the scenario's allow-list, which every redirect hop must pass."""
     req = step.request
     method, rname, sname = req.method, req.request_name, step.name
     url, headers, body = _url_fn(step), _headers_fn(step), _body_fn(step)
     timeout = req.timeout_s if req.timeout_s is not None else timeout_s
+    follow = req.follow_redirects if req.follow_redirects is not None else follow_redirects
+    redirects = Redirects(allow_hosts, name=rname, step=sname, timeout_s=timeout)
+    chain = redirects.follow if follow else None
+    redirect_statuses = REDIRECT_STATUSES
     classify = _classifier(step.expect)
     capture = _captures_fn(step.captures) if step.captures else None
     that = step.expect.condition
@@ -321,12 +335,18 @@ def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
         v = c.visitor
         intended = c.due_ns
         intent = None if c.intents is None else _intent(c, (sname, rname), intended)
-        r = v.http(method, url(c), name=rname, step=sname, headers=headers(c), body=body(c),
-                   timeout_s=timeout, intended_ns=intended, attempt=c.attempt,
-                   intent_ns=intent)  # fmt: skip
+        u, h, b = url(c), headers(c), body(c)
+        r = v.http(method, u, name=rname, step=sname, headers=h, body=b, timeout_s=timeout,
+                   intended_ns=intended, attempt=c.attempt, intent_ns=intent)  # fmt: skip
+        refused = None
+        if chain is not None and r.status in redirect_statuses:
+            r, refused = chain(v, r, method, u, h, b, c.attempt, intent)
         c.due_ns = r.end_ns  # the next request is meant to follow this one's end at once
         c.last = r
-        outcome, label, error = classify(r)
+        if refused is None:
+            outcome, label, error = classify(r)
+        else:
+            outcome, label, error = Outcome.HTTP_ERROR, "http_error", refused
         if outcome is _OK and label == "ok":
             if capture is not None:
                 error = capture(c, r)
@@ -334,7 +354,7 @@ def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
                 error = _check_that(that, c)
             if error is not None:
                 outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
-        v.record(r, outcome, error)
+        v.record(r, outcome, error, None if label == outcome.value else label)
         variables = c.vars
         variables["status"] = r.status
         variables["outcome"] = label

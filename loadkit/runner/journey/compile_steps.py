@@ -50,9 +50,18 @@ class Compiler:
 
     _table: dict[type[Any], Callable[[Compiler, Any], StepFn]]
 
-    def __init__(self, request_timeout_s: float | None, feeders: dict[str, FeederState]) -> None:
+    def __init__(
+        self,
+        request_timeout_s: float | None,
+        feeders: dict[str, FeederState],
+        *,
+        follow_redirects: bool = True,
+        allow_hosts: tuple[str, ...] = (),
+    ) -> None:
         self.request_timeout_s = request_timeout_s
         self.feeders = feeders
+        self.follow_redirects = follow_redirects
+        self.allow_hosts = allow_hosts
 
     def steps(self, steps: Sequence[Step]) -> StepFn:
         fns = [self.step(s) for s in steps]
@@ -72,7 +81,9 @@ class Compiler:
         return self._table[type(step)](self, step)
 
     def _request(self, step: RequestStep) -> StepFn:
-        return compile_request(step, self.request_timeout_s)
+        return compile_request(step, self.request_timeout_s,
+                               follow_redirects=self.follow_redirects,
+                               allow_hosts=self.allow_hosts)  # fmt: skip
 
     def _choice(self, step: ChoiceStep) -> StepFn:
         bodies = [self.steps(b.steps) for b in step.branches]

@@ -155,9 +155,20 @@ class VisitorProtocol(Protocol):
         intended_ns: int | None = None,
         attempt: int = 1,
         intent_ns: int | None = None,
+        hop: int = 0,
     ) -> HttpResult: ...
 
-    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None: ...
+    def record(
+        self,
+        result: HttpResult,
+        outcome: Outcome,
+        error: str | None = None,
+        label: str | None = None,
+    ) -> None: ...
+
+    def url_of(self, url_or_path: str) -> str:
+        """The absolute URL a request path goes to (only called to follow a redirect)."""
+        ...
 
     def sleep(self, seconds: float) -> None: ...
 
