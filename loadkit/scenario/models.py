@@ -67,21 +67,30 @@ class CaptureSource(StrEnum):
     REGEX = "regex"
     HEADER = "header"
     COOKIE = "cookie"
-    FORM_FIELD = "form_field"
+    FORM_FIELD = "form_field"  # an HTML <input>/<textarea>/<select> value by name
+    CSRF = "csrf"  # a page's CSRF token: the named (or a csrf-looking) hidden input, or <meta>
+    LINK = "link"  # the href of the first <a> whose text contains the pattern
+
+
+HTML_SOURCES = frozenset({CaptureSource.FORM_FIELD, CaptureSource.CSRF, CaptureSource.LINK})
 
 
 @dataclass(frozen=True)
 class Capture:
-    """Set variable ``var`` from the response. No match is a failure unless a ``default``
-    (a template, e.g. ``"{{ state }}"`` to keep the previous value) is given."""
+    """Set variable ``var`` from the response, or from variable ``from_var`` when given (a
+    regex or JSONPath applied to a captured value). No match, or a null, is a failure unless
+    a ``default`` (a template, e.g. ``"{{ state }}"`` to keep the previous value) is given.
+    A ``secret`` capture's value is shown as ``[redacted]`` by ``loadkit try`` and in records."""
 
     var: str
     source: CaptureSource
-    pattern: str  # JSONPath text, regex, header name, cookie name or form field name
+    pattern: str  # JSONPath text, regex, header/cookie/field name, link text ("" = any csrf)
     location: Location
     jsonpath: JsonPath | None = field(default=None, repr=False)
     regex: re.Pattern[str] | None = field(default=None, repr=False)
     default: Template | None = None
+    from_var: Template | None = None  # ``{{ VAR }}``: the value the pattern applies to
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,13 +102,28 @@ class JsonCheck:
 
 
 @dataclass(frozen=True)
+class BodyCheck:
+    """One test on a response body: it contains ``text``, matches ``regex``, or has ``json``
+    (every JSONPath equal to its value). ``negate`` turns "contains" into "does not contain"."""
+
+    text: str | None = None
+    regex: re.Pattern[str] | None = field(default=None, repr=False)
+    json: tuple[JsonCheck, ...] = ()
+    negate: bool = False
+
+
+@dataclass(frozen=True)
 class Expect:
-    """Which statuses are fine, which are business outcomes (labelled, still ``ok``)."""
+    """Which statuses are fine, which are business outcomes (labelled, still ``ok``), and
+    what the body must hold. ``labels`` are body-recognised business outcomes, e.g. a 200
+    page saying "Sold out" labelled ``sold_out`` (still ``ok``, the label is recorded)."""
 
     ok_statuses: frozenset[int] | None = None  # None = any status below 400
     outcomes: tuple[tuple[int, str], ...] = ()  # e.g. (409, "seat_taken")
     json: tuple[JsonCheck, ...] = ()
     condition: Expr | None = None  # `expect.that`: an expression over captured values
+    body: tuple[BodyCheck, ...] = ()  # `expect.text`, `not_text`, `regex`: all must hold
+    labels: tuple[tuple[str, BodyCheck], ...] = ()  # `outcomes: {sold_out: {text: ...}}`
 
 
 class OnError(StrEnum):

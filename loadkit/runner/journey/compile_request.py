@@ -8,25 +8,23 @@ No parsing, no logging, no dict-of-dicts.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from loadkit.results.schema import ArrivalOutcome, Outcome
+from loadkit.runner.journey.captures import captures_fn
+from loadkit.runner.journey.checks import classifier
 from loadkit.runner.journey.redirects import REDIRECT_STATUSES, Redirects
 from loadkit.runner.journey.types import (
     ArrivalFacts,
     Ctx,
     EndJourney,
-    HttpResult,
     RetrySignal,
 )
 from loadkit.scenario.expr import EvalError, Expr
-from loadkit.scenario.jsonpath import MISSING
-from loadkit.scenario.models import Capture, CaptureSource, Expect, Fact, OnError, RequestStep
+from loadkit.scenario.models import Fact, OnError, RequestStep
 from loadkit.scenario.templates import Template
 
 StepFn = Callable[[Ctx], None]
@@ -120,126 +118,6 @@ def _body_fn(step: RequestStep) -> Callable[[Ctx], bytes | None]:
     return lambda c: encode(render(c))
 
 
-# ----------------------------------------------------------------------------- classify
-
-
-Classified = tuple[Outcome, str, str | None]  # outcome, label for `outcome`, error text
-
-
-def _classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
-    business = dict(expect.outcomes)
-    ok_set = expect.ok_statuses
-    checks = expect.json
-
-    def classify(r: HttpResult) -> Classified:
-        st = r.status
-        if st == 0:
-            kind = Outcome.TIMEOUT if r.error_kind == "timeout" else Outcome.CONNECTION_ERROR
-            return kind, kind.value, r.error or kind.value
-        label = business.get(st)
-        if label is not None:
-            return _OK, label, None
-        if (st >= 400) if ok_set is None else (st not in ok_set):
-            return Outcome.HTTP_ERROR, "http_error", f"unexpected status {st}"
-        for check in checks:
-            try:
-                got = check.path.find(r.json())
-            except ValueError:
-                return Outcome.EXPECTATION_FAILED, "expectation_failed", "response is not JSON"
-            if got is MISSING or got != check.value:
-                shown = "nothing" if got is MISSING else repr(got)
-                return (Outcome.EXPECTATION_FAILED, "expectation_failed",
-                        f"expected {check.path.source} == {check.value!r}, got {shown}")  # fmt: skip
-        return _OK, "ok", None
-
-    return classify
-
-
-# ----------------------------------------------------------------------------- captures
-
-
-_VALUE_RE = re.compile(r"""\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
-
-
-def _capture_fn(cap: Capture) -> Callable[[Ctx, HttpResult], Any]:
-    """A function returning the captured value, or MISSING."""
-    if cap.source is CaptureSource.JSON:
-        assert cap.jsonpath is not None
-        find = cap.jsonpath.find
-
-        def from_json(_c: Ctx, r: HttpResult) -> Any:
-            try:
-                return find(r.json())
-            except ValueError:
-                return MISSING
-
-        return from_json
-    if cap.source is CaptureSource.REGEX:
-        assert cap.regex is not None
-        rx = cap.regex
-        group = 1 if rx.groups else 0
-
-        def from_regex(_c: Ctx, r: HttpResult) -> Any:
-            m = rx.search(r.text)
-            return MISSING if m is None else m.group(group)
-
-        return from_regex
-    name = cap.pattern
-    if cap.source is CaptureSource.HEADER:
-        return lambda _c, r: _or_missing(r.header(name))
-    if cap.source is CaptureSource.COOKIE:
-        return lambda c, _r: _or_missing(c.visitor.cookie(name))
-    return _form_field_fn(name)
-
-
-def _form_field_fn(name: str) -> Callable[[Ctx, HttpResult], Any]:
-    tag_re = re.compile(
-        r"<(input|textarea|select)\b[^>]*?\bname\s*=\s*[\"']?" + re.escape(name) + r"[\"'\s/>]",
-        re.I,
-    )
-
-    def from_form(_c: Ctx, r: HttpResult) -> Any:
-        text = r.text
-        m = tag_re.search(text)
-        if m is None:
-            return MISSING
-        end = text.find(">", m.end() - 1)
-        if m.group(1).lower() == "textarea":
-            close = text.lower().find("</textarea", end)
-            return html.unescape(text[end + 1 : close if close >= 0 else len(text)])
-        v = _VALUE_RE.search(text, m.start(), end if end >= 0 else len(text))
-        if v is None:
-            return ""
-        return html.unescape(next(g for g in v.groups() if g is not None))
-
-    return from_form
-
-
-def _or_missing(value: Any) -> Any:
-    return MISSING if value is None else value
-
-
-def _captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | None]:
-    """Run every capture into ``ctx.vars``; return the error text of the first failure."""
-    plan = [(c.var, _capture_fn(c), c.default, c.source, c.pattern) for c in caps]
-
-    def capture(c: Ctx, r: HttpResult) -> str | None:
-        v = c.vars
-        for var, fn, default, source, pattern in plan:
-            value = fn(c, r)
-            if value is MISSING:
-                if default is None:
-                    return f"capture '{var}': {source.value} {pattern!r} found nothing"
-                try:
-                    value = default.render(c)
-                except EvalError as exc:  # still record the request before the journey ends
-                    return f"capture '{var}' default: {exc}"
-            v[var] = value
-        return None
-
-    return capture
-
-
 # ----------------------------------------------------------------------------- facts
 
 
@@ -324,8 +202,8 @@ def compile_request(
     redirects = Redirects(allow_hosts, name=rname, step=sname, timeout_s=timeout)
     chain = redirects.follow if follow else None
     redirect_statuses = REDIRECT_STATUSES
-    classify = _classifier(step.expect)
-    capture = _captures_fn(step.captures) if step.captures else None
+    classify = classifier(step.expect)
+    capture = captures_fn(step.captures) if step.captures else None
     that = step.expect.condition
     facts = record_fn(step.record)
     on_error = step.on_error
