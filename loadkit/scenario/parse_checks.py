@@ -18,6 +18,9 @@ _VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EXPECT_KEYS = ("status", "outcomes", "json", "that", "text", "not_text", "regex")
 _BODY_KEYS = ("text", "not_text", "regex", "json")
 _CAPTURE_EXTRA = ("default", "from", "secret")
+# header captures that are secret unless they say ``secret: false`` (as cookies and CSRF tokens)
+_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie",
+                          "x-api-key", "x-csrf-token", "x-xsrf-token"})  # fmt: skip
 
 
 def is_var_name(value: Any) -> bool:
@@ -203,7 +206,9 @@ class CheckParser:
         return self.values.template("{{ " + str(name) + " }}", floc, "from")
 
     def _secret(self, var: str, spec: YamlMap, source: CaptureSource) -> bool:
-        value = spec.get("secret", source is CaptureSource.CSRF)
+        credential = source is CaptureSource.HEADER and str(spec[source]).lower() in _CREDENTIALS
+        default = source in (CaptureSource.CSRF, CaptureSource.COOKIE) or credential
+        value = spec.get("secret", default)
         if not isinstance(value, bool):
             self.problems.add(f"capture '{var}': secret is true or false, got {value!r}.",
                               spec.value_loc("secret"))  # fmt: skip

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from loadkit.errors import Location
@@ -28,6 +29,15 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _REQUEST_KEYS = ("method", "path", "query", "headers", "json", "form", "body", "name", "timeout",
                  "follow_redirects")  # fmt: skip
 _RETRY_ERRORS = ("timeout", "connection_error", "expectation_failed")
+
+
+_TEMPLATE_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+
+
+def readable(path: str) -> str:
+    """A templated path as a request name: ``/events/{{ event_id }}`` → ``/events/{event_id}``
+    (the name a person reads in ``try`` and reports; the records group by it)."""
+    return _TEMPLATE_RE.sub(lambda m: "{" + m.group(1) + "}", path)
 
 
 class RequestParser(CheckParser):
@@ -92,7 +102,7 @@ class RequestParser(CheckParser):
         bodies = [k for k in ("json", "form", "body") if k in value]
         if len(bodies) > 1:
             self.problems.add(f"a request has one body, this one has {', '.join(bodies)}.", loc)
-        request_name = value.get("name", f"{method} {path}")
+        request_name = value.get("name", f"{method} {readable(path)}")
         return RequestSpec(
             method=method,
             path=self.values.template(path, value.value_loc("path"), "path"),

@@ -179,6 +179,7 @@ def captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | 
     """Run every capture into ``ctx.vars``, in order; return the error text of the first
     failure (nothing found and no default, a body of the wrong kind), else None."""
     plan = [(c.var, _capture_fn(c), c.default, c.source, c.pattern, _where(c)) for c in caps]
+    secret = secret_vars(caps)
 
     def capture(c: Ctx, r: HttpResult) -> str | None:
         v = c.vars
@@ -195,6 +196,10 @@ def captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | 
                 except EvalError as exc:  # still record the request before the journey ends
                     return f"capture '{var}' default: {exc}"
             v[var] = value
+            if secret and var in secret:
+                if c.secrets is None:
+                    c.secrets = []
+                c.secrets.append(str(value))
         return None
 
     return capture

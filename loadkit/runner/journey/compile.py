@@ -10,7 +10,7 @@ visitor's journey (``failed``, with the reason) and never the run.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from loadkit.runner.journey.types import (
     VisitorProtocol,
 )
 from loadkit.scenario.expr import EvalError
-from loadkit.scenario.models import Scenario
+from loadkit.scenario.models import RequestStep, Scenario, Step
 from loadkit.scenario.templates import Template
 
 DEFAULT_SHARDS = 64  # the runner's default shard count (RunSpec.shards)
@@ -84,6 +84,11 @@ class CompiledScenario:
         self.seed = seed
         weights = np.array([p.weight for p in personas], dtype=float)
         self._p = weights / weights.sum()
+        # variables captured as secret (``secret: true``, CSRF tokens): ``try`` hides them
+        self.secret_vars = frozenset(
+            c.var for p in scenario.personas for s in _walk(p.steps)
+            if isinstance(s, RequestStep) for c in s.captures if c.secret
+        )  # fmt: skip
 
     def persona_for(
         self, total: int, arrival_ids: npt.NDArray[np.integer[Any]] | None = None
@@ -126,6 +131,18 @@ def compile_scenario(
         for p in scenario.personas
     ]
     return CompiledScenario(scenario, personas, seed)
+
+
+def _walk(steps: Sequence[Step]) -> Iterator[Step]:
+    """Every step of a step list, nested ones included."""
+    for step in steps:
+        yield step
+        for attr in ("steps", "then", "otherwise"):
+            inner = getattr(step, attr, None)
+            if isinstance(inner, tuple):
+                yield from _walk(inner)
+        for branch in getattr(step, "branches", ()):
+            yield from _walk(branch.steps)
 
 
 def _variables(scenario: Scenario, env: Mapping[str, str]) -> _Vars:

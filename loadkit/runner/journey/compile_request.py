@@ -23,6 +23,7 @@ from loadkit.runner.journey.types import (
     EndJourney,
     RetrySignal,
 )
+from loadkit.runner.redact import scrub
 from loadkit.scenario.expr import EvalError, Expr
 from loadkit.scenario.models import Fact, OnError, RequestStep
 from loadkit.scenario.templates import Template
@@ -232,6 +233,8 @@ def compile_request(
                 error = _check_that(that, c)
             if error is not None:
                 outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
+        if error is not None and c.secrets:
+            error = scrub(error, c.secrets)
         v.record(r, outcome, error, None if label == outcome.value else label)
         variables = c.vars
         variables["status"] = r.status

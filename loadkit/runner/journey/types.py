@@ -195,8 +195,8 @@ class Ctx:
     each request's end, plus every think, poll interval or backoff waited since.
     """
 
-    __slots__ = ("attempt", "due_ns", "intents", "last", "retry", "rng", "step", "vars",
-                 "visitor")  # fmt: skip
+    __slots__ = ("attempt", "due_ns", "intents", "last", "retry", "rng", "secrets", "step",
+                 "vars", "visitor")  # fmt: skip
 
     def __init__(self, visitor: VisitorProtocol) -> None:
         self.visitor = visitor
@@ -209,6 +209,8 @@ class Ctx:
         # inside a retry block: (step, request name) -> (intent_ns, attempt) of its latest row
         self.intents: dict[tuple[str, str], tuple[int, int]] | None = None
         self.step = ""
+        # values captured as secret (CSRF tokens, ``secret: true``): scrubbed from error texts
+        self.secrets: list[str] | None = None
 
 
 class EndJourney(Exception):
