@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from loadkit.analysis.gates import evaluate_gates, scenario_facts, with_scenario
+from loadkit.analysis.journeys import journey_tables
 from loadkit.analysis.model import (
     Analysis,
     GateResult,
@@ -52,6 +53,7 @@ ARRIVAL_COLUMNS = (
     "end_ns",
     "lateness_ms",
     "outcome",
+    "reason",
     "joined_ns",
     "admitted_ns",
     "queue_position",
@@ -212,7 +214,7 @@ def analyze(
         gates=gates,
         validity=validity,
         probes=tuple(probes),
-        **tables(records, run.t0_ns, base_records),
+        **{**tables(records, run.t0_ns, base_records), **journey_tables(run, records.arrivals)},
     )
 
 

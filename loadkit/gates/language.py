@@ -33,6 +33,7 @@ from loadkit.errors import InputError, Location, did_you_mean
 from loadkit.gates.model import (
     INVARIANTS,
     LATENCY_KINDS,
+    RATIO_KINDS,
     SELECTOR_KEYS,
     Comparison,
     Stat,
@@ -51,6 +52,7 @@ _SIMPLE_STATS = {
     "count": StatKind.COUNT,
     "drops": StatKind.DROPS,
     "drop_rate": StatKind.DROP_RATE,
+    "share": StatKind.SHARE,
 }
 STAT_NAMES = (
     "p(N)",
@@ -253,7 +255,7 @@ def _limit(p: _Parser, stat: Stat, regression: bool) -> tuple[float, str]:
         what = "a change such as 10% (negative: an improvement is required)"
         value, raw, _ = p.value(what, parse_fraction, negative=True)
         return value, raw
-    if stat.kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
+    if stat.kind in RATIO_KINDS:
         value, raw, at = p.value("a percentage such as 1% or 0.5%", parse_fraction)
         if value > 1.0:
             raise p.fail(f"'{raw}' is more than 100%", "a percentage between 0% and 100%", at)

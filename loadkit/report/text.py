@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loadkit.analysis import Analysis, GateResult, GateStatus, Verdict
+from loadkit.report import journeys
 from loadkit.results.frames import AFTER_PHASES
 from loadkit.units import format_duration, format_ms, format_percent, format_rate
 
@@ -162,6 +163,7 @@ def render_terminal(analysis: Analysis) -> str:
         out += ["  " + ln for ln in _table(names, rows)]
     f = analysis.funnel
     out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
+    out += journeys.terminal_lines(analysis, _table)
     return "\n".join(out) + "\n"
 
 
@@ -224,6 +226,7 @@ def render_markdown(analysis: Analysis) -> str:
             ],
         ),
     )
+    out += journeys.markdown_lines(analysis, _md_table)
     out += _details(
         "Funnel",
         _md_table(

@@ -125,6 +125,8 @@ class SyntheticRun:
     segments_per_worker: int = 2
     thresholds: tuple[str, ...] = ()
     gaps: tuple[tuple[float, float], ...] = ()  # [start_s, end_s): no arrival is scheduled
+    # (reason, fraction): that share of started arrivals ends abandoned with that reason
+    leave_reasons: tuple[tuple[str, float], ...] = ()
 
     def phase_spans(self) -> tuple[tuple[str, float, float], ...]:
         if self.phases is not None:
@@ -306,6 +308,15 @@ def _arrival_table(
     actual = arr["scheduled_ns"] + (arr["lateness_ms"] * 1e6).astype(np.int64)
     journey_ns = int((sum(s.gap_s for s in spec.steps) + 1.0) * _NS)
     outcome = np.where(dropped, list(ArrivalOutcome).index(ArrivalOutcome.DROPPED), 0)
+    reason = np.full(dropped.size, None, dtype=object)
+    reason[dropped] = "in-flight cap"
+    started = np.flatnonzero(~dropped)
+    at = 0
+    for text, fraction in spec.leave_reasons:  # consecutive started arrivals, in id order
+        chosen = started[at : at + round(fraction * started.size)]
+        at += chosen.size
+        reason[chosen] = text
+        outcome[chosen] = list(ArrivalOutcome).index(ArrivalOutcome.ABANDONED)
     cols: dict[str, object] = {
         "arrival_id": pa.array(arr["arrival_id"]),
         "persona": _dict_array(arr["persona"], [p for p, _ in spec.personas]),
@@ -316,7 +327,7 @@ def _arrival_table(
         "end_ns": pa.array(actual + journey_ns, mask=dropped),
         "lateness_ms": pa.array(arr["lateness_ms"], mask=dropped),
         "outcome": _dict_array(outcome.astype(np.int32), [o.value for o in ArrivalOutcome]),
-        "reason": pa.array(["in-flight cap" if d else None for d in dropped.tolist()], pa.string()),
+        "reason": pa.array(reason.tolist(), pa.string()),
         "last_step": pa.array(
             [None if d else spec.steps[-1].name for d in dropped.tolist()], pa.string()
         ),

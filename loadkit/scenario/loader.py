@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import re
 from pathlib import Path
@@ -20,6 +21,8 @@ from loadkit.scenario.models import (
     ScenarioSettings,
     ThresholdSpec,
 )
+from loadkit.scenario.names import defined_names
+from loadkit.scenario.parse_funnel import parse_funnel
 from loadkit.scenario.parse_request import is_var_name
 from loadkit.scenario.parse_steps import StepParser
 from loadkit.scenario.templates import Template
@@ -41,6 +44,7 @@ from loadkit.units import parse_duration_s
 
 TOP_KEYS = (
     "name", "description", "host", "allow_hosts", "settings", "env", "variables", "feeders",
+    "funnel",
     "blocks", "personas", "thresholds", "probes", "allow_paths",
 )  # fmt: skip
 SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale",
@@ -117,6 +121,9 @@ def _build(top: YamlMap, path: Path, sha256: str, problems: Problems, lines: lis
         feeders=feeders,
         description=str(top.get("description") or ""),
     )
+    funnel = parse_funnel(top, defined_names(scenario)["step"], problems)
+    if funnel:
+        scenario = dataclasses.replace(scenario, funnel=funnel)
     check_flow(scenario, values.where, problems)
     return scenario
 

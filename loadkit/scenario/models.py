@@ -339,6 +339,16 @@ class ProbeSpec:
 
 
 @dataclass(frozen=True)
+class FunnelStage:
+    """A ``funnel:`` stage: visitors with an ok answer at ``step``, or whose arrival record
+    has fact ``record`` (exactly one of the two is set)."""
+
+    name: str
+    step: str | None = None
+    record: str | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: str
@@ -353,6 +363,7 @@ class Scenario:
     env: tuple[tuple[str, str | None], ...] = ()  # name → default (None = required)
     feeders: tuple[Feeder, ...] = ()
     description: str = ""
+    funnel: tuple[FunnelStage, ...] = ()  # () = a funnel of outcomes (see analysis.journeys)
 
     def persona(self, name: str) -> Persona:
         """The persona called ``name``; ``KeyError`` if there is none."""
