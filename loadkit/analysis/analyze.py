@@ -34,7 +34,8 @@ from loadkit.results.frames import funnel, generator_windows, queue_wait_s, requ
 from loadkit.results.reader import Run
 from loadkit.results.schema import Outcome, RunStatus
 
-REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt")
+REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt",
+                   "hop")  # fmt: skip
 SELECTOR_COLUMNS = (
     "worker",
     "persona",
@@ -61,6 +62,7 @@ ARRIVAL_COLUMNS = (
     "seats_bought",
     "order_id",
     "shop_ok_without_token",
+    "tickets_bought",
 )
 
 
@@ -77,7 +79,9 @@ def load_records(run: Run, thresholds: Sequence[Threshold] = ()) -> Records:
     """The columns the analyzer needs, with ``t_s`` (seconds after t0) added. Selector columns
     (persona, name, ...) are read only when a threshold selects on them."""
     selected = {key for th in thresholds for key, _ in th.selector}
-    columns = [*REQUEST_COLUMNS, *(c for c in SELECTOR_COLUMNS if c in selected)]
+    columns = list(
+        dict.fromkeys([*REQUEST_COLUMNS, *(c for c in SELECTOR_COLUMNS if c in selected)])
+    )
     requests = run.load_requests(columns)
     requests["t_s"] = _seconds_after(requests["intended_ns"].to_numpy(), run.t0_ns)
     arrivals = run.load_arrivals(ARRIVAL_COLUMNS)

@@ -379,11 +379,13 @@ def _invariant(p: _Parser, fields: dict[str, object]) -> None:
             "tolerance": parse_fraction,
             "slack": parse_duration_s,
         }[key]
-        if name == "retry_amplification":
+        if name in ("retry_amplification", "quota"):
             convert = float
         params.append((key, p.value(f"a value for {key}", convert)[0]))
     if name == "admission_rate" and "max" not in dict(params):
         raise p.fail("admission_rate needs the declared rate", "max=RATE, e.g. max=600/min")
+    if name == "quota" and "max" not in dict(params):
+        raise p.fail("quota needs the number of tickets on sale", "max=N, e.g. max=500")
     p.expect(")", "')' to close invariant(...)")
     fields.update(
         invariant=name, params=tuple(params), op=Comparison.EQ, value=0.0, value_text="holds"

@@ -61,6 +61,7 @@ INVARIANTS: dict[str, tuple[str, ...]] = {  # name → accepted parameters
     "admission_rate": ("max", "tolerance"),
     "fifo": ("max", "slack"),
     "retry_amplification": ("max",),
+    "quota": ("max",),
 }
 
 

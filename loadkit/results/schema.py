@@ -117,6 +117,9 @@ ARRIVAL_SCHEMA = pa.schema(
         ("seats_bought", pa.list_(pa.string())),
         ("order_id", pa.string()),
         ("shop_ok_without_token", pa.int32()),  # shop 2xx answers received with no token sent
+        # tickets bought (``record: {tickets_bought: N}``, added up); null when never recorded
+        # (a general-admission shop has quantities, not seat ids). Absent from older runs: null
+        ("tickets_bought", pa.int32()),
     ]
 )
 

@@ -127,6 +127,8 @@ class SyntheticRun:
     gaps: tuple[tuple[float, float], ...] = ()  # [start_s, end_s): no arrival is scheduled
     # (reason, fraction): that share of started arrivals ends abandoned with that reason
     leave_reasons: tuple[tuple[str, float], ...] = ()
+    seat_ids: bool = True  # False: buyers record no seat ids (a general-admission shop)
+    tickets_per_order: int = 0  # > 0: each buyer records tickets_bought = this
 
     def phase_spans(self) -> tuple[tuple[str, float, float], ...]:
         if self.phases is not None:
@@ -295,9 +297,13 @@ def _funnel_columns(
         "queue_position": nullable(position),
         "token_id": [f"t-{k}" if admitted_ns[k] >= 0 else None for k in range(n)],
         "seats_held": [[f"A-{k}"] if k in held else None for k in range(n)],
-        "seats_bought": [bought.get(k) for k in range(n)],
+        "seats_bought": [bought.get(k) if spec.seat_ids else None for k in range(n)],
         "order_id": [f"o-{k}" if k in bought else None for k in range(n)],
         "shop_ok_without_token": list(no_token.tolist()),
+        "tickets_bought": [
+            spec.tickets_per_order if k in bought and spec.tickets_per_order else None
+            for k in range(n)
+        ],
     }
 
 

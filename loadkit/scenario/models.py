@@ -141,6 +141,7 @@ class Fact(StrEnum):
     SEATS_BOUGHT = "seats_bought"
     ORDER_ID = "order_id"
     SHOP_OK_WITHOUT_TOKEN = "shop_ok_without_token"
+    TICKETS_BOUGHT = "tickets_bought"  # a number of tickets bought (added up): quota checks
 
 
 @dataclass(frozen=True)

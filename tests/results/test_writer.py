@@ -28,7 +28,7 @@ def _request(i: int, outcome: str = "ok") -> tuple[object, ...]:
 
 def _arrival(i: int) -> tuple[object, ...]:
     return (i, "fan", i % 64, 0, 100, 101, 200, 0.001, "completed", None, "pay", 3, 0,
-            None, None, None, None, ["A1", "A2"], [], None, 0)  # fmt: skip
+            None, None, None, None, ["A1", "A2"], [], None, 0, None)  # fmt: skip
 
 
 def test_rows_become_a_table_of_the_schema() -> None:

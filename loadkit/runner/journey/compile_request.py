@@ -152,6 +152,10 @@ def _fact_setter(fact: Fact) -> Callable[[ArrivalFacts, Any, int], None]:
     def count(f: ArrivalFacts, v: Any, _t: int) -> None:
         f.shop_ok_without_token += int(v or 0)
 
+    def tickets(f: ArrivalFacts, v: Any, _t: int) -> None:
+        if v is not None and v != "":
+            f.tickets_bought = (f.tickets_bought or 0) + int(v)
+
     return {
         Fact.JOINED: joined,
         Fact.ADMITTED: admitted,
@@ -161,6 +165,7 @@ def _fact_setter(fact: Fact) -> Callable[[ArrivalFacts, Any, int], None]:
         Fact.SEATS_BOUGHT: add_to("seats_bought"),
         Fact.ORDER_ID: text_to("order_id"),
         Fact.SHOP_OK_WITHOUT_TOKEN: count,
+        Fact.TICKETS_BOUGHT: tickets,
     }[fact]
 
 

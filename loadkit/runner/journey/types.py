@@ -104,6 +104,7 @@ class ArrivalFacts:
     seats_bought: list[str] = field(default_factory=list)
     order_id: str | None = None
     shop_ok_without_token: int = 0
+    tickets_bought: int | None = None  # None: the journey never recorded a quantity
 
 
 @dataclass(frozen=True)
