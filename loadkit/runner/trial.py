@@ -159,7 +159,8 @@ def run_trial(
     for arrival_id, p in enumerate(chosen):
         print(f"persona {p.name} (arrival {arrival_id})", file=out)
         inner = make_visitor(arrival_id, p.name)
-        visitor = TraceVisitor(inner, out, time_scale, compiled.secret_vars)
+        secrets = getattr(compiled, "secret_vars", frozenset())  # a stand-in may lack it
+        visitor = TraceVisitor(inner, out, time_scale, secrets)
         try:
             end = p.run(visitor)
         except Exception as exc:  # as in a run: this journey fails, with the reason, no traceback

@@ -309,7 +309,8 @@ _PROBE_EXPECT_RE = re.compile(r"^\s*[A-Za-z0-9_.\[\]-]+\s*(==|!=|<=|>=|<|>)\s*\S
 
 def _probes(top: YamlMap, problems: Problems) -> tuple[ProbeSpec, ...]:
     """``probes:`` entries: ``{name, path | url, headers, expect, timeout}``; header values may
-    read the environment as ``${VAR}``; ``expect`` is ``{ok: true}`` or ``["ok == true"]``."""
+    read the environment as ``{{ env.VAR }}``; ``expect`` is ``{ok: true}``, ``["ok == true"]``
+    or expressions ``["{{ body.orders == figures.orders }}"]``."""
     if "probes" not in top:
         return ()
     lst = expect_list(top["probes"], top.value_loc("probes"), "probes", problems)
