@@ -159,7 +159,7 @@ def run_trial(
     for arrival_id, p in enumerate(chosen):
         print(f"persona {p.name} (arrival {arrival_id})", file=out)
         inner = make_visitor(arrival_id, p.name)
-        secrets = getattr(compiled, "secret_vars", frozenset())  # a stand-in may lack it
+        secrets: frozenset[str] = getattr(compiled, "secret_vars", frozenset())  # stand-ins lack it
         visitor = TraceVisitor(inner, out, time_scale, secrets)
         try:
             end = p.run(visitor)
