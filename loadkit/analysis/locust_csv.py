@@ -29,7 +29,6 @@ from loadkit.analysis.model import (
 )
 from loadkit.errors import ResultsError
 from loadkit.gates import StatKind, Threshold, format_value
-from loadkit.results.frames import FUNNEL_STAGES
 
 LIMITS = (
     "Locust CSV input: percentiles are Locust's rounded whole-run values; there are no "
@@ -213,9 +212,8 @@ def analyze_locust_csv(
         steps=_steps(stats),
         windows=pd.DataFrame(),
         generator=pd.DataFrame(),
-        funnel=pd.DataFrame(
-            {"stage": FUNNEL_STAGES, "visitors": 0, "of_previous": np.nan, "of_arrived": np.nan}
-        ),
+        # Locust's CSVs hold no arrivals: no funnel at all rather than a row of zeros
+        funnel=pd.DataFrame(columns=["stage", "visitors", "of_previous", "of_arrived"]),
         hdr=pd.DataFrame(hdr, columns=["step", "percentile", "response_ms"]),
         queue_wait_s=np.array([], dtype=float),
     )

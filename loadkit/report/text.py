@@ -162,7 +162,8 @@ def render_terminal(analysis: Analysis) -> str:
         names = ("step", "p95 before", "p95 now", "change", "p99 before", "p99 now", "change")
         out += ["  " + ln for ln in _table(names, rows)]
     f = analysis.funnel
-    out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
+    if len(f):
+        out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
     out += journeys.terminal_lines(analysis, _table)
     return "\n".join(out) + "\n"
 

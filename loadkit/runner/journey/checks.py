@@ -84,8 +84,11 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
     business = dict(expect.outcomes)
     ok_set = expect.ok_statuses
     labels = expect.labels
-    body = expect.body
+    # "the body contains X" is the common check: tested inline, the rest through _holds
+    needles = tuple(c.text for c in expect.body if c.text is not None and not c.negate)
+    body = tuple(c for c in expect.body if c.text is None or c.negate)
     checks = expect.json
+    looks = bool(labels or needles or body)
 
     def classify(r: HttpResult) -> Classified:
         st = r.status
@@ -97,11 +100,15 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
             return _OK, label, None
         if (st >= 400) if ok_set is None else (st not in ok_set):
             return Outcome.HTTP_ERROR, "http_error", f"unexpected status {st}"
-        if labels or body:
+        if looks:
             text = r.text
             for name, check in labels:
                 if _holds(check, text, r)[0]:
                     return _OK, name, None
+            for needle in needles:
+                if needle not in text:
+                    return _FAILED, "expectation_failed", (
+                        f"expected the body to contain {needle!r}; it starts {excerpt(text)!r}")  # fmt: skip
             for check in body:
                 held, why = _holds(check, text, r)
                 if not held:
