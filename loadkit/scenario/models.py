@@ -95,10 +95,12 @@ class Capture:
 
 @dataclass(frozen=True)
 class JsonCheck:
-    """``expect.json``: the value at ``path`` must equal ``value``."""
+    """``expect.json``: the value at ``path`` must compare to ``value`` with ``op``
+    (``{$.ok: true}`` is ``==``; ``["$.count > 0"]`` any of == != < <= > >=)."""
 
     path: JsonPath
     value: Any
+    op: str = "=="
 
 
 @dataclass(frozen=True)

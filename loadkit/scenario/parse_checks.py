@@ -5,6 +5,7 @@ and ``captures.py``."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from loadkit.scenario.values import Values, parse_statuses
 from loadkit.sources import Problems, YamlList, YamlMap
 
 _VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_JSON_LINE_RE = re.compile(r"^\s*(\$\S*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 EXPECT_KEYS = ("status", "outcomes", "json", "that", "text", "not_text", "regex")
 _BODY_KEYS = ("text", "not_text", "regex", "json")
 _CAPTURE_EXTRA = ("default", "from", "secret")
@@ -132,8 +134,12 @@ class CheckParser:
         raw = value.get(key)
         if raw is None:
             return ()
+        if isinstance(raw, YamlList):
+            return tuple(c for i, item in enumerate(raw)
+                         if (c := self._json_line(item, raw.item_loc(i))) is not None)  # fmt: skip
         if not isinstance(raw, YamlMap):
-            self.problems.add("expect.json maps a JSONPath to a value: {$.ok: true}.",
+            self.problems.add("expect.json maps a JSONPath to a value ({$.ok: true}) or lists "
+                              "comparisons ([\"$.ok == true\", \"$.count > 0\"]).",
                               value.value_loc(key))  # fmt: skip
             return ()
         checks = []
@@ -142,6 +148,21 @@ class CheckParser:
             if jp is not None:
                 checks.append(JsonCheck(jp, want))
         return tuple(checks)
+
+    def _json_line(self, item: Any, loc: Location) -> JsonCheck | None:
+        """``"$.path OP value"`` (value: JSON, else text) as a check."""
+        m = _JSON_LINE_RE.match(item) if isinstance(item, str) else None
+        if m is None:
+            self.problems.add(f"a JSON comparison is '$.path OP value' with OP one of "
+                              f"== != < <= > >=, e.g. \"$.success == true\"; got {item!r}.",
+                              loc)  # fmt: skip
+            return None
+        jp = self.values.jsonpath(m.group(1), loc)
+        try:
+            want = json.loads(m.group(3))
+        except ValueError:
+            want = m.group(3).strip("\"'")
+        return JsonCheck(jp, want, m.group(2)) if jp is not None else None
 
     # ------------------------------------------------------------------ capture
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from loadkit.errors import ValidationErrors
+from loadkit.errors import InputError, ValidationErrors
 from loadkit.results.schema import REQUEST_SCHEMA, ArrivalOutcome
 from loadkit.scenario import load_scenario
 from tests.runner.journey_server import JourneyServer, serve
@@ -191,3 +191,26 @@ personas:
     assert "outcome 'sold_out' needs one of text, not_text, regex, json" in text
     assert "s.yaml:7" in text and "'from' works with json or regex, not header" in text
     assert "s.yaml:8" in text and "'from' names a variable" in text
+
+
+def test_json_comparisons_as_lines(tmp_path: Path, server: JourneyServer) -> None:
+    passed = run(tmp_path, server, """\
+      - request: GET /nulls
+        expect: {json: ["$.b > 0", "$.success == false", "$.a == null", '$.inner != "x"']}
+""")  # fmt: skip
+    assert col(passed, "outcome") == ["ok"]
+    failed = run(tmp_path, server, """\
+      - request: GET /json
+        expect: {json: ["$.items[1].state == 'free'"]}
+""")  # fmt: skip
+    error = col(failed, "error")[0]
+    assert "expected $.items[1].state == 'free', got \"taken\"" in error
+    assert '"state":"taken"' in error  # the part of the body around the value
+
+
+def test_a_bad_json_comparison_line_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("personas:\n  p:\n    steps:\n      - request: GET /\n"
+                    "        expect: {json: ['$.ok is true']}\n")  # fmt: skip
+    with pytest.raises(InputError, match=r"a JSON comparison is '\$\.path OP value'"):
+        load_scenario(path)

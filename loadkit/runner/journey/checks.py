@@ -11,6 +11,7 @@ saying so, never a crash. The body is decoded once per answer, and only when a c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -51,11 +52,32 @@ def _json_fails(checks: tuple[JsonCheck, ...], r: HttpResult) -> str | None:
         return not_json(r)
     for check in checks:
         got = check.path.find(doc)
-        if got is MISSING or got != check.value:
+        if got is MISSING or not _compare(got, check.op, check.value):
             shown = "nothing" if got is MISSING else _clip_json(got)
-            return (f"expected {check.path.source} == {check.value!r}, got {shown} in "
-                    f"{_clip_json(doc)}")  # fmt: skip
+            return (f"expected {check.path.source} {check.op} {check.value!r}, got {shown} in "
+                    f"{_around(doc, check.path.source)}")  # fmt: skip
     return None
+
+
+def _compare(got: Any, op: str, want: Any) -> bool:
+    if op == "==":
+        return bool(got == want)
+    if op == "!=":
+        return bool(got != want)
+    try:
+        return bool({"<": got < want, "<=": got <= want, ">": got > want, ">=": got >= want}[op])
+    except TypeError:  # "5" < 3: not comparable, so the check fails
+        return False
+
+
+def _around(doc: Any, path: str) -> str:
+    """The JSON document, clipped around the last name of ``path`` (where the value is)."""
+    text = json.dumps(doc, separators=(",", ":"), default=str)
+    names = re.findall(r"[A-Za-z_][\w-]*", path)
+    at = text.find(f'"{names[-1]}":') if names else -1
+    if at < 0 or len(text) <= EXCERPT_CHARS:
+        return _clip_json(doc)
+    return excerpt(text, at, at + len(names[-1]) + 3)
 
 
 def _clip_json(value: Any, width: int = EXCERPT_CHARS) -> str:
