@@ -47,18 +47,19 @@ def label_rows(analysis: Analysis) -> list[list[str]]:
 
 
 def terminal_lines(analysis: Analysis, table: Any) -> list[str]:
-    """Lines for the terminal report; ``table(header, rows)`` lays out columns."""
+    """Lines for the terminal report; ``table(header, rows, left)`` lays out columns (the
+    first ``left`` aligned left)."""
     out: list[str] = []
     rows = outcome_rows(analysis)
     if rows:
         shown = sorted(rows, key=lambda r: -int(r[3].replace(",", "")))[:TERMINAL_ROWS]
         out += ["", "how journeys ended (per persona)"]
-        out += ["  " + ln for ln in table(_OUTCOME_HEADER, shown)]
+        out += ["  " + ln for ln in table(_OUTCOME_HEADER, shown, 3)]  # text columns left
         if len(rows) > len(shown):
             out.append(f"  ... {len(rows) - len(shown)} more in summary.md")
     labels = label_rows(analysis)
     if labels:
-        out += ["", "outcome labels"] + ["  " + ln for ln in table(_LABEL_HEADER, labels)]
+        out += ["", "outcome labels"] + ["  " + ln for ln in table(_LABEL_HEADER, labels, 3)]
     return out
 
 

@@ -24,6 +24,7 @@ class HttpResult:
 
     __slots__ = (
         "_json",
+        "_text",
         "content",
         "end_ns",
         "error",
@@ -61,10 +62,14 @@ class HttpResult:
         self.service_ms = service_ms
         self.response_ms = response_ms
         self._json = _UNSET
+        self._text: str | None = None
 
     @property
     def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
+        """The body decoded as UTF-8 (bad bytes replaced), decoded once."""
+        if self._text is None:
+            self._text = self.content.decode("utf-8", errors="replace")
+        return self._text
 
     def json(self) -> Any:
         """The body parsed as JSON (parsed once). Raises ``ValueError`` if it is not JSON."""
