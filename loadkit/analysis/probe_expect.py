@@ -6,7 +6,7 @@ the fix (one variable syntax everywhere). An ``expect`` item written ``{{ expres
 expression over:
 
 * ``body``: the JSON answer, ``status``: its HTTP status;
-* ``env.NAME``: the environment;
+* ``env.NAME``: the environment; the scenario's constant ``variables:`` by name;
 * ``figures``: what this run recorded (``FIGURES``), e.g. ``{{ body.orders == figures.orders }}``
   — "the shop's orders equal the orders this run recorded".
 
@@ -104,6 +104,30 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
+def scenario_variables(run_dir: str | Path) -> dict[str, Any]:
+    """The constant ``variables:`` of the run's scenario (from its manifest), by name;
+    per-visitor values (generators, random choices) have no single value and are left out."""
+    try:
+        resolved = open_run(run_dir).manifest.get("scenario", {}).get("resolved", {})
+        pairs = resolved.get("variables") or []
+    except Exception:
+        return {}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], dict)):
+            continue
+        source = pair[1].get("source")
+        try:
+            t = compile_template(source) if isinstance(source, str) else None
+        except ExprError:
+            continue
+        if t is None:
+            out[str(pair[0])] = source
+        elif t.const:
+            out[str(pair[0])] = t.value
+    return out
+
+
 def run_figures(run_dir: str | Path) -> dict[str, Any]:
     """``FIGURES`` of the run in ``run_dir`` (empty when its records cannot be read)."""
     try:
@@ -132,4 +156,12 @@ def run_figures(run_dir: str | Path) -> dict[str, Any]:
     }
 
 
-__all__ = ["FIGURES", "ExprExpectation", "Scope", "env_vars", "run_figures", "template"]
+__all__ = [
+    "FIGURES",
+    "ExprExpectation",
+    "Scope",
+    "env_vars",
+    "run_figures",
+    "scenario_variables",
+    "template",
+]

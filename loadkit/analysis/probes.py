@@ -42,6 +42,7 @@ from loadkit.analysis.probe_expect import (
     Scope,
     env_vars,
     run_figures,
+    scenario_variables,
     template,
 )
 from loadkit.errors import InputError, Location, TargetError
@@ -317,9 +318,11 @@ def execute_probe(
     target_url: str,
     allow_hosts: Sequence[str] = (),
     figures: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
 ) -> ProbeResult:
     """GET the probe's URL and check its expectations, within about ``probe.timeout_s``;
-    ``figures`` are the run's (``probe_expect.run_figures``) for expression expectations.
+    ``figures`` are the run's (``probe_expect.run_figures``) and ``variables`` its scenario's
+    constants, for expression expectations.
 
     Never raises for a refused URL, a network error or a bad answer: the result says why.
     """
@@ -362,7 +365,7 @@ def execute_probe(
         answer = json.loads(body.decode("utf-8") or "null")
     except (UnicodeDecodeError, ValueError, RecursionError):
         return ProbeResult(probe.name, url, status, ("the answer is not JSON",), None)
-    context = {"status": status, "figures": dict(figures or {}), **env}
+    context = {**(variables or {}), "status": status, "figures": dict(figures or {}), **env}
     failures = tuple(f for e in probe.expect if (f := e.check(answer, context)) is not None)
     if not 200 <= status < 300:
         failures = (f"HTTP {status}", *failures)
@@ -379,10 +382,12 @@ def run_probes(
 
     ``allow_hosts`` is the scenario's allow-list (loopback is always allowed)."""
     out_dir = Path(run_dir) / "analysis" / "probes"
-    figures = run_figures(run_dir) if any(p.needs_figures for p in probes) else None
+    needed = any(p.needs_figures for p in probes)
+    figures = run_figures(run_dir) if needed else None
+    variables = scenario_variables(run_dir) if needed else None
     results = []
     for probe in probes:
-        result = execute_probe(probe, target_url, allow_hosts, figures)
+        result = execute_probe(probe, target_url, allow_hosts, figures, variables)
         out_dir.mkdir(parents=True, exist_ok=True)
         record = {
             "name": result.name,

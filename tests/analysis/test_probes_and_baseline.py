@@ -157,14 +157,21 @@ def test_run_probes_computes_the_figures_from_the_records(
 ) -> None:
     from loadkit.results.reader import open_run
     from loadkit.results.synthetic import SyntheticRun, write_synthetic_run
+    from loadkit.results.writer import read_manifest, write_manifest
 
     monkeypatch.setenv("ADMIN_KEY", "sesame")
     run_dir = write_synthetic_run(tmp_path / "run", SyntheticRun(duration_s=20.0))
     orders = int(open_run(run_dir).arrivals["order_id"].notna().sum())
     assert orders > 0
+    manifest = read_manifest(run_dir)
+    manifest["scenario"]["resolved"] = {"variables": [
+        ["quota", {"source": 500}], ["event", {"source": "e-1"}],
+        ["ticket", {"source": "{{ uuid() }}"}]]}  # fmt: skip
+    write_manifest(run_dir, manifest)
     probe = parse_probe({
         "name": "fig", "path": "/admin/good", "headers": {"X-Admin-Key": "{{ env.ADMIN_KEY }}"},
-        "expect": [f"{{{{ figures.orders == {orders} }}}}", "{{ figures.arrivals > 0 }}"],
+        "expect": [f"{{{{ figures.orders == {orders} }}}}", "{{ figures.arrivals > 0 }}",
+                   "{{ quota == 500 and event == 'e-1' }}"],
     })  # fmt: skip
     result = run_probes([probe], target, run_dir)[0]
     assert result.ok, result.failures
