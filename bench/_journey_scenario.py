@@ -13,6 +13,6 @@ personas:
               request:
                 path: /index.html
                 headers: {X-Visitor: "v{{ arrival_id }}"}
-              expect: {status: 200}
+              expect: {status: 200, text: loadkit bench}  # a body check, as real pages need
               capture: {_len: {header: Content-Length}}
 """

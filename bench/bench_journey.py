@@ -3,7 +3,8 @@
 * Throughput over HTTP: nginx (our own, pinned to core 0) serves a static file; the generator
   (pinned to core 1) runs USERS visitors that loop one GET with keep-alive, either from a
   hand-written loop (``visitor.http`` + ``visitor.record``) or from a compiled scenario
-  (``repeat`` + a request step with a templated header, ``expect`` and a capture). Rounds
+  (``repeat`` + a request step with a templated header, ``expect`` on the status and the body
+  text, a capture; redirect following on, as by default). Rounds
   alternate so machine noise hits both. Goal: scenario ≥ 0.9 × bare. On a shared machine the
   wall-clock rate swings with other load, so the generator's CPU time per request is reported
   too: requests per CPU-second is the rate one saturated core would reach.
@@ -47,13 +48,14 @@ class _Fake:
         self.arrival_id, self.persona, self.rng = 1, "looper", random.Random(1)
         self.scheduled_ns = time.time_ns()
         self.facts, self.vars = ArrivalFacts(), {}
-        self.result = HttpResult(status=200, headers={"Content-Length": "60"}, content=b"x" * 60)
+        body = b"<html><body>loadkit bench: a small static page</body></html>\n"
+        self.result = HttpResult(status=200, headers={"Content-Length": "60"}, content=body)
         self.n = 0
 
     def http(self, method: str, url: str, **kw: Any) -> Any:
         return self.result
 
-    def record(self, result: Any, outcome: Any, error: Any = None) -> None:
+    def record(self, result: Any, outcome: Any, error: Any = None, label: Any = None) -> None:
         self.n += 1
 
     def sleep(self, s: float) -> None:

@@ -256,11 +256,20 @@ def analyze(
 @click.option("--host", default=None, help="Target base URL (default: the scenario's host).")
 @click.option("--persona", default=None, help="Only this persona (default: one of each).")
 @_SEED
-def try_(scenario: Path, host: str | None, persona: str | None, seed: int | None) -> None:
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Multiply every wait (think, poll, backoff), e.g. 0.1 (default 1).",
+)
+def try_(
+    scenario: Path, host: str | None, persona: str | None, seed: int | None,
+    time_scale: float | None,
+) -> None:  # fmt: skip
     """Run one visitor of each persona and print every request, status, time and capture."""
     from loadkit.rehearsal import try_scenario
 
-    _finish(try_scenario(scenario, host, persona, seed))
+    _finish(try_scenario(scenario, host, persona, seed, time_scale=time_scale))
 
 
 @cli.command(name="import-har")

@@ -433,9 +433,19 @@ def merge_worker_folders(run_dir: Path, worker_dirs: Sequence[Path]) -> tuple[in
     return int(code), report.summary()
 
 
-def try_scenario(scenario: Path, host: str | None, persona: str | None, seed: int | None) -> int:
-    """One visitor of each persona, verbose, in a gevent child process."""
+def try_scenario(
+    scenario: Path,
+    host: str | None,
+    persona: str | None,
+    seed: int | None,
+    *,
+    time_scale: float | None = None,
+) -> int:
+    """One visitor of each persona, verbose, in a gevent child process; ``time_scale``
+    multiplies every wait."""
     argv = [sys.executable, "-m", "loadkit.runner.trial", str(scenario)]
+    if time_scale is not None:
+        argv += ["--time-scale", repr(time_scale)]
     if host:
         argv += ["--host", host]
     if persona:

@@ -17,6 +17,7 @@ import numpy as np
 
 from loadkit.analysis.failures import run_failures
 from loadkit.analysis.gates import evaluate_gates, scenario_facts, with_scenario
+from loadkit.analysis.journeys import journey_tables
 from loadkit.analysis.model import (
     Analysis,
     GateResult,
@@ -36,8 +37,17 @@ from loadkit.results.frames import funnel, generator_windows, queue_wait_s, requ
 from loadkit.results.reader import Run
 from loadkit.results.schema import REQUEST_SCHEMA, Outcome, RunStatus
 
-REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt")
-SELECTOR_COLUMNS = ("worker", "persona", "name", "method", "status")  # read only when selected
+REQUEST_COLUMNS = ("step", "intended_ns", "service_ms", "response_ms", "outcome", "attempt",
+                   "hop")  # fmt: skip
+SELECTOR_COLUMNS = (
+    "worker",
+    "persona",
+    "name",
+    "method",
+    "status",
+    "hop",
+    "label",
+)  # when selected
 ARRIVAL_COLUMNS = (
     "arrival_id",
     "persona",
@@ -47,6 +57,7 @@ ARRIVAL_COLUMNS = (
     "end_ns",
     "lateness_ms",
     "outcome",
+    "reason",
     "joined_ns",
     "admitted_ns",
     "queue_position",
@@ -54,6 +65,7 @@ ARRIVAL_COLUMNS = (
     "seats_bought",
     "order_id",
     "shop_ok_without_token",
+    "tickets_bought",
 )
 
 
@@ -70,7 +82,9 @@ def load_records(run: Run, thresholds: Sequence[Threshold] = ()) -> Records:
     """The columns the analyzer needs, with ``t_s`` (seconds after t0) added. Selector columns
     (persona, name, ...) are read only when a threshold selects on them."""
     selected = {key for th in thresholds for key, _ in th.selector}
-    columns = [*REQUEST_COLUMNS, *(c for c in SELECTOR_COLUMNS if c in selected)]
+    columns = list(
+        dict.fromkeys([*REQUEST_COLUMNS, *(c for c in SELECTOR_COLUMNS if c in selected)])
+    )
     if any(th.select("per") == "intent" for th in thresholds):
         columns = list(REQUEST_SCHEMA.names)  # folding attempts into intents reads them all
     requests = run.load_requests(columns)
@@ -218,7 +232,7 @@ def analyze(
         validity=validity,
         probes=tuple(probes),
         failures=run_failures(run, records.requests),
-        **tables(records, run.t0_ns, base_records),
+        **{**tables(records, run.t0_ns, base_records), **journey_tables(run, records.arrivals)},
     )
 
 

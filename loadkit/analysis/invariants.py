@@ -11,7 +11,14 @@ observed (arrival columns ``seats_bought``, ``shop_ok_without_token``, ``joined_
 * ``fifo[, max=1%][, slack=DUR]``: among visitors who joined at or after the on-sale and were
   admitted, taken in join order, the share of neighbours admitted in reverse order (by more
   than ``slack``; polling blurs when admission is *seen*) must be ≤ max.
-* ``retry_amplification[, max=2]``: requests per intent (all requests / first attempts) ≤ max.
+* ``retry_amplification[, max=2]``: requests per intent (all requests / first attempts) ≤ max;
+  redirect hops are part of their request, not extra requests.
+* ``quota, max=N``: tickets sold (each buyer's ``tickets_bought``, else the number of seats
+  in ``seats_bought``) ≤ N, the number on sale. Observed: tickets sold.
+
+An invariant whose facts no journey recorded (``no_oversell`` with no seat ids, ``quota``
+with neither quantities nor seats, ``admission_rate``/``fifo`` with no admissions) is **not
+applicable**: a no-data gate saying so, never a pass that checked nothing.
 """
 
 from __future__ import annotations
@@ -56,9 +63,19 @@ def _result(
     )
 
 
+def not_applicable(th: Threshold, why: str, limit: str) -> GateResult:
+    """A no-data gate for an invariant the target's records cannot show (``why``)."""
+    return _result(th, None, None, f"not applicable: {why}", limit, "", 0)
+
+
 def _no_oversell(th: Threshold, arrivals: pd.DataFrame) -> GateResult:
     bought = arrivals[["arrival_id", "seats_bought"]].dropna()
     seats = bought.explode("seats_bought").dropna()
+    if seats.empty:
+        return not_applicable(
+            th, "no visitor recorded seat ids (record: {seats_bought: ...}); for a shop "
+            "without numbered seats use invariant(quota, max=N)", "0 seats sold twice",
+        )  # fmt: skip
     per_seat = seats.groupby("seats_bought", observed=True)["arrival_id"].nunique()
     twice = per_seat[per_seat > 1]
     examples = ", ".join(f"{s} ({n} buyers)" for s, n in twice.head(5).items())
@@ -95,7 +112,8 @@ def _admission_rate(
     adm = arrivals["admitted_ns"].dropna().to_numpy(dtype=np.int64)
     limit = f"≤ {max_per_min:,.0f}/min (+{format_percent(tolerance)})"
     if adm.size == 0:
-        return _result(th, None, None, "no admissions recorded", limit, "", 0)
+        return not_applicable(th, "no visitor recorded an admission (record: {admitted: ...})",
+                              limit)  # fmt: skip
     minute = np.floor(((adm - t0_ns) / _NS - onsale_s) / 60.0).astype(np.int64)
     counts = np.bincount(minute - minute.min())
     busiest = int(counts.max())
@@ -138,6 +156,10 @@ def _fifo(th: Threshold, arrivals: pd.DataFrame, onsale_ns: int) -> GateResult:
     rate, n = fifo_inversion_rate(arrivals, onsale_ns, th.param("slack", 0.0))
     limit = f"≤ {format_percent(limit_rate)} inversions"
     if n == 0 and rate != rate:
+        if not arrivals["admitted_ns"].notna().any():
+            return not_applicable(
+                th, "no visitor recorded an admission (record: {admitted: ...})", limit
+            )
         return _result(th, None, None, "fewer than 2 admitted post-on-sale visitors", limit, "", 0)
     return _result(
         th,
@@ -150,8 +172,36 @@ def _fifo(th: Threshold, arrivals: pd.DataFrame, onsale_ns: int) -> GateResult:
     )
 
 
+def _seat_counts(series: pd.Series) -> np.ndarray:
+    """Seats in each arrival's list (0 when none)."""
+    if isinstance(series.dtype, pd.ArrowDtype):
+        return np.asarray(series.list.len().fillna(0).to_numpy(dtype=np.int64))
+    sized = series.map(lambda v: len(v) if hasattr(v, "__len__") else 0)
+    return np.asarray(sized.to_numpy(dtype=np.int64))
+
+
+def _quota(th: Threshold, arrivals: pd.DataFrame) -> GateResult:
+    quota = th.param("max", float("nan"))
+    limit = f"≤ {quota:,.0f} tickets"
+    tickets = arrivals["tickets_bought"]
+    counted = tickets.notna().to_numpy(dtype=bool)
+    quantities = tickets.fillna(0).to_numpy(dtype=np.int64)
+    per_buyer = np.where(counted, quantities, _seat_counts(arrivals["seats_bought"]))
+    buyers = int((per_buyer > 0).sum())
+    if buyers == 0 and not counted.any():
+        return not_applicable(
+            th, "no visitor recorded a purchase (record: {tickets_bought: N} or "
+            "{seats_bought: ...})", limit,
+        )  # fmt: skip
+    sold = int(per_buyer.sum())
+    return _result(th, sold > quota, float(sold), f"{sold:,} tickets sold", limit,
+                   f"{buyers:,} buyers; quota {quota:,.0f}", buyers)  # fmt: skip
+
+
 def _retry_amplification(th: Threshold, requests: pd.DataFrame) -> GateResult:
     limit_x = th.param("max", 2.0)
+    if "hop" in requests.columns:  # a redirect hop is part of its request, not a retry
+        requests = requests[requests["hop"].fillna(0).to_numpy() == 0]
     attempts = requests["attempt"].to_numpy()
     intents = int((attempts <= 1).sum())
     if intents == 0:
@@ -186,7 +236,9 @@ def evaluate_invariant(
         return _admission_rate(th, arrivals, onsale_offset_s, t0_ns)
     if name == "fifo":
         return _fifo(th, arrivals, onsale_ns)
+    if name == "quota":
+        return _quota(th, arrivals)
     return _retry_amplification(th, requests)
 
 
-__all__ = ["evaluate_invariant", "fifo_inversion_rate"]
+__all__ = ["evaluate_invariant", "fifo_inversion_rate", "not_applicable"]

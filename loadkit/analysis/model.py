@@ -100,7 +100,8 @@ class Analysis:
     Tables: ``steps`` (per step × phase, phase ``all`` for the whole run), ``windows`` (1 s
     windows per step), ``generator`` (1 s generator health), ``funnel``, ``hdr`` (percentile
     curves per step), ``comparison`` (with a baseline, else None); ``queue_wait_s`` holds the
-    join → admission waits.
+    join → admission waits; ``outcomes`` (how each persona's journeys ended, with reasons)
+    and ``labels`` (outcome labels given per persona and step), see ``analysis.journeys``.
     """
 
     run: RunInfo
@@ -119,6 +120,9 @@ class Analysis:
     # failed requests by status, error and step (analysis/failures.py); None: not computed
     failures: pd.DataFrame | None = None
     baseline_hdr: pd.DataFrame | None = None  # the baseline's ``hdr`` when compared with one
+    # per persona: outcome, reason, visitors, share; and step, label, requests (journeys.py)
+    outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    labels: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def exit_code(self) -> ExitCode:

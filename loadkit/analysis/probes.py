@@ -2,11 +2,15 @@
 
 A probe comes from the scenario's ``probes:`` list as a plain dict::
 
-    {name: invariants, path: /admin/invariants, headers: {X-Admin-Key: "${LOADKIT_DEMO_ADMIN_KEY}"},
-     expect: ["ok == true", "oversold == 0"]}       # or expect: {ok: true}
+    {name: invariants, path: /admin/invariants,
+     headers: {X-Admin-Key: "{{ env.LOADKIT_DEMO_ADMIN_KEY }}"},
+     expect: ["ok == true", "oversold == 0", "{{ body.orders == figures.orders }}"]}
 
-``url`` (absolute) or ``path`` (joined to the target URL) is required. ``${VAR}`` in header
-values is read from the environment at run time (so keys stay out of scenario files).
+``url`` (absolute) or ``path`` (joined to the target URL) is required. ``{{ env.NAME }}`` in
+header values is read from the environment at run time (so keys stay out of scenario files);
+an ``expect`` item in ``{{ }}`` is an expression over the answer, the environment and the
+run's figures (``loadkit.analysis.probe_expect``); ``path op value`` items and the
+``{path: value}`` mapping still work.
 ``run_probes`` executes them with the standard library (no gevent) and writes each answer to
 ``RUN_DIR/analysis/probes/<name>.json``; header values are never written.
 
@@ -27,15 +31,23 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import SplitResult, urlsplit
 
 from loadkit.analysis.model import GateKind, GateResult, GateStatus
+from loadkit.analysis.probe_expect import (
+    ExprExpectation,
+    Scope,
+    env_vars,
+    run_figures,
+    scenario_variables,
+    template,
+)
 from loadkit.errors import InputError, Location, TargetError
 from loadkit.hosts import check_url
-from loadkit.scenario import ProbeSpec
+from loadkit.scenario import EvalError, ProbeSpec, Template
 from loadkit.units import parse_duration_s
 
 _EXPECT_RE = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
@@ -54,8 +66,8 @@ class Expectation:
     op: str
     value: Any
 
-    def check(self, answer: Any) -> str | None:
-        """None when it holds, else what was wrong."""
+    def check(self, answer: Any, context: Mapping[str, Any] | None = None) -> str | None:
+        """None when it holds, else what was wrong (``context`` is not used here)."""
         node = answer
         for part in self.path.split("."):
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -86,8 +98,14 @@ class Probe:
     name: str
     url: str  # absolute, or a path joined to the target URL
     headers: tuple[tuple[str, str], ...] = ()
-    expect: tuple[Expectation, ...] = ()
+    expect: tuple[Expectation | ExprExpectation, ...] = ()
     timeout_s: float = 5.0
+    # the header values compiled as templates ({{ env.NAME }})
+    templates: tuple[tuple[str, Template], ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def needs_figures(self) -> bool:
+        return any(isinstance(e, ExprExpectation) for e in self.expect)
 
 
 @dataclass(frozen=True)
@@ -116,12 +134,15 @@ class ProbeResult:
         )
 
 
-def _expectation(item: Any, loc: Location | None) -> Expectation:
+def _expectation(item: Any, loc: Location | None) -> Expectation | ExprExpectation:
+    if isinstance(item, str) and "{{" in item:
+        return ExprExpectation(item, template(item, "probe expectation", loc))
     if not isinstance(item, str) or not (m := _EXPECT_RE.match(item)):
         raise InputError(
             f"bad probe expectation {item!r}",
             location=loc,
-            hint="Write it as 'path op value', e.g. \"ok == true\".",
+            hint="Write it as 'path op value', e.g. \"ok == true\", or as an expression, "
+            'e.g. "{{ body.orders == figures.orders }}".',
         )
     raw = m.group(3)
     try:
@@ -157,7 +178,12 @@ def parse_probe(data: Mapping[str, Any], location: Location | None = None) -> Pr
     headers = data.get("headers") or {}
     if not isinstance(headers, Mapping):
         raise InputError(f"probe '{name}': headers must be a mapping", location=location)
+    templates = tuple(
+        (str(k), template(str(v), f"probe '{name}' header {k}", location))
+        for k, v in headers.items()
+    )
     expect = data.get("expect") or ()
+    items: list[Expectation | ExprExpectation]
     if isinstance(expect, Mapping):
         items = [Expectation(str(k), "==", v) for k, v in expect.items()]
     elif isinstance(expect, list | tuple):
@@ -180,13 +206,12 @@ def parse_probe(data: Mapping[str, Any], location: Location | None = None) -> Pr
         tuple((str(k), str(v)) for k, v in headers.items()),
         tuple(items),
         timeout_s,
+        templates,
     )
 
 
-def _expand(value: str) -> str:
-    return re.sub(
-        r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ.get(m.group(1), ""), value
-    )
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def is_absolute(url: str) -> bool:
@@ -288,8 +313,16 @@ def _read_capped(stream: Any, deadline: float) -> bytes | None:
     return b"".join(chunks)
 
 
-def execute_probe(probe: Probe, target_url: str, allow_hosts: Sequence[str] = ()) -> ProbeResult:
-    """GET the probe's URL and check its expectations, within about ``probe.timeout_s``.
+def execute_probe(
+    probe: Probe,
+    target_url: str,
+    allow_hosts: Sequence[str] = (),
+    figures: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> ProbeResult:
+    """GET the probe's URL and check its expectations, within about ``probe.timeout_s``;
+    ``figures`` are the run's (``probe_expect.run_figures``) and ``variables`` its scenario's
+    constants, for expression expectations.
 
     Never raises for a refused URL, a network error or a bad answer: the result says why.
     """
@@ -298,10 +331,16 @@ def execute_probe(probe: Probe, target_url: str, allow_hosts: Sequence[str] = ()
         check_url(url, allow_hosts, what="probe url")
     except TargetError as exc:
         return ProbeResult(probe.name, url, 0, (), None, f"refused: {exc}")
-    headers = {k: _expand(v) for k, v in probe.headers}
+    readers = [t for _k, t in probe.templates]
+    readers += [e.compiled for e in probe.expect if isinstance(e, ExprExpectation)]
+    env = env_vars(readers, os.environ)
+    try:
+        headers = {k: _text(t.render(Scope(env))) for k, t in probe.templates}
+    except EvalError as exc:
+        return ProbeResult(probe.name, url, 0, (), None, f"refused: a header: {exc}")
     broken = [k for k, v in headers.items() if any(c in v for c in "\r\n\0")]
     if broken:  # http.client would refuse it with the value (a secret) in its message
-        error = f"refused: header {broken[0]} holds a line break or NUL once ${{VAR}} is read"
+        error = f"refused: header {broken[0]} holds a line break or NUL once {{{{ env }}}} is read"
         return ProbeResult(probe.name, url, 0, (), None, error)
     deadline = time.monotonic() + probe.timeout_s
     try:
@@ -326,7 +365,8 @@ def execute_probe(probe: Probe, target_url: str, allow_hosts: Sequence[str] = ()
         answer = json.loads(body.decode("utf-8") or "null")
     except (UnicodeDecodeError, ValueError, RecursionError):
         return ProbeResult(probe.name, url, status, ("the answer is not JSON",), None)
-    failures = tuple(f for e in probe.expect if (f := e.check(answer)) is not None)
+    context = {**(variables or {}), "status": status, "figures": dict(figures or {}), **env}
+    failures = tuple(f for e in probe.expect if (f := e.check(answer, context)) is not None)
     if not 200 <= status < 300:
         failures = (f"HTTP {status}", *failures)
     return ProbeResult(probe.name, url, status, failures, answer)
@@ -342,9 +382,12 @@ def run_probes(
 
     ``allow_hosts`` is the scenario's allow-list (loopback is always allowed)."""
     out_dir = Path(run_dir) / "analysis" / "probes"
+    needed = any(p.needs_figures for p in probes)
+    figures = run_figures(run_dir) if needed else None
+    variables = scenario_variables(run_dir) if needed else None
     results = []
     for probe in probes:
-        result = execute_probe(probe, target_url, allow_hosts)
+        result = execute_probe(probe, target_url, allow_hosts, figures, variables)
         out_dir.mkdir(parents=True, exist_ok=True)
         record = {
             "name": result.name,

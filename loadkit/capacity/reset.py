@@ -1,7 +1,7 @@
 """Send the scenario's ``reset:`` request (standard library, no gevent) between probes.
 
 The URL obeys the allow-list (``loadkit.hosts``), like load and probes; redirects are not
-followed (a reset that redirects is reported, not chased); header values read ``${VAR}`` from
+followed (a reset that redirects is reported, not chased); header values read ``{{ env.NAME }}`` from
 the environment now and are never written anywhere.
 """
 
@@ -13,11 +13,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 
+from loadkit.analysis.probe_expect import Scope
 from loadkit.errors import TargetError
 from loadkit.hosts import check_url
-from loadkit.scenario import ResetSpec
-
-_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from loadkit.scenario import ResetSpec, compile_template
 
 
 def reset_url(spec: ResetSpec, target_url: str) -> str:
@@ -46,17 +45,17 @@ def send_reset(
     env_defaults: Mapping[str, str | None] | None = None,
 ) -> str | None:
     """Send the reset; None when the target answered 2xx, else what went wrong (one line).
-    ``${VAR}`` reads the environment, else ``env_defaults`` (the scenario's ``env:``).
+    ``{{ env.NAME }}`` reads the environment, else ``env_defaults`` (the scenario's ``env:``).
     Raises ``TargetError`` when the URL is not allowed."""
     url = check_reset(spec, target_url, allow_hosts)
     defaults = env_defaults or {}
-
-    def var(m: re.Match[str]) -> str:
-        return os.environ.get(m.group(1)) or defaults.get(m.group(1)) or ""
-
-    headers = {k: _VAR_RE.sub(var, v) for k, v in spec.headers}
+    headers = {}
+    for key, value in spec.headers:
+        compiled = compile_template(value)
+        env = {f"env.{n}": os.environ.get(n) or defaults.get(n) or "" for n in compiled.env}
+        headers[key] = str(compiled.render(Scope(env)))
     if any(c in v for v in headers.values() for c in "\r\n\0"):
-        raise TargetError("a reset header holds a line break or NUL once ${VAR} is read")
+        raise TargetError("a reset header holds a line break or NUL once {{ env }} is read")
     data = spec.body.encode() if spec.body is not None else None
     if data is not None and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"

@@ -34,6 +34,7 @@ from loadkit.gates.model import (
     INVARIANTS,
     LATENCY_KINDS,
     PER_VALUES,
+    RATIO_KINDS,
     SELECTOR_KEYS,
     Comparison,
     Stat,
@@ -52,6 +53,7 @@ _SIMPLE_STATS = {
     "count": StatKind.COUNT,
     "drops": StatKind.DROPS,
     "drop_rate": StatKind.DROP_RATE,
+    "share": StatKind.SHARE,
 }
 STAT_NAMES = (
     "p(N)",
@@ -260,7 +262,7 @@ def _limit(p: _Parser, stat: Stat, regression: bool) -> tuple[float, str]:
         what = "a change such as 10% (negative: an improvement is required)"
         value, raw, _ = p.value(what, parse_fraction, negative=True)
         return value, raw
-    if stat.kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
+    if stat.kind in RATIO_KINDS:
         value, raw, at = p.value("a percentage such as 1% or 0.5%", parse_fraction)
         if value > 1.0:
             raise p.fail(f"'{raw}' is more than 100%", "a percentage between 0% and 100%", at)
@@ -384,11 +386,13 @@ def _invariant(p: _Parser, fields: dict[str, object]) -> None:
             "tolerance": parse_fraction,
             "slack": parse_duration_s,
         }[key]
-        if name == "retry_amplification":
+        if name in ("retry_amplification", "quota"):
             convert = float
         params.append((key, p.value(f"a value for {key}", convert)[0]))
     if name == "admission_rate" and "max" not in dict(params):
         raise p.fail("admission_rate needs the declared rate", "max=RATE, e.g. max=600/min")
+    if name == "quota" and "max" not in dict(params):
+        raise p.fail("quota needs the number of tickets on sale", "max=N, e.g. max=500")
     p.expect(")", "')' to close invariant(...)")
     fields.update(
         invariant=name, params=tuple(params), op=Comparison.EQ, value=0.0, value_text="holds"

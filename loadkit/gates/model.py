@@ -21,6 +21,7 @@ class StatKind(StrEnum):
     COUNT = "count"  # number of requests
     DROPS = "drops"  # number of dropped arrivals
     DROP_RATE = "drop_rate"  # fraction of arrivals dropped
+    SHARE = "share"  # fraction of started arrivals matching the selector (reason=, outcome=)
     INVARIANT = "invariant"
 
 
@@ -47,8 +48,13 @@ class Comparison(StrEnum):
 LATENCY_KINDS = (StatKind.RESPONSE, StatKind.SERVICE, StatKind.LATENESS)
 # Stats that are a value *of* samples (a percentile, a share): they need a minimum sample count.
 # Counts and rates are totals: an empty window is 0, never "no data".
-SAMPLED_KINDS = (*LATENCY_KINDS, StatKind.ERROR_RATE, StatKind.DROP_RATE)
-SELECTOR_KEYS = ("step", "name", "persona", "method", "outcome", "status", "worker", "per")
+# Stats that are a fraction (limits are percentages).
+RATIO_KINDS = (StatKind.ERROR_RATE, StatKind.DROP_RATE, StatKind.SHARE)
+SAMPLED_KINDS = (*LATENCY_KINDS, *RATIO_KINDS)
+SELECTOR_KEYS = ("step", "name", "persona", "method", "outcome", "status", "worker", "hop",
+                 "label", "reason", "per")  # fmt: skip
+# Keys only arrival records have: a gate selecting on them counts arrivals.
+ARRIVAL_KEYS = ("reason",)
 # per=request (default): one sample per attempt; per=intent: one per intent, attempts folded
 PER_VALUES = ("request", "intent")
 INVARIANTS: dict[str, tuple[str, ...]] = {  # name → accepted parameters
@@ -57,6 +63,7 @@ INVARIANTS: dict[str, tuple[str, ...]] = {  # name → accepted parameters
     "admission_rate": ("max", "tolerance"),
     "fifo": ("max", "slack"),
     "retry_amplification": ("max",),
+    "quota": ("max",),
 }
 
 
@@ -154,8 +161,10 @@ class Threshold:
 
 
 __all__ = [
+    "ARRIVAL_KEYS",
     "INVARIANTS",
     "LATENCY_KINDS",
+    "RATIO_KINDS",
     "SAMPLED_KINDS",
     "SELECTOR_KEYS",
     "Comparison",

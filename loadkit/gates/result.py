@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from loadkit.gates.model import LATENCY_KINDS, StatKind
+from loadkit.gates.model import LATENCY_KINDS, RATIO_KINDS, StatKind
 from loadkit.units import format_ms, format_percent, format_rate
 
 
@@ -77,7 +77,7 @@ def format_value(kind: StatKind, value: float | None, *, relative: bool = False)
     """Human form of a value in the stat's canonical unit."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if relative or kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
+    if relative or kind in RATIO_KINDS:
         return format_percent(value)
     if kind in LATENCY_KINDS:
         return format_ms(value)

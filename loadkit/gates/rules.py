@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from loadkit.errors import did_you_mean
 from loadkit.gates.language import GLOB_CHARS, caret_error
-from loadkit.gates.model import SAMPLED_KINDS, StatKind, Threshold
+from loadkit.gates.model import ARRIVAL_KEYS, SAMPLED_KINDS, StatKind, Threshold
 from loadkit.profiles import Phase
 from loadkit.results.frames import AFTER_PHASES
 from loadkit.results.schema import ArrivalOutcome, Outcome
@@ -40,7 +40,9 @@ def min_samples(th: Threshold) -> int:
 def on_arrivals(th: Threshold) -> bool:
     """True when ``th`` is judged on arrival records (lateness, drops, dropped-arrival rate)."""
     kind = th.stat.kind
-    if kind in (StatKind.LATENESS, StatKind.DROPS, StatKind.DROP_RATE):
+    if kind in (StatKind.LATENESS, StatKind.DROPS, StatKind.DROP_RATE, StatKind.SHARE):
+        return True
+    if any(key in ARRIVAL_KEYS for key, _ in th.selector):  # count{reason=...}
         return True
     return kind is StatKind.RATE and th.select("outcome") in _ARRIVAL_OUTCOMES
 

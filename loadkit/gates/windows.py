@@ -47,6 +47,8 @@ def per_group(
     outcome_hit = selection_mask(frame, [("outcome", wanted)]) if wanted else None
     if kind in LATENCY_KINDS:
         return _latency(th, frame, codes, n, base, outcome_hit, ranked)
+    if kind is StatKind.SHARE:
+        return _share(th, frame, codes, n)
     if kind in (StatKind.ERROR_RATE, StatKind.DROP_RATE):
         if kind is StatKind.DROP_RATE:
             bad = (frame["outcome"] == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
@@ -63,6 +65,20 @@ def per_group(
     counts = np.bincount(codes[hit], minlength=n)
     values = counts / seconds if kind is StatKind.RATE else counts.astype(float)
     return values, counts
+
+
+def _share(
+    th: Threshold, frame: pd.DataFrame, codes: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Arrivals matching the whole selector ÷ started arrivals of its persona/worker (dropped
+    ones count only when the selector asks for ``outcome=dropped``)."""
+    scope = selection_mask(frame, [(k, v) for k, v in th.selector if k in ("persona", "worker")])
+    if th.select("outcome") != ArrivalOutcome.DROPPED.value:
+        scope &= (frame["outcome"] != ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
+    hit = scope & selection_mask(frame, th.selector)
+    total = np.bincount(codes[scope], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.bincount(codes[hit], minlength=n) / total, total
 
 
 def _latency(

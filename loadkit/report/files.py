@@ -4,7 +4,8 @@
 ``reasons``, ``run_id``, ``status``, ``partial``, ``partial_reasons``, ``gates`` (text, kind,
 status, observed, observed_text, limit, limit_text, location — the gate's own file:line:col —,
 samples judged, warn, no_data_reason, breaches, windows), ``validity`` (valid, checks),
-``report_schema``.
+``funnel`` (stage, visitors, of_previous, of_arrived), ``outcomes`` (persona, outcome, reason,
+visitors, share), ``labels`` (persona, step, label, requests), ``report_schema``.
 ``junit.xml``: one ``<testcase>`` per gate, then one for the verdict, so a CI that reads JUnit
 goes red exactly when the exit code is not 0: failed gates carry ``<failure>``, gates without
 data ``<error>`` (``<skipped>`` when ``as warn``); the verdict case carries ``<failure>`` for
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.analysis import Analysis, GateResult, GateStatus, Verdict
+from loadkit.report import journeys
 from loadkit.report.plots import render_plots
 from loadkit.report.text import (
     breach_text,
@@ -80,6 +82,7 @@ def verdict_json(analysis: Analysis) -> dict[str, Any]:
         "partial": analysis.run.partial,
         "partial_reasons": list(analysis.run.partial_reasons),
         "gates": [_gate_json(g) for g in analysis.gates],
+        **journeys.journeys_json(analysis),
         "validity": {
             "valid": analysis.validity.valid,
             "checks": [
@@ -252,6 +255,7 @@ def report_html(analysis: Analysis, plots: dict[str, bytes]) -> str:
                 ],
             ),
         ]
+    parts += journeys.html_parts(analysis, _html_table)
     if len(analysis.funnel):  # none on a Locust CSV
         parts += [
             "<h2>Funnel</h2>",

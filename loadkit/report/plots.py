@@ -188,7 +188,7 @@ def plot_funnel(analysis: Analysis) -> bytes:
         ax.text(n, yi, label, va="center", fontsize=8)
     ax.set_yticks(y, list(f["stage"]))
     ax.set_xlabel("visitors")
-    ax.set_title("Funnel: arrived → joined → admitted → held → paid")
+    ax.set_title("Funnel: " + " → ".join(str(s) for s in f["stage"]))  # the scenario's stages
     return _png(fig)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from loadkit.analysis import Analysis, GateResult, GateStatus, Verdict
+from loadkit.report import journeys
 from loadkit.results.frames import AFTER_PHASES
 from loadkit.units import format_duration, format_ms, format_percent, format_rate
 
@@ -174,6 +175,7 @@ def render_terminal(analysis: Analysis) -> str:
     f = analysis.funnel
     if len(f):  # a Locust CSV has no journeys, so no funnel
         out += ["", "funnel  " + " → ".join(f"{r.stage} {int(r.visitors):,}" for r in _records(f))]
+    out += journeys.terminal_lines(analysis, _table)
     return "\n".join(out) + "\n"
 
 
@@ -274,6 +276,7 @@ def render_markdown(analysis: Analysis) -> str:
                 ],
             ),
         )
+    out += journeys.markdown_lines(analysis, _md_table)
     if len(analysis.funnel):  # none on a Locust CSV
         out += _details(
             "Funnel",

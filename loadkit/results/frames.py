@@ -289,7 +289,8 @@ def selection_mask(
             allowed = [i for i, c in enumerate(cats) if fnmatch.fnmatchcase(c, pattern)]
             mask &= np.isin(col.cat.codes.to_numpy(), allowed)
         else:
-            text = col.astype(str).to_numpy()
+            # a null (a reason an arrival that completed lacks) matches nothing but "" globs
+            text = (col.fillna("") if col.hasnans else col).astype(str).to_numpy()
             mask &= (
                 np.array([fnmatch.fnmatchcase(v, pattern) for v in text], dtype=bool)
                 if any(ch in pattern for ch in "*?[")

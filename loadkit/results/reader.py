@@ -35,6 +35,7 @@ from loadkit.profiles import Phase
 from loadkit.results.manifest_check import check_manifest_types
 from loadkit.results.schema import (
     ARRIVAL_SCHEMA,
+    CONSTANT_FILL,
     INTENT_FILL,
     MANIFEST_NAME,
     RECORDS_DIR,
@@ -303,7 +304,8 @@ class Run:
     def load_requests(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Request records (``REQUEST_SCHEMA`` columns, or only ``columns``) as a DataFrame.
 
-        A column older runs lack (``INTENT_FILL``) is filled from the column that stands in.
+        A column older runs lack is filled from the column that stands in (``INTENT_FILL``)
+        or with a constant (``CONSTANT_FILL``: ``hop`` 0); ``label`` stays null.
         """
         names = list(columns) if columns is not None else list(REQUEST_SCHEMA.names)
         extra = [f for c, f in INTENT_FILL.items() if c in names and f not in names]
@@ -317,6 +319,12 @@ class Run:
                 i = table.schema.get_field_index(column)
                 filled = pc.coalesce(table.column(column), table.column(fill))
                 table = table.set_column(i, column, filled)
+        for column, constant in CONSTANT_FILL.items():
+            if column in names and table.column(column).null_count:
+                i = table.schema.get_field_index(column)
+                field = table.schema.field(i)
+                filled = table.column(column).fill_null(pa.scalar(constant, field.type))
+                table = table.set_column(i, field, filled)
         frame: pd.DataFrame = table.drop_columns(extra).to_pandas()
         return frame
 

@@ -78,10 +78,20 @@ REQUEST_SCHEMA = pa.schema(
         # outside retries); (arrival_id, step, name, intent_ns) names one intent. Absent from
         # runs written before it existed: readers fill it with intended_ns (INTENT_FILL)
         ("intent_ns", pa.int64()),
+        # a redirect chain's hop: 0 for the request the step sent, 1.. for each redirect
+        # followed. Hops keep the step, name, attempt and intent_ns of the request that started
+        # the chain, so (arrival_id, step, name, intent_ns) still names one intent. Absent from
+        # older runs: readers fill 0 (CONSTANT_FILL)
+        ("hop", pa.int16()),
+        # the outcome label the scenario gave this answer (``outcomes: {403: csrf_refused}``, an
+        # ``expect`` check's ``label``); null when it has none. Absent from older runs: null
+        ("label", pa.dictionary(pa.int32(), pa.string())),
     ]
 )
 # request columns a reader may find missing in older runs, and the column that stands in
 INTENT_FILL = {"intent_ns": "intended_ns"}
+# request columns a reader may find missing in older runs, and the value that stands in
+CONSTANT_FILL = {"hop": 0}
 
 ARRIVAL_SCHEMA = pa.schema(
     [
@@ -107,6 +117,9 @@ ARRIVAL_SCHEMA = pa.schema(
         ("seats_bought", pa.list_(pa.string())),
         ("order_id", pa.string()),
         ("shop_ok_without_token", pa.int32()),  # shop 2xx answers received with no token sent
+        # tickets bought (``record: {tickets_bought: N}``, added up); null when never recorded
+        # (a general-admission shop has quantities, not seat ids). Absent from older runs: null
+        ("tickets_bought", pa.int32()),
     ]
 )
 
@@ -138,6 +151,7 @@ MANIFEST_KEYS = {
 __all__ = [
     "ANALYSIS_DIR",
     "ARRIVAL_SCHEMA",
+    "CONSTANT_FILL",
     "INTENT_FILL",
     "MANIFEST_KEYS",
     "MANIFEST_NAME",

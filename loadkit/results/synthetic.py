@@ -126,6 +126,10 @@ class SyntheticRun:
     segments_per_worker: int = 2
     thresholds: tuple[str, ...] = ()
     gaps: tuple[tuple[float, float], ...] = ()  # [start_s, end_s): no arrival is scheduled
+    # (reason, fraction): that share of started arrivals ends abandoned with that reason
+    leave_reasons: tuple[tuple[str, float], ...] = ()
+    seat_ids: bool = True  # False: buyers record no seat ids (a general-admission shop)
+    tickets_per_order: int = 0  # > 0: each buyer records tickets_bought = this
 
     def phase_spans(self) -> tuple[tuple[str, float, float], ...]:
         if self.phases is not None:
@@ -237,6 +241,8 @@ def _requests(spec: SyntheticRun, arr: dict[str, np.ndarray], rng: np.random.Gen
         "bytes": pa.array(np.full(step.size, 512, dtype=np.int64)),
         "attempt": pa.array(attempt[order], pa.int16()),
         "intent_ns": pa.array(intent[order]),
+        "hop": pa.array(np.zeros(step.size, dtype=np.int16)),
+        "label": pa.array(np.full(step.size, None, dtype=object), pa.string()).dictionary_encode(),
     }
     return pa.Table.from_pydict(cols, schema=REQUEST_SCHEMA)
 
@@ -292,9 +298,13 @@ def _funnel_columns(
         "queue_position": nullable(position),
         "token_id": [f"t-{k}" if admitted_ns[k] >= 0 else None for k in range(n)],
         "seats_held": [[f"A-{k}"] if k in held else None for k in range(n)],
-        "seats_bought": [bought.get(k) for k in range(n)],
+        "seats_bought": [bought.get(k) if spec.seat_ids else None for k in range(n)],
         "order_id": [f"o-{k}" if k in bought else None for k in range(n)],
         "shop_ok_without_token": list(no_token.tolist()),
+        "tickets_bought": [
+            spec.tickets_per_order if k in bought and spec.tickets_per_order else None
+            for k in range(n)
+        ],
     }
 
 
@@ -305,6 +315,15 @@ def _arrival_table(
     actual = arr["scheduled_ns"] + (arr["lateness_ms"] * 1e6).astype(np.int64)
     journey_ns = int((sum(s.gap_s for s in spec.steps) + 1.0) * _NS)
     outcome = np.where(dropped, list(ArrivalOutcome).index(ArrivalOutcome.DROPPED), 0)
+    reason = np.full(dropped.size, None, dtype=object)
+    reason[dropped] = "in-flight cap"
+    started = np.flatnonzero(~dropped)
+    at = 0
+    for text, fraction in spec.leave_reasons:  # consecutive started arrivals, in id order
+        chosen = started[at : at + round(fraction * started.size)]
+        at += chosen.size
+        reason[chosen] = text
+        outcome[chosen] = list(ArrivalOutcome).index(ArrivalOutcome.ABANDONED)
     cols: dict[str, object] = {
         "arrival_id": pa.array(arr["arrival_id"]),
         "persona": _dict_array(arr["persona"], [p for p, _ in spec.personas]),
@@ -315,7 +334,7 @@ def _arrival_table(
         "end_ns": pa.array(actual + journey_ns, mask=dropped),
         "lateness_ms": pa.array(arr["lateness_ms"], mask=dropped),
         "outcome": _dict_array(outcome.astype(np.int32), [o.value for o in ArrivalOutcome]),
-        "reason": pa.array(["in-flight cap" if d else None for d in dropped.tolist()], pa.string()),
+        "reason": pa.array(reason.tolist(), pa.string()),
         "last_step": pa.array(
             [None if d else spec.steps[-1].name for d in dropped.tolist()], pa.string()
         ),

@@ -58,6 +58,7 @@ def _facts_fields(facts: Any) -> Row:
         [str(s) for s in bought] if bought else None,
         get("order_id"),
         get("shop_ok_without_token"),
+        get("tickets_bought"),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 MAX_ERROR_CHARS = 300
 REDACTED = "[redacted]"
@@ -20,7 +21,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # JSON or query fields holding secrets
     (
         re.compile(
-            r"(?i)\b((?:access_|refresh_|id_)?token|password|passwd|secret|session(?:id)?)"
+            r"(?i)\b((?:access_|refresh_|id_)?token|password|passwd|secret|session(?:id)?"
+            r"|[\w-]*(?:csrf|xsrf)[\w-]*|authenticity_token|__requestverificationtoken)"
             r"(\"?'?\s*[:=]\s*\"?'?)[^\"'&\s,;}]+"
         ),
         rf"\1\2{REDACTED}",
@@ -28,6 +30,19 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),  # JWTs
     (re.compile(r"(?i)(\w+://)[^/\s:@]+:[^/\s@]*@"), rf"\1{REDACTED}@"),  # user:pass@ in URLs
 )
+
+
+MIN_SECRET_CHARS = 4  # shorter values ("1", "yes") would blot out ordinary text
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret value (a captured CSRF token, anything
+    captured with ``secret: true``) replaced by ``[redacted]``; values shorter than
+    ``MIN_SECRET_CHARS`` are left alone."""
+    for value in secrets:
+        if len(value) >= MIN_SECRET_CHARS and value in text:
+            text = text.replace(value, REDACTED)
+    return text
 
 
 def redact(text: str, *, max_chars: int = MAX_ERROR_CHARS) -> str:
@@ -39,4 +54,4 @@ def redact(text: str, *, max_chars: int = MAX_ERROR_CHARS) -> str:
     return text
 
 
-__all__ = ["MAX_ERROR_CHARS", "REDACTED", "redact"]
+__all__ = ["MAX_ERROR_CHARS", "MIN_SECRET_CHARS", "REDACTED", "redact", "scrub"]

@@ -23,6 +23,7 @@ from loadkit.runner.journey import (
     VisitorProtocol,
     compile_scenario,
 )
+from loadkit.runner.redact import REDACTED, redact, scrub
 from loadkit.scenario.models import ScenarioSettings
 
 _HIDDEN = {"status", "outcome", "persona", "arrival_id"}
@@ -35,9 +36,10 @@ def _short(value: Any) -> str:
 
 
 def _shown(name: str, value: Any) -> str:
-    """``name=value`` for the terminal, with tokens and credentials redacted."""
-    from loadkit.runner.redact import redact
-
+    """``name=value`` for the terminal, with tokens and credentials redacted (the whole value
+    when the name itself says it is a secret, e.g. ``csrf_token``, ``session``)."""
+    if redact(f"{name}=x") != f"{name}=x":
+        return f"{name}={REDACTED}"
     return redact(f"{name}={_short(value) if not isinstance(value, str) else value}",
                   max_chars=_MAX_VALUE + len(name) + 1)  # fmt: skip
 
@@ -45,37 +47,61 @@ def _shown(name: str, value: Any) -> str:
 class TraceVisitor:
     """Wraps a real visitor: same behaviour, plus a line per request and per wait."""
 
-    def __init__(self, inner: Any, out: TextIO, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        out: TextIO,
+        time_scale: float = 1.0,
+        secret_vars: frozenset[str] = frozenset(),
+    ) -> None:
         self.inner = inner
         self.out = out
         self.time_scale = time_scale
+        self.secret_vars = secret_vars
         self.arrival_id: int = inner.arrival_id
         self.persona: str = inner.persona
         self.scheduled_ns: int = inner.scheduled_ns
         self.rng = inner.rng
         self.facts = inner.facts
         self.vars: dict[str, Any] = inner.vars
-        self._pending: tuple[str, str, str] = ("", "", "")
+        self._pending: tuple[str, str, str, int] = ("", "", "", 0)
         self._seen: dict[str, Any] = {}
 
     def http(self, method: str, url_or_path: str, **kw: Any) -> HttpResult:
         result: HttpResult = self.inner.http(method, url_or_path, **kw)
-        self._pending = (kw["step"], method, url_or_path)
+        self._pending = (kw["step"], method, url_or_path, kw.get("hop", 0))
         self._seen = dict(self.vars)  # captures run after this, before record()
         return result
 
-    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None:
-        self.inner.record(result, outcome, error)
-        step, method, url = self._pending
+    def record(
+        self,
+        result: HttpResult,
+        outcome: Outcome,
+        error: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.inner.record(result, outcome, error, label)
+        step, method, url, hop = self._pending
         status = str(result.status) if result.status else "---"
+        if hop:
+            step = f"  ↳ redirect {hop}"
+        shown_label = f" [{label}]" if label else ""
         line = f"  {step:<18} {method:<6} {url:<40} {status:>3} {result.service_ms:8.1f}ms"
-        line += f"  {outcome.value}" + (f": {error}" if error else "")
-        print(line, file=self.out)
+        line += f"  {outcome.value}{shown_label}" + (f": {error}" if error else "")
+        print(self._hide(line), file=self.out)
         changed = {k: v for k, v in self.vars.items()
                    if k not in _HIDDEN and self._seen.get(k, _NO) != v}  # fmt: skip
         if changed:
-            shown = ", ".join(_shown(k, v) for k, v in changed.items())
-            print(f"  {'':<18} captured {shown}", file=self.out)
+            shown = ", ".join(
+                f"{k}={REDACTED}" if k in self.secret_vars else _shown(k, v)
+                for k, v in changed.items()
+            )
+            print(f"  {'':<18} captured {self._hide(shown)}", file=self.out)
+
+    def _hide(self, text: str) -> str:
+        """``text`` without the values of secret variables, credentials or tokens."""
+        values = [str(self.vars[k]) for k in self.secret_vars if self.vars.get(k) is not None]
+        return redact(scrub(text, values), max_chars=4 * len(text) + 100)  # never clipped
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -86,6 +112,9 @@ class TraceVisitor:
 
     def now_ns(self) -> int:
         return int(self.inner.now_ns())
+
+    def url_of(self, url_or_path: str) -> str:
+        return str(self.inner.url_of(url_or_path))
 
     def cookie(self, name: str) -> str | None:
         value: str | None = self.inner.cookie(name)
@@ -130,7 +159,8 @@ def run_trial(
     for arrival_id, p in enumerate(chosen):
         print(f"persona {p.name} (arrival {arrival_id})", file=out)
         inner = make_visitor(arrival_id, p.name)
-        visitor = TraceVisitor(inner, out, time_scale)
+        secrets: frozenset[str] = getattr(compiled, "secret_vars", frozenset())  # stand-ins lack it
+        visitor = TraceVisitor(inner, out, time_scale, secrets)
         try:
             end = p.run(visitor)
         except Exception as exc:  # as in a run: this journey fails, with the reason, no traceback
@@ -140,8 +170,9 @@ def run_trial(
             if close is not None:
                 close()
         reason = f": {end.reason}" if end.reason else ""
-        print(f"  → {end.outcome.value}{reason} (last step {end.last_step or '-'}); "
-              f"facts: {_facts_text(visitor.facts)}", file=out)  # fmt: skip
+        print(visitor._hide(f"  → {end.outcome.value}{reason} (last step "
+                            f"{end.last_step or '-'}); facts: {_facts_text(visitor.facts)}"),
+              file=out)  # fmt: skip
         ends.append((p.name, end))
     return ends
 

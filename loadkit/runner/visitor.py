@@ -9,6 +9,11 @@ stats, which loadkit does not use (raw records are the truth). See BENCHMARKS.md
 Hot-path contract: ``http`` + ``record`` cost a few microseconds beyond the network I/O;
 ``record`` appends one tuple to the recorder's list and nothing else.
 
+Redirects: the journey follows them (``compile_request``), calling ``http`` once per hop with
+``hop`` >= 1, after checking the hop's host against the scenario's allow-list. Only such a hop
+may go to another origin; it gets its own connection and its own cookie jar (a browser would not
+send the target's cookies to another host). A step's own request on another origin is refused.
+
 Timeouts (docs/scenarios.md): every request owns its full ``request_timeout``, from the moment
 it is sent to the last byte of its answer (a new connection's connect included), however many
 requests the visitor made before; ``connect_timeout`` separately bounds opening a connection.
@@ -108,15 +113,31 @@ class Target:
         URL only).
         """
         if url_or_path.startswith(("http://", "https://")):
-            parts = urlsplit(url_or_path)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            if (parts.scheme, parts.hostname, port) != (self.scheme, self.host, self.port):
-                raise TargetError(f"refusing a request to {parts.scheme}://{parts.netloc}")
-            path = parts.path or "/"
-            return f"{path}?{parts.query}" if parts.query else path
+            origin, path = split_origin(url_or_path)
+            if origin != (self.scheme, self.host, self.port):
+                raise TargetError(f"refusing a request to {url_or_path.split('/', 3)[2]!r}")
+            return path
         if not url_or_path.startswith("/"):
             url_or_path = "/" + url_or_path
         return self.base_path + url_or_path
+
+    def url_of(self, url_or_path: str) -> str:
+        """The absolute URL of a request path or URL (for resolving a redirect's Location)."""
+        if url_or_path.startswith(("http://", "https://")):
+            return url_or_path
+        return self.origin + self.path_of(url_or_path)
+
+
+Origin = tuple[str, str, int]  # (scheme, host, port)
+
+
+def split_origin(url: str) -> tuple[Origin, str]:
+    """``((scheme, host, port), request target)`` of an absolute http(s) URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    path = parts.path or "/"
+    return (scheme, parts.hostname or "", port), f"{path}?{parts.query}" if parts.query else path
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
@@ -137,6 +158,7 @@ class Visitor:
         "_clock",
         "_jar",
         "_last",
+        "_others",
         "_recorder",
         "_rng",
         "_seed",
@@ -184,10 +206,12 @@ class Visitor:
         self._state = state or RunState()
         self._jar = CookieJar()
         self._client: HTTPClient | None = None
+        # redirect hops to other (allowed) origins: a connection and a cookie jar per origin
+        self._others: dict[Origin, tuple[HTTPClient, CookieJar]] | None = None
         self._timer: Any = None  # the loop's timer watcher for request deadlines (see _deadline)
         self._timer_s = 0.0
-        # (step, name, method, attempt, intent_ns) of the last http() call, for record()
-        self._last: tuple[str, str, str, int, int | None] = ("", "", "", 1, None)
+        # (step, name, method, attempt, intent_ns, hop) of the last http() call, for record()
+        self._last: tuple[str, str, str, int, int | None, int] = ("", "", "", 1, None, 0)
 
     @property
     def rng(self) -> random.Random:
@@ -221,12 +245,25 @@ class Visitor:
         """Forget every cookie (a person who lost their session, e.g. a private window)."""
         self._jar.clear()
 
+    def url_of(self, url_or_path: str) -> str:
+        """The absolute URL a request path (or URL) of this visitor goes to."""
+        return self._target.url_of(url_or_path)
+
     def _connect(self) -> HTTPClient:
         t = self._target
-        self._client = HTTPClient(
-            t.host,
-            port=t.port,
-            ssl=t.scheme == "https",
+        self._client = self._new_client(t.scheme, t.host, t.port)
+        if t.addrinfo is not None:
+            addrinfo = list(t.addrinfo)
+            # geventhttpclient resolves on every connect; hand it the run's resolved address
+            self._client._connection_pool._resolve = lambda: addrinfo  # type: ignore[method-assign]
+        return self._client
+
+    def _new_client(self, scheme: str, host: str, port: int) -> HTTPClient:
+        t = self._target
+        return HTTPClient(
+            host,
+            port=port,
+            ssl=scheme == "https",
             insecure=True,
             concurrency=1,
             connection_timeout=t.connect_timeout_s,
@@ -235,11 +272,16 @@ class Visitor:
             network_timeout=None,  # type: ignore[arg-type]  # None = no socket timeout
             headers={"User-Agent": USER_AGENT},
         )
-        if t.addrinfo is not None:
-            addrinfo = list(t.addrinfo)
-            # geventhttpclient resolves on every connect; hand it the run's resolved address
-            self._client._connection_pool._resolve = lambda: addrinfo  # type: ignore[method-assign]
-        return self._client
+
+    def _other(self, url: str) -> tuple[HTTPClient, CookieJar, str]:
+        """The connection, cookie jar and request target for a redirect hop to ``url``."""
+        origin, path = split_origin(url)
+        others = self._others if self._others is not None else {}
+        self._others = others
+        pair = others.get(origin)
+        if pair is None:
+            pair = others[origin] = (self._new_client(*origin), CookieJar())
+        return pair[0], pair[1], path
 
     def _drop_connection(self) -> None:
         if self._client is not None:
@@ -252,6 +294,9 @@ class Visitor:
             self._timer.close()
             self._timer = None
         self._drop_connection()
+        for client, _jar in (self._others or {}).values():
+            client.close()
+        self._others = None
 
     def _deadline(self, seconds: float) -> Any:
         """The visitor's request-deadline timer for ``seconds``, created on first use.
@@ -287,6 +332,7 @@ class Visitor:
         intended_ns: int | None = None,
         attempt: int = 1,
         intent_ns: int | None = None,
+        hop: int = 0,
     ) -> HttpResult:
         """Send one request; never raises for HTTP or network errors (status 0 then).
 
@@ -294,20 +340,31 @@ class Visitor:
         to the last byte of the answer, then it ends as a ``timeout`` result. ``intended_ns``
         (default: now) is when it was meant to go out; ``response_ms`` is measured from it.
         ``name``, ``step``, ``method``, ``attempt`` and ``intent_ns`` (the first attempt's
-        intended start; default ``intended_ns``) are kept for the ``record`` call that follows.
-        Raises TargetError for an absolute URL on another origin, and GreenletExit when the
+        intended start; default ``intended_ns``) are kept for the ``record`` call that follows,
+        with ``hop`` (a redirect hop's number, 0 for a step's own request). Only a hop (>= 1)
+        may go to another origin, which the caller checked against the allow-list. Raises
+        TargetError for a step's own absolute URL on another origin, and GreenletExit when the
         run is stopping.
         """
         if self._state.stopping:
             raise gevent.GreenletExit
-        self._last = (step, name, method, attempt, intent_ns)
-        path = self._target.path_of(url_or_path)
+        self._last = (step, name, method, attempt, intent_ns, hop)
+        jar = self._jar
+        client = None
+        if hop and url_or_path.startswith(("http://", "https://")):
+            origin, path = split_origin(url_or_path)
+            t = self._target
+            if origin != (t.scheme, t.host, t.port):
+                client, jar, path = self._other(url_or_path)
+        else:
+            path = self._target.path_of(url_or_path)
         send_headers = dict(headers) if headers else {}
-        cookie = self._jar.header_for(path)
+        cookie = jar.header_for(path)
         if cookie is not None:
             given = send_headers.get("Cookie")
             send_headers["Cookie"] = f"{given}; {cookie}" if given else cookie
-        client = self._client or self._connect()
+        if client is None:
+            client = self._client or self._connect()
         timer = self._deadline(self._target.request_timeout_s if timeout_s is None else timeout_s)
         status = 0
         content = b""
@@ -324,12 +381,15 @@ class Visitor:
             resp_headers = resp.info()
         except (_RequestTimeout, OSError, HTTPParseError) as exc:
             kind, error = _classify(exc)
-            self._drop_connection()  # in an unknown state: the next request reconnects
+            if client is self._client:
+                self._drop_connection()  # in an unknown state: the next request reconnects
+            else:
+                self._drop_other(client)
         finally:
             timer.stop()
         end_ns = self._clock.now_ns()
         if resp_headers is not None and "set-cookie" in resp_headers:
-            self._jar.update(resp_headers.getlist("set-cookie"), path)
+            jar.update(resp_headers.getlist("set-cookie"), path)
         intended = start_ns if intended_ns is None else intended_ns
         return HttpResult(
             status=status,
@@ -344,8 +404,22 @@ class Visitor:
             response_ms=(end_ns - intended) / 1e6,
         )
 
-    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None:
-        """Append one request row (exactly once per ``http`` call)."""
+    def _drop_other(self, client: HTTPClient) -> None:
+        client.close()
+        others = self._others or {}
+        for origin, (c, _jar) in list(others.items()):
+            if c is client:  # the jar goes too: simpler, and such a hop is rare
+                del others[origin]
+
+    def record(
+        self,
+        result: HttpResult,
+        outcome: Outcome,
+        error: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Append one request row (exactly once per ``http`` call); ``label`` is the outcome
+        label the scenario gave this answer, if any."""
         self.requests += 1
         value = outcome.value
         if value != _OK:
@@ -355,7 +429,7 @@ class Visitor:
             error = redact(text) if text else value
         else:
             error = None
-        step, name, method, attempt, intent_ns = self._last
+        step, name, method, attempt, intent_ns, hop = self._last
         self._recorder.requests.append(
             (
                 self.arrival_id,
@@ -374,5 +448,7 @@ class Visitor:
                 len(result.content),
                 attempt,
                 result.intended_ns if intent_ns is None else intent_ns,
+                hop,
+                label,
             )
         )

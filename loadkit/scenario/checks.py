@@ -113,8 +113,11 @@ class _Walk:
             self.use(t, defined, step.location)
         for _k, t in (*req.query, *req.headers):
             self.use(t, defined, step.location)
-        for cap in step.captures:
-            self.use(cap.default, defined, cap.location)
+        seen = set(defined)
+        for cap in step.captures:  # in order: a capture may read one captured before it
+            self.use(cap.default, seen, cap.location)
+            self.use(cap.from_var, seen, cap.location)
+            seen.add(cap.var)
         after = defined | AFTER_REQUEST | {c.var for c in step.captures}
         self.use(step.expect.condition, after, step.location)
         for _fact, value in step.record:

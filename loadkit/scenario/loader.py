@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import re
 from pathlib import Path
@@ -20,6 +21,8 @@ from loadkit.scenario.models import (
     ScenarioSettings,
     ThresholdSpec,
 )
+from loadkit.scenario.names import defined_names
+from loadkit.scenario.parse_funnel import parse_funnel
 from loadkit.scenario.parse_request import is_var_name
 from loadkit.scenario.parse_steps import StepParser
 from loadkit.scenario.reset import parse_reset
@@ -42,9 +45,11 @@ from loadkit.units import parse_duration_s
 
 TOP_KEYS = (
     "name", "description", "host", "allow_hosts", "settings", "env", "variables", "feeders",
+    "funnel",
     "blocks", "personas", "thresholds", "probes", "allow_paths", "reset",
 )  # fmt: skip
-SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale")
+SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale",
+                 "follow_redirects")  # fmt: skip
 FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
 _MAX_HEADER_CHARS = 64 * 1024
 
@@ -118,6 +123,9 @@ def _build(top: YamlMap, path: Path, sha256: str, problems: Problems, lines: lis
         feeders=feeders,
         description=str(top.get("description") or ""),
     )
+    funnel = parse_funnel(top, defined_names(scenario)["step"], problems)
+    if funnel:
+        scenario = dataclasses.replace(scenario, funnel=funnel)
     check_flow(scenario, values.where, problems)
     return scenario
 
@@ -148,8 +156,16 @@ def _settings(top: YamlMap, problems: Problems) -> ScenarioSettings:
         request_timeout_s=problems.convert(m, "request_timeout", timeout_s, None),
         time_scale=problems.convert(m, "time_scale", positive_float, 1.0),
         connect_timeout_s=problems.convert(m, "connect_timeout", timeout_s, None),
+        follow_redirects=problems.convert(m, "follow_redirects", yes_no, True),
         timeout_locations=tuple((k, m.value_loc(k)) for k in timeouts if k in m),
     )
+
+
+def yes_no(v: Any) -> bool:
+    """A YAML boolean (true/false); anything else is a ValueError."""
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
 
 
 def _host(top: YamlMap, problems: Problems) -> str | None:
@@ -295,7 +311,8 @@ _PROBE_EXPECT_RE = re.compile(r"^\s*[A-Za-z0-9_.\[\]-]+\s*(==|!=|<=|>=|<|>)\s*\S
 
 def _probes(top: YamlMap, problems: Problems) -> tuple[ProbeSpec, ...]:
     """``probes:`` entries: ``{name, path | url, headers, expect, timeout}``; header values may
-    read the environment as ``${VAR}``; ``expect`` is ``{ok: true}`` or ``["ok == true"]``."""
+    read the environment as ``{{ env.VAR }}``; ``expect`` is ``{ok: true}``, ``["ok == true"]``
+    or expressions ``["{{ body.orders == figures.orders }}"]``."""
     if "probes" not in top:
         return ()
     lst = expect_list(top["probes"], top.value_loc("probes"), "probes", problems)

@@ -31,6 +31,7 @@ class ScenarioSettings:
     request_timeout_s: float | None = None  # each request, sent → last byte (connect included)
     time_scale: float = 1.0  # multiplies every think time and fixed poll interval
     connect_timeout_s: float | None = None  # opening a connection (TCP, TLS)
+    follow_redirects: bool = True  # requests follow 3xx like a browser (a request may say no)
     # where each timeout setting was written, for checks made once the run's length is known
     timeout_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 
@@ -66,39 +67,65 @@ class CaptureSource(StrEnum):
     REGEX = "regex"
     HEADER = "header"
     COOKIE = "cookie"
-    FORM_FIELD = "form_field"
+    FORM_FIELD = "form_field"  # an HTML <input>/<textarea>/<select> value by name
+    CSRF = "csrf"  # a page's CSRF token: the named (or a csrf-looking) hidden input, or <meta>
+    LINK = "link"  # the href of the first <a> whose text contains the pattern
+
+
+HTML_SOURCES = frozenset({CaptureSource.FORM_FIELD, CaptureSource.CSRF, CaptureSource.LINK})
 
 
 @dataclass(frozen=True)
 class Capture:
-    """Set variable ``var`` from the response. No match is a failure unless a ``default``
-    (a template, e.g. ``"{{ state }}"`` to keep the previous value) is given."""
+    """Set variable ``var`` from the response, or from variable ``from_var`` when given (a
+    regex or JSONPath applied to a captured value). No match, or a null, is a failure unless
+    a ``default`` (a template, e.g. ``"{{ state }}"`` to keep the previous value) is given.
+    A ``secret`` capture's value is shown as ``[redacted]`` by ``loadkit try`` and in records."""
 
     var: str
     source: CaptureSource
-    pattern: str  # JSONPath text, regex, header name, cookie name or form field name
+    pattern: str  # JSONPath text, regex, header/cookie/field name, link text ("" = any csrf)
     location: Location
     jsonpath: JsonPath | None = field(default=None, repr=False)
     regex: re.Pattern[str] | None = field(default=None, repr=False)
     default: Template | None = None
+    from_var: Template | None = None  # ``{{ VAR }}``: the value the pattern applies to
+    secret: bool = False
 
 
 @dataclass(frozen=True)
 class JsonCheck:
-    """``expect.json``: the value at ``path`` must equal ``value``."""
+    """``expect.json``: the value at ``path`` must compare to ``value`` with ``op``
+    (``{$.ok: true}`` is ``==``; ``["$.count > 0"]`` any of == != < <= > >=)."""
 
     path: JsonPath
     value: Any
+    op: str = "=="
+
+
+@dataclass(frozen=True)
+class BodyCheck:
+    """One test on a response body: it contains ``text``, matches ``regex``, or has ``json``
+    (every JSONPath equal to its value). ``negate`` turns "contains" into "does not contain"."""
+
+    text: str | None = None
+    regex: re.Pattern[str] | None = field(default=None, repr=False)
+    json: tuple[JsonCheck, ...] = ()
+    negate: bool = False
 
 
 @dataclass(frozen=True)
 class Expect:
-    """Which statuses are fine, which are business outcomes (labelled, still ``ok``)."""
+    """Which statuses are fine, which are business outcomes (labelled, still ``ok``), and
+    what the body must hold. ``labels`` are body-recognised business outcomes, e.g. a 200
+    page saying "Sold out" labelled ``sold_out`` (still ``ok``, the label is recorded)."""
 
     ok_statuses: frozenset[int] | None = None  # None = any status below 400
     outcomes: tuple[tuple[int, str], ...] = ()  # e.g. (409, "seat_taken")
     json: tuple[JsonCheck, ...] = ()
     condition: Expr | None = None  # `expect.that`: an expression over captured values
+    body: tuple[BodyCheck, ...] = ()  # `expect.text`, `not_text`, `regex`: all must hold
+    labels: tuple[tuple[str, BodyCheck], ...] = ()  # `outcomes: {sold_out: {text: ...}}`
 
 
 class OnError(StrEnum):
@@ -116,6 +143,7 @@ class Fact(StrEnum):
     SEATS_BOUGHT = "seats_bought"
     ORDER_ID = "order_id"
     SHOP_OK_WITHOUT_TOKEN = "shop_ok_without_token"
+    TICKETS_BOUGHT = "tickets_bought"  # a number of tickets bought (added up): quota checks
 
 
 @dataclass(frozen=True)
@@ -130,6 +158,7 @@ class RequestSpec:
     body: Template | None = None
     timeout_s: float | None = None
     timeout_at: Location | None = field(default=None, compare=False)  # where timeout_s was set
+    follow_redirects: bool | None = None  # None = the scenario's settings.follow_redirects
 
 
 @dataclass(frozen=True)
@@ -328,6 +357,16 @@ class ResetSpec:
 
 
 @dataclass(frozen=True)
+class FunnelStage:
+    """A ``funnel:`` stage: visitors with an ok answer at ``step``, or whose arrival record
+    has fact ``record`` (exactly one of the two is set)."""
+
+    name: str
+    step: str | None = None
+    record: str | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: str
@@ -343,6 +382,7 @@ class Scenario:
     env: tuple[tuple[str, str | None], ...] = ()  # name → default (None = required)
     feeders: tuple[Feeder, ...] = ()
     description: str = ""
+    funnel: tuple[FunnelStage, ...] = ()  # () = a funnel of outcomes (see analysis.journeys)
 
     def persona(self, name: str) -> Persona:
         """The persona called ``name``; ``KeyError`` if there is none."""

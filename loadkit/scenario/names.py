@@ -19,10 +19,14 @@ def _request_steps(steps: Iterable[Step]) -> Iterable[RequestStep]:
 
 
 def defined_names(scenario: Scenario) -> dict[str, frozenset[str]]:
-    """``{"step": ..., "name": ..., "method": ..., "persona": ...}`` as the records will hold
-    them (``loadkit.gates.check_selectors`` checks thresholds against these)."""
+    """``{"step": ..., "name": ..., "method": ..., "persona": ..., "label": ...}`` as the
+    records will hold them (``loadkit.gates.check_selectors`` checks thresholds against
+    these); labels are the outcome labels of ``expect.outcomes``."""
     found = [s for p in scenario.personas for s in _request_steps(p.steps)]
+    labels = {label for s in found for _status, label in s.expect.outcomes}
+    labels |= {label for s in found for label, _check in s.expect.labels}
     return {
+        "label": frozenset(labels),
         "step": frozenset(s.name for s in found),
         "name": frozenset(s.request.request_name for s in found),
         "method": frozenset(s.request.method.upper() for s in found),

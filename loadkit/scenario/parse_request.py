@@ -7,14 +7,9 @@ import re
 from typing import Any
 
 from loadkit.errors import Location
-from loadkit.scenario.expr import Expr
 from loadkit.scenario.models import (
     Backoff,
-    Capture,
-    CaptureSource,
-    Expect,
     Interval,
-    JsonCheck,
     OnError,
     PollStep,
     RequestSpec,
@@ -23,6 +18,7 @@ from loadkit.scenario.models import (
     Step,
     ThinkKind,
 )
+from loadkit.scenario.parse_checks import CheckParser, is_var_name
 from loadkit.scenario.templates import Template
 from loadkit.scenario.timeouts import timeout_s
 from loadkit.scenario.values import Values, parse_statuses
@@ -30,16 +26,21 @@ from loadkit.sources import Problems, YamlList, YamlMap
 from loadkit.units import parse_fraction
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REQUEST_KEYS = ("method", "path", "query", "headers", "json", "form", "body", "name", "timeout")
+_REQUEST_KEYS = ("method", "path", "query", "headers", "json", "form", "body", "name", "timeout",
+                 "follow_redirects")  # fmt: skip
 _RETRY_ERRORS = ("timeout", "connection_error", "expectation_failed")
 
 
-def is_var_name(value: Any) -> bool:
-    return isinstance(value, str) and bool(_VAR_RE.match(value))
+_TEMPLATE_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 
 
-class RequestParser:
+def readable(path: str) -> str:
+    """A templated path as a request name: ``/events/{{ event_id }}`` → ``/events/{event_id}``
+    (the name a person reads in ``try`` and reports; the records group by it)."""
+    return _TEMPLATE_RE.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+class RequestParser(CheckParser):
     def __init__(self, problems: Problems, values: Values) -> None:
         self.problems = problems
         self.values = values
@@ -58,9 +59,6 @@ class RequestParser:
             except ValueError:
                 pass
         return self.values.number(value, loc, "weight", 0.0)
-
-    def _opt_expr(self, spec: YamlMap, key: str) -> Expr | None:
-        return self.values.expr(spec[key], spec.value_loc(key), key) if key in spec else None
 
     # ------------------------------------------------------------------ request
 
@@ -104,7 +102,7 @@ class RequestParser:
         bodies = [k for k in ("json", "form", "body") if k in value]
         if len(bodies) > 1:
             self.problems.add(f"a request has one body, this one has {', '.join(bodies)}.", loc)
-        request_name = value.get("name", f"{method} {path}")
+        request_name = value.get("name", f"{method} {readable(path)}")
         return RequestSpec(
             method=method,
             path=self.values.template(path, value.value_loc("path"), "path"),
@@ -116,7 +114,16 @@ class RequestParser:
             body=self._body(value, "body"),
             timeout_s=self._timeout(value) if "timeout" in value else None,
             timeout_at=value.value_loc("timeout") if "timeout" in value else None,
+            follow_redirects=self._follow(value),
         )  # fmt: skip
+
+    def _follow(self, spec: YamlMap) -> bool | None:
+        value = spec.get("follow_redirects")
+        if value is not None and not isinstance(value, bool):
+            self.problems.add(f"follow_redirects is true or false, got {value!r}.",
+                              spec.value_loc("follow_redirects"))  # fmt: skip
+            return None
+        return value
 
     def _timeout(self, spec: YamlMap) -> float | None:
         try:
@@ -147,96 +154,6 @@ class RequestParser:
         if key == "body" and not isinstance(value, str):
             self.problems.add("body must be text (use json: or form: for structured bodies).", vloc)
         return self.values.template(value, vloc, key)
-
-    # ------------------------------------------------------------------ expect / capture
-
-    def expect(self, value: Any, loc: Location) -> Expect:
-        if value is None:
-            return Expect()
-        if not isinstance(value, YamlMap):
-            self.problems.add("expect must be a mapping {status, outcomes, json, that}.", loc)
-            return Expect()
-        self.problems.check_keys(value, ("status", "outcomes", "json", "that"), what="expect")
-        ok: frozenset[int] | None = None
-        if "status" in value:
-            empty: set[int] = set()
-            ok = frozenset(self.problems.convert(value, "status", parse_statuses, empty))
-        outcomes: list[tuple[int, str]] = []
-        raw_outcomes = value.get("outcomes")
-        if isinstance(raw_outcomes, YamlMap):
-            for code, label in raw_outcomes.items():
-                try:
-                    (status,) = parse_statuses(int(code) if str(code).isdigit() else code)
-                except ValueError:
-                    self.problems.add(f"outcome keys are status codes, got {code!r}.",
-                                      raw_outcomes.key_loc(code))  # fmt: skip
-                    continue
-                if not is_var_name(label):
-                    self.problems.add(f"an outcome label is a word like seat_taken, got {label!r}.",
-                                      raw_outcomes.value_loc(code))  # fmt: skip
-                outcomes.append((status, str(label)))
-        elif raw_outcomes is not None:
-            self.problems.add("outcomes maps status to a label: {409: seat_taken}.",
-                              value.value_loc("outcomes"))  # fmt: skip
-        return Expect(ok, tuple(outcomes), self._json_checks(value), self._opt_expr(value, "that"))
-
-    def _json_checks(self, value: YamlMap) -> tuple[JsonCheck, ...]:
-        raw = value.get("json")
-        if raw is None:
-            return ()
-        if not isinstance(raw, YamlMap):
-            self.problems.add("expect.json maps a JSONPath to a value: {$.ok: true}.",
-                              value.value_loc("json"))  # fmt: skip
-            return ()
-        checks = []
-        for path, want in raw.items():
-            jp = self.values.jsonpath(path, raw.key_loc(path))
-            if jp is not None:
-                checks.append(JsonCheck(jp, want))
-        return tuple(checks)
-
-    def captures(self, value: Any, loc: Location) -> tuple[Capture, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, YamlMap):
-            self.problems.add("capture maps a variable to where it comes from: {id: $.id}.", loc)
-            return ()
-        out = []
-        for var, spec in value.items():
-            if not is_var_name(var):
-                self.problems.add(f"{var!r} is not a variable name.", value.key_loc(var))
-                continue
-            cap = self._capture(var, spec, value.value_loc(var))
-            if cap is not None:
-                out.append(cap)
-        return tuple(out)
-
-    def _capture(self, var: str, spec: Any, loc: Location) -> Capture | None:
-        if isinstance(spec, str):
-            jp = self.values.jsonpath(spec, loc)
-            return Capture(var, CaptureSource.JSON, spec, loc, jsonpath=jp) if jp else None
-        sources = [str(s) for s in CaptureSource]
-        if not isinstance(spec, YamlMap):
-            self.problems.add(
-                f"capture '{var}': use a JSONPath or {{{'|'.join(sources)}: ...}}.", loc
-            )
-            return None
-        self.problems.check_keys(spec, [*sources, "default"], what=f"capture '{var}'")
-        present = [s for s in sources if s in spec]
-        if len(present) != 1:
-            self.problems.add(f"capture '{var}' needs exactly one of {', '.join(sources)}.", loc)
-            return None
-        source = CaptureSource(present[0])
-        pattern, ploc = spec[source], spec.value_loc(source)
-        if not isinstance(pattern, str):
-            self.problems.add(f"capture '{var}': {source} must be text.", ploc)
-            return None
-        jp = self.values.jsonpath(pattern, ploc) if source is CaptureSource.JSON else None
-        rx = self.values.regex(pattern, ploc) if source is CaptureSource.REGEX else None
-        default = None
-        if "default" in spec:
-            default = self.values.template(spec["default"], spec.value_loc("default"), "default")
-        return Capture(var, source, pattern, loc, jsonpath=jp, regex=rx, default=default)
 
     # ------------------------------------------------------------------ poll / retry
 

@@ -1,16 +1,17 @@
 """``reset:``: the request that puts the target back to a fresh state between capacity probes.
 
-    reset: {method: POST, path: /admin/reset, headers: {X-Admin-Key: "${LOADKIT_DEMO_ADMIN_KEY}"}}
+    reset: {method: POST, path: /admin/reset, headers: {X-Admin-Key: "{{ env.LOADKIT_DEMO_ADMIN_KEY }}"}}
 
 ``path`` is joined to the target URL; ``url`` is absolute (and must be on the allow-list, like
 probes: checked by ``loadkit capacity`` before the first probe). ``body`` is text, or a mapping
-sent as JSON. Header values may read the environment as ``${VAR}`` when the request is sent,
+sent as JSON. Header values may read the environment as ``{{ env.NAME }}`` when the request is sent,
 so keys stay out of scenario files.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from loadkit.scenario.models import ResetSpec
 from loadkit.sources import Problems, YamlMap, expect_map
@@ -44,6 +45,15 @@ def parse_reset(top: YamlMap, problems: Problems) -> ResetSpec | None:
     if not isinstance(headers, YamlMap):
         problems.add("reset headers must be a mapping.", m.value_loc("headers"))
         headers = YamlMap()
+    for key, value in headers.items():  # one variable syntax everywhere: {{ env.NAME }}
+        old = re.search(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", str(value))
+        if old:
+            problems.add(
+                f"reset header {key} reads the environment as ${{{old.group(1)}}}; "
+                "reset uses the syntax requests use.",
+                headers.value_loc(key),
+                hint=f'Write "{{{{ env.{old.group(1)} }}}}" instead of "${{{old.group(1)}}}".',
+            )
     body = m.get("body")
     if isinstance(body, YamlMap):
         body = json.dumps({str(k): v for k, v in body.items()})

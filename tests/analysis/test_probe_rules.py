@@ -184,7 +184,7 @@ def test_a_header_that_reads_a_line_break_is_refused_without_its_value(
     target: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROBE_KEY", "sesame\r\nX-Injected: 1")
-    probe = parse_probe(_probe("/admin", headers={"X-Admin-Key": "${PROBE_KEY}"}))
+    probe = parse_probe(_probe("/admin", headers={"X-Admin-Key": "{{ env.PROBE_KEY }}"}))
     result = run_probes([probe], target.url, tmp_path)[0]
     assert result.error is not None and "X-Admin-Key holds a line break" in result.error
     assert "sesame" not in (tmp_path / "analysis" / "probes" / "inv.json").read_text()

@@ -52,7 +52,7 @@ def test_probe_passes_fails_and_writes_the_answer(
     target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ADMIN_KEY", "sesame")
-    headers = {"X-Admin-Key": "${ADMIN_KEY}"}
+    headers = {"X-Admin-Key": "{{ env.ADMIN_KEY }}"}
     good = parse_probe(
         {
             "name": "good",
@@ -220,3 +220,55 @@ def test_over_sets_the_resampled_windows_and_rates_divide_by_the_range(
     assert "windows of 5s;" in windows.detail
     assert rate.status is GateStatus.FAILED  # 30% fewer arrivals per second
     assert rate.observed == pytest.approx(-0.3, abs=0.02)
+
+
+def test_probe_expressions_read_the_answer_env_and_the_runs_figures(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loadkit.analysis.probes import execute_probe
+
+    monkeypatch.setenv("ADMIN_KEY", "sesame")
+    monkeypatch.setenv("MIN_OK", "1")
+    probe = parse_probe({
+        "name": "exprs", "path": "/admin/good",
+        "headers": {"X-Admin-Key": "{{ env.ADMIN_KEY }}"},
+        "expect": ["{{ body.oversold == figures.orders }}", "{{ body.ok and status == 200 }}",
+                   "{{ figures.completed >= int(env.MIN_OK) }}", "{{ body.missing == 1 }}"],
+    })  # fmt: skip
+    result = execute_probe(probe, target, figures={"orders": 0, "completed": 3})
+    assert result.status == 200
+    assert len(result.failures) == 1 and "body.missing" in result.failures[0]
+    wrong = execute_probe(probe, target, figures={"orders": 5, "completed": 0})
+    assert "{{ body.oversold == figures.orders }} is false" in wrong.failures
+
+
+def test_the_old_dollar_syntax_is_refused_with_the_fix() -> None:
+    with pytest.raises(InputError) as info:
+        parse_probe({"name": "p", "path": "/", "headers": {"X-Key": "${ADMIN_KEY}"}})
+    assert "${ADMIN_KEY}" in str(info.value)
+    assert '"{{ env.ADMIN_KEY }}"' in (info.value.hint or "")
+
+
+def test_run_probes_computes_the_figures_from_the_records(
+    tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loadkit.results.reader import open_run
+    from loadkit.results.synthetic import SyntheticRun, write_synthetic_run
+    from loadkit.results.writer import read_manifest, write_manifest
+
+    monkeypatch.setenv("ADMIN_KEY", "sesame")
+    run_dir = write_synthetic_run(tmp_path / "run", SyntheticRun(duration_s=20.0))
+    orders = int(open_run(run_dir).arrivals["order_id"].notna().sum())
+    assert orders > 0
+    manifest = read_manifest(run_dir)
+    manifest["scenario"]["resolved"] = {"variables": [
+        ["quota", {"source": 500}], ["event", {"source": "e-1"}],
+        ["ticket", {"source": "{{ uuid() }}"}]]}  # fmt: skip
+    write_manifest(run_dir, manifest)
+    probe = parse_probe({
+        "name": "fig", "path": "/admin/good", "headers": {"X-Admin-Key": "{{ env.ADMIN_KEY }}"},
+        "expect": [f"{{{{ figures.orders == {orders} }}}}", "{{ figures.arrivals > 0 }}",
+                   "{{ quota == 500 and event == 'e-1' }}"],
+    })  # fmt: skip
+    result = run_probes([probe], target, run_dir)[0]
+    assert result.ok, result.failures

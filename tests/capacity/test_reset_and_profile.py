@@ -91,7 +91,9 @@ def server() -> Iterator[str]:
 def test_reset_is_sent_with_the_key_from_env_or_scenario(
     tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reset = 'reset: {path: /admin/reset, headers: {X-Admin-Key: "${SHOP_KEY}"}, body: "{}"}\n'
+    reset = (
+        'reset: {path: /admin/reset, headers: {X-Admin-Key: "{{ env.SHOP_KEY }}"}, body: "{}"}\n'
+    )
     s = load_scenario(_scenario(tmp_path, reset))
     assert s.reset is not None
     assert send_reset(s.reset, server, s.allow_hosts, dict(s.env)) is None
@@ -100,6 +102,16 @@ def test_reset_is_sent_with_the_key_from_env_or_scenario(
     keys = [seen[2] for seen in _Recorder.seen]
     assert keys == ["from-the-scenario", "from-env"]
     assert _Recorder.seen[0][:2] == ("POST", "/admin/reset")
+
+
+def test_a_reset_header_with_the_old_dollar_syntax_is_refused_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    bad = 'reset: {path: /admin/reset, headers: {X-Admin-Key: "${SHOP_KEY}"}}\n'
+    with pytest.raises(InputError) as info:
+        load_scenario(_scenario(tmp_path, bad))
+    assert "${SHOP_KEY}" in str(info.value)
+    assert "{{ env.SHOP_KEY }}" in str(info.value) + str(info.value.hint or "")
 
 
 def test_a_reset_that_fails_says_why(tmp_path: Path, server: str) -> None:

@@ -31,7 +31,7 @@ from loadkit.errors import InputError, LoadkitError
 # The threshold parser moves to loadkit.gates on another branch: this is its one import here.
 from loadkit.gates import parse_threshold
 from loadkit.profiles import load_profile_text
-from loadkit.runner.steps_data import read_rows
+from loadkit.runner.journey.feeders import read_rows
 from loadkit.scenario import EvalError, ExprError, compile_expr, compile_value, load_scenario
 from loadkit.sources import load_yaml_text
 from tests.hostile.harness import FORBIDDEN

@@ -48,6 +48,7 @@ def _arrival(k: int, worker: int, *, lost: bool = False) -> tuple[Any, ...]:
         None,
         None,
         None,
+        None,  # tickets_bought
     )
 
 

@@ -23,12 +23,12 @@ from loadkit.results.writer import (
 
 def _request(i: int, outcome: str = "ok") -> tuple[object, ...]:
     return (i, 0, "fan", "queue.poll", "GET /wr/status", "GET", 10 * i, 10 * i + 1, 1.5, 2.5,
-            200, outcome, None if outcome == "ok" else "boom", 42, 1, 10 * i)  # fmt: skip
+            200, outcome, None if outcome == "ok" else "boom", 42, 1, 10 * i, 0, None)  # fmt: skip
 
 
 def _arrival(i: int) -> tuple[object, ...]:
     return (i, "fan", i % 64, 0, 100, 101, 200, 0.001, "completed", None, "pay", 3, 0,
-            None, None, None, None, ["A1", "A2"], [], None, 0)  # fmt: skip
+            None, None, None, None, ["A1", "A2"], [], None, 0, None)  # fmt: skip
 
 
 def test_rows_become_a_table_of_the_schema() -> None:

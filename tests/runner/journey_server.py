@@ -9,6 +9,10 @@ Endpoints:
   GET  /poll/<key>?n=N       ``queued`` (Retry-After: 0 unless ?quiet, JSON refresh 0.02) N-1
                              times, then ``admitted``
   POST /flaky/<key>?fail=N   503 for the first N calls, then 201; remembers Idempotency-Keys
+  any  /redirect/<code>?to=U  answers <code> with ``Location: U`` and sets cookie ``hop=<code>``
+  any  /loop                 302 to /loop, for ever
+  GET  /page/<kind>          HTML pages: ``shop`` (csrf meta + hidden input, links), ``soldout``
+  GET  /nulls                JSON with a null, a false and a nested JSON text
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ FORM_PAGE = """<html><body><form method="post" action="/login">
 <input name="user" type="text">
 <textarea name="note">hello &lt;you&gt;</textarea>
 </form></body></html>"""
+
+
+PAGES = {
+    "shop": """<html><head><meta name="csrf-token" content="meta-tok"></head><body>
+<a href="/events">Events</a> <a href="/buy?event=7&amp;q=2">Buy
+   tickets</a>
+<form method="post" action="/buy"><input type="hidden" name="_csrf" value="form-tok">
+<input name="qty" value="2"></form></body></html>""",
+    "soldout": "<html><body><h1>Tickets</h1><p class=msg>Sorry, Sold out!</p></body></html>",
+}
 
 
 class JourneyServer(ThreadingHTTPServer):
@@ -105,6 +119,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.keys[key].append(self.headers.get("Idempotency-Key") or "")
             n = self.server.count("flaky/" + key)
             self._send(503 if n <= int(query.get("fail", "1")) else 201, {"call": n})
+        elif head == "redirect":
+            self.server.count("redirect")
+            headers = {"Location": query.get("to", "/echo"), "Set-Cookie": f"hop={segs[1]}; Path=/"}
+            self._send(int(segs[1]), {"moved": True}, headers)
+        elif head == "page":
+            self._send(200, PAGES[segs[1]].encode(), {"Content-Type": "text/html"})
+        elif head == "nulls":
+            self._send(200, {"a": None, "b": 1, "success": False, "inner": '{"n": 5}'})
+        elif head == "loop":
+            self.server.count("loop")
+            self._send(302, b"", {"Location": "/loop"})
         else:
             self._send(404, {"error": "not found"})
 

@@ -15,7 +15,7 @@ from loadkit.runner.recorder import Recorder, Row
 def _row(response_ms: float, step: str = "checkout", outcome: str = "ok") -> Row:
     """A REQUEST_SCHEMA row as a visitor records it."""
     return (7, 0, "fan", step, "/buy", "GET", 1, 2, response_ms, response_ms, 200, outcome, None,
-            5, 1, 1)  # fmt: skip
+            5, 1, 1, 0, None)  # fmt: skip
 
 
 def _record(recorder: Recorder, n: int, response_ms: float, **kw: Any) -> None:

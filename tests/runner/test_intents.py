@@ -133,13 +133,24 @@ def test_runs_written_before_intent_ns_read_each_row_as_its_own_intent(
     tmp_path: Path, server: JourneyServer
 ) -> None:
     rows = _journey_rows(tmp_path, server, RETRIED.format(key="i4"))
-    older = pa.schema([f for f in REQUEST_SCHEMA if f.name != "intent_ns"])
+    # the columns a run had before intent_ns (the later hop and label come after it)
+    older = pa.schema(list(REQUEST_SCHEMA)[: COL["intent_ns"]])
     run = _open(tmp_path, rows, older)
     requests = run.requests
     assert (requests["intent_ns"] == requests["intended_ns"]).all()
     assert list(run.load_requests(["intent_ns"]).columns) == ["intent_ns"]
     assert len(run.intents) == len(rows) == 4
     assert not run.partial
+
+
+def test_runs_written_before_redirect_hops_read_hop_0_and_no_label(
+    tmp_path: Path, server: JourneyServer
+) -> None:
+    rows = _journey_rows(tmp_path, server, RETRIED.format(key="i6"))
+    older = pa.schema(list(REQUEST_SCHEMA)[: COL["hop"]])
+    requests = _open(tmp_path, rows, older).requests
+    assert requests["hop"].tolist() == [0, 0, 0, 0]
+    assert requests["label"].isna().all()
 
 
 def test_a_run_without_requests_has_an_empty_intents_frame_with_every_column(

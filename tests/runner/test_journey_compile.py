@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from loadkit.errors import InputError, Location
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey import ArrivalFacts, HttpResult, JourneyEnd, compile_scenario
-from loadkit.runner.steps_data import FeederState
+from loadkit.runner.journey.feeders import FeederState
 from loadkit.scenario import load_scenario
 from loadkit.scenario.models import Feeder, FeederMode
 
@@ -41,7 +41,9 @@ class FakeVisitor:
         return HttpResult(status=self.status, content=self.body, intended_ns=self.now,
                           start_ns=self.now, end_ns=self.now + 1)  # fmt: skip
 
-    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None:
+    def record(
+        self, result: HttpResult, outcome: Outcome, error: str | None = None, label: Any = None
+    ) -> None:
         self.recorded.append(outcome)
 
     def sleep(self, seconds: float) -> None:

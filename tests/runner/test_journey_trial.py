@@ -50,7 +50,7 @@ def test_trial_prints_each_request_capture_and_ending(
     text = out.getvalue()
     assert "persona shopper (arrival 0)" in text
     assert "login.page" in text and "GET    /form" in text and " 200 " in text
-    assert "captured csrf=tok&123" in text
+    assert "captured csrf=[redacted]" in text and "tok&123" not in text  # a CSRF token
     assert "… wait 0.01s" in text
     assert "→ completed (last step login)" in text
     assert "→ failed: pay: unexpected status 500 (last step pay)" in text
@@ -77,3 +77,68 @@ def test_bad_input_is_exit_2_without_traceback(
     assert trial.main([bad, "--host", server.url]) == 2
     err = capsys.readouterr().err
     assert "s.yaml:1:25" in err and "Traceback" not in err
+
+
+SECRETS = """\
+name: secrets
+personas:
+  p:
+    steps:
+      - request: GET /page/shop
+        capture: {token: {csrf: true}, key: {regex: nope, default: k-9876, secret: true}}
+      - request: GET /form
+        capture: {sid: {cookie: sid}, session_cookie: {cookie: sid}}
+      - repeat:
+          times: 2
+          as: i
+          steps:
+            - request: "GET /status/{{ 200 + i }}"
+      - request:
+          path: "/echo?t={{ token }}&k={{ key }}&s={{ sid }}{{ session_cookie }}"
+          headers: {Authorization: "Bearer abcdefgh12345"}
+        expect: {text: never-there}
+"""
+
+
+def test_try_redacts_secrets_names_steps_readably_and_shows_the_failing_body(
+    tmp_path: Path, server: JourneyServer
+) -> None:
+    from loadkit.runner.clock import Clock
+    from loadkit.runner.journey import compile_scenario
+    from loadkit.runner.recorder import Recorder
+    from loadkit.runner.visitor import Target, Visitor
+    from loadkit.scenario import load_scenario
+
+    compiled = compile_scenario(load_scenario(_write(tmp_path, SECRETS)), seed=1, environ={})
+    recorder = Recorder()
+
+    def make(arrival_id: int, persona: str) -> Visitor:
+        return Visitor(arrival_id, persona, seed=1, target=Target.from_url(server.url),
+                       recorder=recorder, clock=Clock.measure())  # fmt: skip
+
+    out = io.StringIO()
+    trial.run_trial(compiled, make, out)
+    text = out.getvalue()
+    for secret in ("form-tok", "k-9876", "s-42", "abcdefgh12345"):
+        assert secret not in text  # not in the captures, the URLs, the errors, the ending
+    assert "captured token=[redacted], key=[redacted]" in text
+    assert "captured sid=[redacted], session_cookie=[redacted]" in text
+    assert "GET /status/{200 + i}" in text and "{{" not in text  # a readable request name
+    assert 'expected the body to contain \'never-there\'; it starts \'{"method": "GET"' in text
+    errors = [row[12] for row in recorder.requests if row[12]]
+    assert errors and not any(s in e for e in errors for s in ("form-tok", "k-9876"))
+
+
+def test_the_try_command_takes_time_scale(
+    tmp_path: Path, server: JourneyServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from loadkit.cli import main
+
+    path = _write(tmp_path, SCENARIO.replace("think: 10ms", "think: 2s"))
+    with pytest.raises(SystemExit) as done:
+        main(["try", path, "--host", server.url, "--persona", "shopper", "--time-scale", "0.01"])
+    assert done.value.code == 0
+    assert "… wait 2.00s (×0.01 → 0.02s)" in capfd.readouterr().out  # from the child process
+    with pytest.raises(SystemExit) as bad:
+        main(["try", path, "--time-scale", "0"])
+    assert bad.value.code == 2 and "--time-scale" in capfd.readouterr().err

@@ -8,24 +8,24 @@ No parsing, no logging, no dict-of-dicts.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from loadkit.results.schema import ArrivalOutcome, Outcome
-from loadkit.runner.journey_types import (
+from loadkit.runner.journey.captures import captures_fn
+from loadkit.runner.journey.checks import classifier
+from loadkit.runner.journey.redirects import REDIRECT_STATUSES, Redirects
+from loadkit.runner.journey.types import (
     ArrivalFacts,
     Ctx,
     EndJourney,
-    HttpResult,
     RetrySignal,
 )
+from loadkit.runner.redact import scrub
 from loadkit.scenario.expr import EvalError, Expr
-from loadkit.scenario.jsonpath import MISSING
-from loadkit.scenario.models import Capture, CaptureSource, Expect, Fact, OnError, RequestStep
+from loadkit.scenario.models import Fact, OnError, RequestStep
 from loadkit.scenario.templates import Template
 
 StepFn = Callable[[Ctx], None]
@@ -119,126 +119,6 @@ def _body_fn(step: RequestStep) -> Callable[[Ctx], bytes | None]:
     return lambda c: encode(render(c))
 
 
-# ----------------------------------------------------------------------------- classify
-
-
-Classified = tuple[Outcome, str, str | None]  # outcome, label for `outcome`, error text
-
-
-def _classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
-    business = dict(expect.outcomes)
-    ok_set = expect.ok_statuses
-    checks = expect.json
-
-    def classify(r: HttpResult) -> Classified:
-        st = r.status
-        if st == 0:
-            kind = Outcome.TIMEOUT if r.error_kind == "timeout" else Outcome.CONNECTION_ERROR
-            return kind, kind.value, r.error or kind.value
-        label = business.get(st)
-        if label is not None:
-            return _OK, label, None
-        if (st >= 400) if ok_set is None else (st not in ok_set):
-            return Outcome.HTTP_ERROR, "http_error", f"unexpected status {st}"
-        for check in checks:
-            try:
-                got = check.path.find(r.json())
-            except ValueError:
-                return Outcome.EXPECTATION_FAILED, "expectation_failed", "response is not JSON"
-            if got is MISSING or got != check.value:
-                shown = "nothing" if got is MISSING else repr(got)
-                return (Outcome.EXPECTATION_FAILED, "expectation_failed",
-                        f"expected {check.path.source} == {check.value!r}, got {shown}")  # fmt: skip
-        return _OK, "ok", None
-
-    return classify
-
-
-# ----------------------------------------------------------------------------- captures
-
-
-_VALUE_RE = re.compile(r"""\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
-
-
-def _capture_fn(cap: Capture) -> Callable[[Ctx, HttpResult], Any]:
-    """A function returning the captured value, or MISSING."""
-    if cap.source is CaptureSource.JSON:
-        assert cap.jsonpath is not None
-        find = cap.jsonpath.find
-
-        def from_json(_c: Ctx, r: HttpResult) -> Any:
-            try:
-                return find(r.json())
-            except ValueError:
-                return MISSING
-
-        return from_json
-    if cap.source is CaptureSource.REGEX:
-        assert cap.regex is not None
-        rx = cap.regex
-        group = 1 if rx.groups else 0
-
-        def from_regex(_c: Ctx, r: HttpResult) -> Any:
-            m = rx.search(r.text)
-            return MISSING if m is None else m.group(group)
-
-        return from_regex
-    name = cap.pattern
-    if cap.source is CaptureSource.HEADER:
-        return lambda _c, r: _or_missing(r.header(name))
-    if cap.source is CaptureSource.COOKIE:
-        return lambda c, _r: _or_missing(c.visitor.cookie(name))
-    return _form_field_fn(name)
-
-
-def _form_field_fn(name: str) -> Callable[[Ctx, HttpResult], Any]:
-    tag_re = re.compile(
-        r"<(input|textarea|select)\b[^>]*?\bname\s*=\s*[\"']?" + re.escape(name) + r"[\"'\s/>]",
-        re.I,
-    )
-
-    def from_form(_c: Ctx, r: HttpResult) -> Any:
-        text = r.text
-        m = tag_re.search(text)
-        if m is None:
-            return MISSING
-        end = text.find(">", m.end() - 1)
-        if m.group(1).lower() == "textarea":
-            close = text.lower().find("</textarea", end)
-            return html.unescape(text[end + 1 : close if close >= 0 else len(text)])
-        v = _VALUE_RE.search(text, m.start(), end if end >= 0 else len(text))
-        if v is None:
-            return ""
-        return html.unescape(next(g for g in v.groups() if g is not None))
-
-    return from_form
-
-
-def _or_missing(value: Any) -> Any:
-    return MISSING if value is None else value
-
-
-def _captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | None]:
-    """Run every capture into ``ctx.vars``; return the error text of the first failure."""
-    plan = [(c.var, _capture_fn(c), c.default, c.source, c.pattern) for c in caps]
-
-    def capture(c: Ctx, r: HttpResult) -> str | None:
-        v = c.vars
-        for var, fn, default, source, pattern in plan:
-            value = fn(c, r)
-            if value is MISSING:
-                if default is None:
-                    return f"capture '{var}': {source.value} {pattern!r} found nothing"
-                try:
-                    value = default.render(c)
-                except EvalError as exc:  # still record the request before the journey ends
-                    return f"capture '{var}' default: {exc}"
-            v[var] = value
-        return None
-
-    return capture
-
-
 # ----------------------------------------------------------------------------- facts
 
 
@@ -272,6 +152,10 @@ def _fact_setter(fact: Fact) -> Callable[[ArrivalFacts, Any, int], None]:
     def count(f: ArrivalFacts, v: Any, _t: int) -> None:
         f.shop_ok_without_token += int(v or 0)
 
+    def tickets(f: ArrivalFacts, v: Any, _t: int) -> None:
+        if v is not None and v != "":
+            f.tickets_bought = (f.tickets_bought or 0) + int(v)
+
     return {
         Fact.JOINED: joined,
         Fact.ADMITTED: admitted,
@@ -281,6 +165,7 @@ def _fact_setter(fact: Fact) -> Callable[[ArrivalFacts, Any, int], None]:
         Fact.SEATS_BOUGHT: add_to("seats_bought"),
         Fact.ORDER_ID: text_to("order_id"),
         Fact.SHOP_OK_WITHOUT_TOKEN: count,
+        Fact.TICKETS_BOUGHT: tickets,
     }[fact]
 
 
@@ -304,14 +189,27 @@ def record_fn(record: tuple[tuple[Fact, Template], ...]) -> Callable[[Ctx, int],
 # ----------------------------------------------------------------------------- the step
 
 
-def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
-    """One closure for a request step (see the module docstring for what it does)."""
+def compile_request(
+    step: RequestStep,
+    timeout_s: float | None,
+    *,
+    follow_redirects: bool = True,
+    allow_hosts: tuple[str, ...] = (),
+) -> StepFn:
+    """One closure for a request step (see the module docstring for what it does).
+
+    ``follow_redirects`` is the scenario's setting (a request's own ``follow_redirects`` wins);
+    ``allow_hosts`` is the scenario's allow-list, which every redirect hop must pass."""
     req = step.request
     method, rname, sname = req.method, req.request_name, step.name
     url, headers, body = _url_fn(step), _headers_fn(step), _body_fn(step)
     timeout = req.timeout_s if req.timeout_s is not None else timeout_s
-    classify = _classifier(step.expect)
-    capture = _captures_fn(step.captures) if step.captures else None
+    follow = req.follow_redirects if req.follow_redirects is not None else follow_redirects
+    redirects = Redirects(allow_hosts, name=rname, step=sname, timeout_s=timeout)
+    chain = redirects.follow if follow else None
+    redirect_statuses = REDIRECT_STATUSES
+    classify = classifier(step.expect)
+    capture = captures_fn(step.captures) if step.captures else None
     that = step.expect.condition
     facts = record_fn(step.record)
     on_error = step.on_error
@@ -321,12 +219,18 @@ def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
         v = c.visitor
         intended = c.due_ns
         intent = None if c.intents is None else _intent(c, (sname, rname), intended)
-        r = v.http(method, url(c), name=rname, step=sname, headers=headers(c), body=body(c),
-                   timeout_s=timeout, intended_ns=intended, attempt=c.attempt,
-                   intent_ns=intent)  # fmt: skip
+        u, h, b = url(c), headers(c), body(c)
+        r = v.http(method, u, name=rname, step=sname, headers=h, body=b, timeout_s=timeout,
+                   intended_ns=intended, attempt=c.attempt, intent_ns=intent)  # fmt: skip
+        refused = None
+        if chain is not None and r.status in redirect_statuses:
+            r, refused = chain(v, r, method, u, h, b, c.attempt, intent)
         c.due_ns = r.end_ns  # the next request is meant to follow this one's end at once
         c.last = r
-        outcome, label, error = classify(r)
+        if refused is None:
+            outcome, label, error = classify(r)
+        else:
+            outcome, label, error = Outcome.HTTP_ERROR, "http_error", refused
         if outcome is _OK and label == "ok":
             if capture is not None:
                 error = capture(c, r)
@@ -334,7 +238,9 @@ def compile_request(step: RequestStep, timeout_s: float | None) -> StepFn:
                 error = _check_that(that, c)
             if error is not None:
                 outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
-        v.record(r, outcome, error)
+        if error is not None and c.secrets:
+            error = scrub(error, c.secrets)
+        v.record(r, outcome, error, None if label == outcome.value else label)
         variables = c.vars
         variables["status"] = r.status
         variables["outcome"] = label

@@ -1,5 +1,5 @@
 """The types a journey runs on: the Visitor protocol, HTTP results, arrival facts, the run
-context and the control signals. Re-exported by ``loadkit.runner.journey``."""
+context and the control signals. The public ones are re-exported by ``loadkit.runner.journey``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class HttpResult:
 
     __slots__ = (
         "_json",
+        "_text",
         "content",
         "end_ns",
         "error",
@@ -61,10 +62,14 @@ class HttpResult:
         self.service_ms = service_ms
         self.response_ms = response_ms
         self._json = _UNSET
+        self._text: str | None = None
 
     @property
     def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
+        """The body decoded as UTF-8 (bad bytes replaced), decoded once."""
+        if self._text is None:
+            self._text = self.content.decode("utf-8", errors="replace")
+        return self._text
 
     def json(self) -> Any:
         """The body parsed as JSON (parsed once). Raises ``ValueError`` if it is not JSON."""
@@ -104,6 +109,7 @@ class ArrivalFacts:
     seats_bought: list[str] = field(default_factory=list)
     order_id: str | None = None
     shop_ok_without_token: int = 0
+    tickets_bought: int | None = None  # None: the journey never recorded a quantity
 
 
 @dataclass(frozen=True)
@@ -155,9 +161,20 @@ class VisitorProtocol(Protocol):
         intended_ns: int | None = None,
         attempt: int = 1,
         intent_ns: int | None = None,
+        hop: int = 0,
     ) -> HttpResult: ...
 
-    def record(self, result: HttpResult, outcome: Outcome, error: str | None = None) -> None: ...
+    def record(
+        self,
+        result: HttpResult,
+        outcome: Outcome,
+        error: str | None = None,
+        label: str | None = None,
+    ) -> None: ...
+
+    def url_of(self, url_or_path: str) -> str:
+        """The absolute URL a request path goes to (only called to follow a redirect)."""
+        ...
 
     def sleep(self, seconds: float) -> None: ...
 
@@ -184,8 +201,8 @@ class Ctx:
     each request's end, plus every think, poll interval or backoff waited since.
     """
 
-    __slots__ = ("attempt", "due_ns", "intents", "last", "retry", "rng", "step", "vars",
-                 "visitor")  # fmt: skip
+    __slots__ = ("attempt", "due_ns", "intents", "last", "retry", "rng", "secrets", "step",
+                 "vars", "visitor")  # fmt: skip
 
     def __init__(self, visitor: VisitorProtocol) -> None:
         self.visitor = visitor
@@ -198,6 +215,8 @@ class Ctx:
         # inside a retry block: (step, request name) -> (intent_ns, attempt) of its latest row
         self.intents: dict[tuple[str, str], tuple[int, int]] | None = None
         self.step = ""
+        # values captured as secret (CSRF tokens, ``secret: true``): scrubbed from error texts
+        self.secrets: list[str] | None = None
 
 
 class EndJourney(Exception):

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from loadkit.results.schema import ArrivalOutcome
-from loadkit.runner.journey_types import Ctx, EndJourney, RetryScope, RetrySignal
-from loadkit.runner.steps_data import FeederState
-from loadkit.runner.steps_http import StepFn, compile_request, record_fn
+from loadkit.runner.journey.compile_request import StepFn, compile_request, record_fn
+from loadkit.runner.journey.feeders import FeederState
+from loadkit.runner.journey.types import Ctx, EndJourney, RetryScope, RetrySignal
 from loadkit.scenario.jsonpath import MISSING
 from loadkit.scenario.models import (
     Backoff,
@@ -48,9 +48,20 @@ Sampler = Callable[[Any], float]
 class Compiler:
     """Turns steps into closures; holds what they share (timeout, feeders)."""
 
-    def __init__(self, request_timeout_s: float | None, feeders: dict[str, FeederState]) -> None:
+    _table: dict[type[Any], Callable[[Compiler, Any], StepFn]]
+
+    def __init__(
+        self,
+        request_timeout_s: float | None,
+        feeders: dict[str, FeederState],
+        *,
+        follow_redirects: bool = True,
+        allow_hosts: tuple[str, ...] = (),
+    ) -> None:
         self.request_timeout_s = request_timeout_s
         self.feeders = feeders
+        self.follow_redirects = follow_redirects
+        self.allow_hosts = allow_hosts
 
     def steps(self, steps: Sequence[Step]) -> StepFn:
         fns = [self.step(s) for s in steps]
@@ -66,23 +77,13 @@ class Compiler:
         return run_all
 
     def step(self, step: Step) -> StepFn:
-        if isinstance(step, RequestStep):
-            return compile_request(step, self.request_timeout_s)
-        if isinstance(step, ThinkStep):
-            return _think(step)
-        if isinstance(step, PollStep):
-            return self._poll(step)
-        if isinstance(step, RetryStep):
-            return self._retry(step)
-        if isinstance(step, ChoiceStep):
-            return self._choice(step)
-        if isinstance(step, IfStep):
-            return self._if(step)
-        if isinstance(step, RepeatStep):
-            return self._repeat(step)
-        if isinstance(step, FeedStep):
-            return self._feed(step)
-        return _simple(step)
+        """The closure for one step, through the kind table (one line per step kind)."""
+        return self._table[type(step)](self, step)
+
+    def _request(self, step: RequestStep) -> StepFn:
+        return compile_request(step, self.request_timeout_s,
+                               follow_redirects=self.follow_redirects,
+                               allow_hosts=self.allow_hosts)  # fmt: skip
 
     def _choice(self, step: ChoiceStep) -> StepFn:
         bodies = [self.steps(b.steps) for b in step.branches]
@@ -208,6 +209,23 @@ class Compiler:
                 raise EndJourney(on_give_up, f"{name}: gave up after {attempt} attempts ({reason})")
 
         return retry
+
+
+# One entry per step kind: its model class -> how to compile it. A new kind adds one line here.
+Compiler._table = {
+    RequestStep: Compiler._request,
+    ThinkStep: lambda _self, step: _think(step),
+    PollStep: Compiler._poll,
+    RetryStep: Compiler._retry,
+    ChoiceStep: Compiler._choice,
+    IfStep: Compiler._if,
+    RepeatStep: Compiler._repeat,
+    FeedStep: Compiler._feed,
+    LeaveStep: lambda _self, step: _simple(step),
+    SetStep: lambda _self, step: _simple(step),
+    RecordStep: lambda _self, step: _simple(step),
+    ClearCookiesStep: lambda _self, step: _simple(step),
+}
 
 
 def _simple(step: Step) -> StepFn:

@@ -1,4 +1,4 @@
-"""The journey executor: a loaded ``Scenario`` compiled once into plain closures.
+"""Compile a whole scenario: a loaded ``Scenario`` compiled once into plain closures.
 
 ``compile_scenario(scenario, seed=...)`` runs before the load starts; it resolves environment
 variables, reads feeder files and turns every step into a closure (templates were compiled by the
@@ -10,7 +10,7 @@ visitor's journey (``failed``, with the reason) and never the run.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,20 +18,18 @@ import numpy.typing as npt
 
 from loadkit.errors import InputError, Location
 from loadkit.results.schema import ArrivalOutcome
-from loadkit.runner.journey_types import (
-    ArrivalFacts,
+from loadkit.runner.journey.compile_request import StepFn
+from loadkit.runner.journey.compile_steps import Compiler
+from loadkit.runner.journey.feeders import FeederState, read_rows
+from loadkit.runner.journey.types import (
     Ctx,
     EndJourney,
-    HttpResult,
     JourneyEnd,
     RetrySignal,
     VisitorProtocol,
 )
-from loadkit.runner.steps_data import FeederState, read_rows
-from loadkit.runner.steps_flow import Compiler
-from loadkit.runner.steps_http import StepFn
 from loadkit.scenario.expr import EvalError
-from loadkit.scenario.models import Scenario
+from loadkit.scenario.models import RequestStep, Scenario, Step
 from loadkit.scenario.templates import Template
 
 DEFAULT_SHARDS = 64  # the runner's default shard count (RunSpec.shards)
@@ -86,6 +84,11 @@ class CompiledScenario:
         self.seed = seed
         weights = np.array([p.weight for p in personas], dtype=float)
         self._p = weights / weights.sum()
+        # variables captured as secret (``secret: true``, CSRF tokens): ``try`` hides them
+        self.secret_vars = frozenset(
+            c.var for p in scenario.personas for s in _walk(p.steps)
+            if isinstance(s, RequestStep) for c in s.captures if c.secret
+        )  # fmt: skip
 
     def persona_for(
         self, total: int, arrival_ids: npt.NDArray[np.integer[Any]] | None = None
@@ -120,13 +123,26 @@ def compile_scenario(
     shard_count = shards or scenario.settings.shards or DEFAULT_SHARDS
     feeders = {f.name: FeederState(f, read_rows(f), shard_count) for f in scenario.feeders}
     timeout = request_timeout_s or scenario.settings.request_timeout_s
-    compiler = Compiler(timeout, feeders)
+    compiler = Compiler(timeout, feeders, follow_redirects=scenario.settings.follow_redirects,
+                        allow_hosts=scenario.allow_hosts)  # fmt: skip
     variables = _variables(scenario, env)
     personas = [
         CompiledPersona(p.name, p.weight, compiler.steps(p.steps), variables)
         for p in scenario.personas
     ]
     return CompiledScenario(scenario, personas, seed)
+
+
+def _walk(steps: Sequence[Step]) -> Iterator[Step]:
+    """Every step of a step list, nested ones included."""
+    for step in steps:
+        yield step
+        for attr in ("steps", "then", "otherwise"):
+            inner = getattr(step, attr, None)
+            if isinstance(inner, tuple):
+                yield from _walk(inner)
+        for branch in getattr(step, "branches", ()):
+            yield from _walk(branch.steps)
 
 
 def _variables(scenario: Scenario, env: Mapping[str, str]) -> _Vars:
@@ -152,13 +168,4 @@ def _variables(scenario: Scenario, env: Mapping[str, str]) -> _Vars:
     return _Vars(base, dynamic)
 
 
-__all__ = [
-    "DEFAULT_SHARDS",
-    "ArrivalFacts",
-    "CompiledPersona",
-    "CompiledScenario",
-    "HttpResult",
-    "JourneyEnd",
-    "VisitorProtocol",
-    "compile_scenario",
-]
+__all__ = ["DEFAULT_SHARDS", "CompiledPersona", "CompiledScenario", "compile_scenario"]

@@ -1,0 +1,147 @@
+"""A request's ``expect`` at run time: classify an answer as an outcome with its label.
+
+Order: no answer → ``timeout``/``connection_error``; a status under ``outcomes`` → ``ok`` with
+its label; a status not fine → ``http_error``; a body-recognised outcome (``outcomes: {sold_out:
+{text: Sold out}}``) → ``ok`` with its label; then the body checks (``text``, ``not_text``,
+``regex``, ``json``) → ``expectation_failed`` with the part of the body that matters, clipped.
+A check on a body that is not JSON (for ``json``) is a per-request ``expectation_failed``
+saying so, never a crash. The body is decoded once per answer, and only when a check needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from loadkit.results.schema import Outcome
+from loadkit.runner.journey.types import HttpResult
+from loadkit.scenario.jsonpath import MISSING
+from loadkit.scenario.models import BodyCheck, Expect, JsonCheck
+
+Classified = tuple[Outcome, str, str | None]  # outcome, label for `outcome`, error text
+_OK = Outcome.OK
+_FAILED = Outcome.EXPECTATION_FAILED
+EXCERPT_CHARS = 80  # body shown around what a failed check looked for
+
+
+def excerpt(text: str, start: int = 0, end: int = 0, width: int = EXCERPT_CHARS) -> str:
+    """``text[start:end]`` with up to ``width`` characters around it, one line, clipped with
+    ``…`` where cut (the part of a body that matters for a failed check)."""
+    pad = max(0, (width - (end - start)) // 2)
+    lo, hi = max(0, start - pad), min(len(text), max(end, start) + pad)
+    shown = " ".join(text[lo:hi].split())
+    if len(shown) > width:
+        shown = shown[: width - 1] + "…"
+    return ("…" if lo > 0 else "") + shown + ("…" if hi < len(text) else "")
+
+
+def not_json(r: HttpResult) -> str:
+    """The error text for a JSON check or capture on a body that is not JSON."""
+    kind = r.header("content-type") or "no Content-Type"
+    if not r.content:
+        return f"response is not JSON (empty body, {kind})"
+    return f"response is not JSON ({kind}): {excerpt(r.text)!r}"
+
+
+def _json_fails(checks: tuple[JsonCheck, ...], r: HttpResult) -> str | None:
+    try:
+        doc = r.json()
+    except ValueError:
+        return not_json(r)
+    for check in checks:
+        got = check.path.find(doc)
+        if got is MISSING or not _compare(got, check.op, check.value):
+            shown = "nothing" if got is MISSING else _clip_json(got)
+            return (f"expected {check.path.source} {check.op} {check.value!r}, got {shown} in "
+                    f"{_around(doc, check.path.source)}")  # fmt: skip
+    return None
+
+
+def _compare(got: Any, op: str, want: Any) -> bool:
+    if op == "==":
+        return bool(got == want)
+    if op == "!=":
+        return bool(got != want)
+    try:
+        return bool({"<": got < want, "<=": got <= want, ">": got > want, ">=": got >= want}[op])
+    except TypeError:  # "5" < 3: not comparable, so the check fails
+        return False
+
+
+def _around(doc: Any, path: str) -> str:
+    """The JSON document, clipped around the last name of ``path`` (where the value is)."""
+    text = json.dumps(doc, separators=(",", ":"), default=str)
+    names = re.findall(r"[A-Za-z_][\w-]*", path)
+    at = text.find(f'"{names[-1]}":') if names else -1
+    if at < 0 or len(text) <= EXCERPT_CHARS:
+        return _clip_json(doc)
+    return excerpt(text, at, at + len(names[-1]) + 3)
+
+
+def _clip_json(value: Any, width: int = EXCERPT_CHARS) -> str:
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _holds(check: BodyCheck, text: str, r: HttpResult) -> tuple[bool, str]:
+    """Whether ``check`` holds on the body, and what to say when that is a failure."""
+    if check.text is not None:
+        at = text.find(check.text)
+        if check.negate:
+            where = excerpt(text, at, at + len(check.text)) if at >= 0 else ""
+            return at < 0, f"the body contains {check.text!r}: {where!r}"
+        return at >= 0, f"expected the body to contain {check.text!r}; it starts {excerpt(text)!r}"
+    if check.regex is not None:
+        m = check.regex.search(text)
+        return m is not None, (f"expected the body to match {check.regex.pattern!r}; "
+                               f"it starts {excerpt(text)!r}")  # fmt: skip
+    error = _json_fails(check.json, r)
+    return error is None, error or ""
+
+
+def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
+    """The function classifying one answer (see the module docstring for the order)."""
+    business = dict(expect.outcomes)
+    ok_set = expect.ok_statuses
+    labels = expect.labels
+    # "the body contains X" is the common check: tested inline, the rest through _holds
+    needles = tuple(c.text for c in expect.body if c.text is not None and not c.negate)
+    body = tuple(c for c in expect.body if c.text is None or c.negate)
+    checks = expect.json
+    looks = bool(labels or needles or body)
+
+    def classify(r: HttpResult) -> Classified:
+        st = r.status
+        if st == 0:
+            kind = Outcome.TIMEOUT if r.error_kind == "timeout" else Outcome.CONNECTION_ERROR
+            return kind, kind.value, r.error or kind.value
+        label = business.get(st)
+        if label is not None:
+            return _OK, label, None
+        if (st >= 400) if ok_set is None else (st not in ok_set):
+            return Outcome.HTTP_ERROR, "http_error", f"unexpected status {st}"
+        if looks:
+            text = r.text
+            for name, check in labels:
+                if _holds(check, text, r)[0]:
+                    return _OK, name, None
+            for needle in needles:
+                if needle not in text:
+                    return _FAILED, "expectation_failed", (
+                        f"expected the body to contain {needle!r}; it starts {excerpt(text)!r}")  # fmt: skip
+            for check in body:
+                held, why = _holds(check, text, r)
+                if not held:
+                    return _FAILED, "expectation_failed", why
+        if checks:
+            error = _json_fails(checks, r)
+            if error is not None:
+                return _FAILED, "expectation_failed", error
+        return _OK, "ok", None
+
+    return classify
+
+
+__all__ = ["EXCERPT_CHARS", "Classified", "classifier", "excerpt", "not_json"]
