@@ -23,19 +23,15 @@ from typing import TypeVar
 
 from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
+from loadkit.runner.run_settings import RunFlags, resolve_one, resolve_run_settings, settings_json
 from loadkit.scenario import Scenario, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
-from loadkit.settings import Setting, Source, non_negative_int, positive_int, resolve
-from loadkit.units import parse_duration_s
+from loadkit.settings import Setting
 
 Echo = Callable[[str], None]
 T = TypeVar("T")
 R = TypeVar("R")
 
-DEFAULT_SEED = 1
-DEFAULT_SHARDS = 64
-DEFAULT_MAX_IN_FLIGHT = 10_000
-DEFAULT_DRAIN_S = 60.0
 RESULTS_ROOT = Path("results")
 
 
@@ -101,7 +97,8 @@ def plan_text(scenario: Path, profile: Path | None, seed: int | None) -> str:
     """The expected arrivals per phase, peak rate, total and visitors in flight."""
     inputs = load_inputs(scenario, _require_profile(profile), None)
     assert inputs.profile is not None
-    schedule = compile_schedule(inputs.profile, DEFAULT_SEED if seed is None else seed)
+    # the seed from the same sources as ``run`` (flag > LOADKIT_SEED > default)
+    schedule = compile_schedule(inputs.profile, int(resolve_one("seed", seed).value))
     journey_s = inputs.scenario.expected_journey_s()
     text = format_plan(plan(inputs.profile, schedule, journey_s))
     if journey_s is not None:
@@ -169,72 +166,21 @@ def _new_run_dir(root: Path, run_id: str | None, scenario_name: str) -> Path:
 
 def resolve_settings(request: RunRequest, scenario: Scenario) -> dict[str, Setting]:
     """Every run setting with where it came from: flag > LOADKIT_* env > scenario > default."""
-    fs = scenario.settings
-    where = str(scenario.path)
-    settings = {
-        "host": resolve(
-            "host", cli=request.host, file=scenario.host, file_detail=where, default=None
-        ),
-        "seed": resolve("seed", cli=request.seed, default=DEFAULT_SEED, parse=non_negative_int),
-        "max_in_flight": resolve(
-            "max_in_flight",
-            cli=request.max_in_flight,
-            file=fs.max_in_flight,
-            file_detail=where,
-            default=DEFAULT_MAX_IN_FLIGHT,
-            parse=positive_int,
-        ),
-        "workers": resolve("workers", cli=request.workers, default=1, parse=positive_int),
-        "shards": resolve(
-            "shards",
-            cli=None,
-            file=fs.shards,
-            file_detail=where,
-            default=DEFAULT_SHARDS,
-            parse=positive_int,
-        ),
-        "request_timeout_s": resolve(
-            "request_timeout_s",
-            cli=None,
-            file=fs.request_timeout_s,
-            file_detail=where,
-            default=10.0,
-            parse=float,
-        ),
-        "drain_s": resolve(
-            "drain_s", cli=request.drain_s, default=DEFAULT_DRAIN_S, parse=parse_duration_s
-        ),
-    }
-    settings.update(_distributed_settings(request, int(settings["workers"].value)))
-    if settings["host"].value is None:
-        raise InputError(
-            "no target host.",
-            location=Location(where),
-            hint="Pass --host http://HOST:PORT or set 'host:' in the scenario.",
-        )
-    return settings
-
-
-def _distributed_settings(request: RunRequest, workers: int) -> dict[str, Setting]:
-    """Master settings (read by ``loadkit.runner.distributed``) for ``master`` or --workers N."""
     m = request.master
-    if m is None and workers <= 1:
-        return {}
-    if m is None:  # run --workers N: the master starts N local workers on 127.0.0.1
-        return {
-            "local_workers": Setting(workers, Source.CLI, "--workers"),
-            "expect_workers": Setting(workers, Source.CLI, "--workers"),
-            "master_bind": Setting("127.0.0.1", Source.DEFAULT),
-        }
-    return {
-        "master_bind": resolve("master_bind", cli=m.bind, default="*"),
-        "master_port": resolve("master_port", cli=m.port, default=5557, parse=positive_int),
-        "expect_workers": resolve(
-            "expect_workers", cli=m.expect_workers, default=1, parse=positive_int
-        ),
-        "worker_wait_s": resolve("worker_wait_s", cli=m.worker_wait_s, default=60.0, parse=float),
-        "dry_run": Setting(m.dry_run, Source.CLI if m.dry_run else Source.DEFAULT),
-    }
+    flags = RunFlags(
+        host=request.host,
+        seed=request.seed,
+        max_in_flight=request.max_in_flight,
+        workers=request.workers,
+        drain_s=request.drain_s,
+        master=m is not None,
+        master_bind=m.bind if m else None,
+        master_port=m.port if m else None,
+        expect_workers=m.expect_workers if m else None,
+        worker_wait_s=m.worker_wait_s if m else None,
+        dry_run=m.dry_run if m else False,
+    )
+    return resolve_run_settings(flags, scenario)
 
 
 def rehearse(request: RunRequest, echo: Echo) -> int:
@@ -258,7 +204,7 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         request_timeout_s=float(settings["request_timeout_s"].value),
         drain_timeout_s=float(settings["drain_s"].value),
         thresholds=tuple(t.text for t in inputs.thresholds),
-        settings={name: s.to_json() for name, s in settings.items()},
+        settings=settings_json(settings),
         t0_ns=request.t0_ns,
         mode=RunMode.MASTER if "expect_workers" in settings else RunMode.LOCAL,
     )

@@ -173,3 +173,18 @@ def test_analyze_a_plain_locust_csv_gates_and_writes_reports(
     assert code == 1  # checkout p95 is 900 ms in the CSV
     assert "p(95){name=/checkout} < 800ms" in out
     assert (tmp_path / "run-loadkit" / "analysis" / "verdict.json").exists()
+
+
+def test_plan_takes_its_seed_from_the_same_places_as_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("plan", str(SCENARIO), "--profile", str(PROFILE))
+    _, by_flag, _ = run_cli(capsys, *args, "--seed", "7")
+    _, by_default, _ = run_cli(capsys, *args)
+    monkeypatch.setenv("LOADKIT_SEED", "7")
+    code, by_env, _ = run_cli(capsys, *args)
+    assert code == 0
+    assert by_env == by_flag != by_default
+    monkeypatch.setenv("LOADKIT_SEED", "-3")
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and "LOADKIT_SEED" in err and "Traceback" not in err

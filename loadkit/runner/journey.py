@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from loadkit.errors import InputError, Location
 from loadkit.results.schema import ArrivalOutcome
+from loadkit.runner.defaults import DEFAULT_SHARDS
 from loadkit.runner.journey_types import (
     ArrivalFacts,
     Ctx,
@@ -33,8 +34,6 @@ from loadkit.runner.steps_http import StepFn
 from loadkit.scenario.expr import EvalError
 from loadkit.scenario.models import Scenario
 from loadkit.scenario.templates import Template
-
-DEFAULT_SHARDS = 64  # the runner's default shard count (RunSpec.shards)
 
 
 class _Vars:

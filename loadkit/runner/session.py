@@ -83,24 +83,14 @@ class Session:
         self.flusher.warm_up()
         self.clock = Clock.measure()
         self.t0_ns = _pick_t0_ns(spec, self.clock.now_ns())
-        duration_s = plan.run_info.get("duration_s")
         # abort thresholds the live guard cannot judge: (text, why); the analyzer still does
         self.guard_skipped: tuple[tuple[str, str], ...] = ()
-        self.engine = Engine(
-            plan.arrivals,
-            plan.personas,
-            target=Target.from_url(
-                plan.target_url,
-                request_timeout_s=spec.request_timeout_s,
-                connect_timeout_s=spec.connect_timeout_s,
-            ).resolve(),
+        self.engine = build_engine(
+            spec,
+            plan,
             flusher=self.flusher,
             clock=self.clock,
             t0_ns=self.t0_ns,
-            options=engine_options(
-                spec, duration_s=float(duration_s) if isinstance(duration_s, int | float) else None
-            ),
-            phases=plan.phases,
             on_progress=on_progress,
             guard=self._guard(),
         )
@@ -164,6 +154,43 @@ class Session:
         write_manifest(self.run_dir, final)
         code = ExitCode.FAILED if aborted_by is not None else _exit_code(status)
         return SessionResult(status, code, engine_result, error)
+
+
+def build_engine(
+    spec: RunSpec,
+    plan: Plan,
+    *,
+    flusher: Flusher,
+    clock: Clock,
+    t0_ns: int,
+    on_progress: Callable[[Progress], None] | None = None,
+    guard: GuardLike | None = None,
+) -> Engine:
+    """The engine of a plan: the one way a local run and a distributed worker build theirs.
+
+    The target's address is resolved here, once, before the load (visitors then connect
+    without a DNS lookup each). Raises TargetError when the host does not resolve.
+    """
+    target = Target.from_url(
+        plan.target_url,
+        request_timeout_s=spec.request_timeout_s,
+        connect_timeout_s=spec.connect_timeout_s,
+    ).resolve()
+    duration_s = plan.run_info.get("duration_s")
+    return Engine(
+        plan.arrivals,
+        plan.personas,
+        target=target,
+        flusher=flusher,
+        clock=clock,
+        t0_ns=t0_ns,
+        options=engine_options(
+            spec, duration_s=float(duration_s) if isinstance(duration_s, int | float) else None
+        ),
+        phases=plan.phases,
+        on_progress=on_progress,
+        guard=guard,
+    )
 
 
 def engine_options(spec: RunSpec, *, duration_s: float | None) -> EngineOptions:
@@ -244,4 +271,4 @@ def _exit_code(status: RunStatus) -> ExitCode:
     return ExitCode.INVALID
 
 
-__all__ = ["Plan", "Session", "SessionResult", "engine_options", "live_guard"]
+__all__ = ["Plan", "Session", "SessionResult", "build_engine", "engine_options", "live_guard"]

@@ -142,12 +142,15 @@ def run_trial(
     return ends
 
 
-def _real_visitor_factory(host: str, seed: int, timeout_s: float | None) -> VisitorFactory:
+def _real_visitor_factory(host: str, seed: int, timeout_s: float) -> VisitorFactory:
     from loadkit.runner.clock import Clock
+    from loadkit.runner.defaults import DEFAULT_CONNECT_TIMEOUT_S
     from loadkit.runner.recorder import Recorder
     from loadkit.runner.visitor import Target, Visitor
 
-    target = Target.from_url(host, request_timeout_s=timeout_s or 10.0)
+    target = Target.from_url(
+        host, request_timeout_s=timeout_s, connect_timeout_s=DEFAULT_CONNECT_TIMEOUT_S
+    )
     clock, recorder = Clock.measure(), Recorder()
 
     def make(arrival_id: int, persona: str) -> VisitorProtocol:
@@ -165,7 +168,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("scenario")
     parser.add_argument("--host", help="target base URL (default: the scenario's host)")
     parser.add_argument("--persona", help="only this persona")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="multiply every wait (think, poll, backoff), e.g. 0.1")  # fmt: skip
     return parser.parse_args(argv)
@@ -173,23 +176,27 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def trial(argv: list[str], out: TextIO, environ: Mapping[str, str] | None = None) -> int:
     """The command body; returns the exit code. Raises ``LoadkitError`` for bad input."""
+    from loadkit.runner.run_settings import resolve_one
     from loadkit.runner.spec import check_target
     from loadkit.scenario import load_scenario
 
     args = _parse(argv)
     scenario = load_scenario(args.scenario)
-    wanted: str | None = args.host or scenario.host
+    # the same sources as ``loadkit run``: flag > LOADKIT_* environment > scenario > default
+    wanted = resolve_one("host", args.host, scenario, environ=environ).value
     if wanted is None:
         raise InputError("no target host.", hint="Pass --host URL or set 'host:' in the scenario.")
-    host = check_target(wanted, scenario.allow_hosts)
+    host = check_target(str(wanted), scenario.allow_hosts)
+    seed = int(resolve_one("seed", args.seed, environ=environ).value)
+    timeout_s = float(resolve_one("request_timeout_s", None, scenario, environ=environ).value)
     if args.persona is not None and args.persona not in {p.name for p in scenario.personas}:
         names = [p.name for p in scenario.personas]
         raise InputError(f"no persona {args.persona!r} in {args.scenario}.",
                          hint=did_you_mean(args.persona, names).strip()
                          or f"Personas: {', '.join(names)}.")  # fmt: skip
-    compiled = compile_scenario(scenario, seed=args.seed, environ=environ)
-    factory = _real_visitor_factory(host, args.seed, scenario.settings.request_timeout_s)
-    print(f"loadkit try {scenario.name} → {host} (seed {args.seed})", file=out)
+    compiled = compile_scenario(scenario, seed=seed, environ=environ)
+    factory = _real_visitor_factory(host, seed, timeout_s)
+    print(f"loadkit try {scenario.name} → {host} (seed {seed})", file=out)
     ends = run_trial(compiled, factory, out, persona=args.persona, time_scale=args.time_scale)
     failed = [name for name, end in ends if end.outcome is ArrivalOutcome.FAILED]
     return int(ExitCode.FAILED) if failed else int(ExitCode.PASSED)

@@ -29,6 +29,7 @@ from loadkit.errors import ExitCode, InputError, RunInvalid
 from loadkit.results.merge import write_lost_arrivals
 from loadkit.results.schema import RECORDS_DIR, RunStatus
 from loadkit.results.writer import RecordKind, write_manifest
+from loadkit.runner.defaults import DEFAULT_DRAIN_S
 from loadkit.runner.distributed.accounting import build_manifest, lost_arrivals
 from loadkit.runner.distributed.clock import assign_shards
 from loadkit.runner.distributed.master_io import MasterInbox, RunFiles, load_run_files
@@ -231,7 +232,9 @@ class Master:
 
     def _monitor(self) -> None:
         assert self.t0_ns is not None
-        drain_s = self.spec.drain_timeout_s if self.spec.drain_timeout_s is not None else 60.0
+        drain_s = (
+            self.spec.drain_timeout_s if self.spec.drain_timeout_s is not None else DEFAULT_DRAIN_S
+        )
         limit_s = self.spec.duration_limit_s or (self.files.duration_s + drain_s)
         deadline = self.t0_ns / 1e9 + limit_s + self.spec.request_timeout_s + _DONE_GRACE_S
         next_line = time.monotonic() + self.spec.progress_interval_s

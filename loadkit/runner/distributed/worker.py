@@ -226,7 +226,7 @@ class Worker:
         # Silence measured from now, not from before the work.
         self._heard()
         self._write_local(plan, RunStatus.RUNNING, False, writer, None, None)
-        self.send(MessageType.READY, Ready(plan.worker_id, len(prepared.ids)))
+        self.send(MessageType.READY, Ready(plan.worker_id, len(prepared.plan.arrivals)))
         payload = self._wait(MessageType.START, timeout_s=None)
         if isinstance(payload, Stop):
             self._write_local(plan, RunStatus.ABORTED, True, writer, payload.reason, None)
@@ -236,7 +236,7 @@ class Worker:
         self.engine = build_engine(prepared, flusher, t0_local_ns, guard=guard)
         sender = gevent.spawn(self._sender, writer)
         self.echo(
-            f"worker {plan.worker_id}: {len(prepared.ids)} arrivals, t0 in "
+            f"worker {plan.worker_id}: {len(prepared.plan.arrivals)} arrivals, t0 in "
             f"{(t0_local_ns - time.time_ns()) / 1e9:.2f} s"
         )
         result = self.engine.run()
