@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadkit.errors import ExitCode
+from loadkit.errors import ExitCode, RunInvalid
 from loadkit.results.schema import RunStatus
 from loadkit.results.writer import SegmentWriter, write_manifest
 from loadkit.runner.clock import Clock
@@ -128,9 +128,12 @@ class Session:
             status = engine_result.status
             stop_reason = engine_result.stop_reason
             aborted_by = engine_result.aborted_by_threshold
-        except Exception as exc:  # loadkit itself failed: say so in the manifest, then re-raise
+        except Exception as exc:  # loadkit itself failed: say so in the manifest
             status, error = RunStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")
             stop_reason = f"runner failed: {error}"
+        if self.flusher.error is not None:  # records were lost: the run is invalid, and says so
+            status, aborted_by = RunStatus.FAILED, None
+            stop_reason = error = redact(self.flusher.lost_text())
         complete = status is not RunStatus.FAILED
         # compact only after a clean end: an interrupted run should exit fast, and its
         # segments are whole files a reader takes as they are
@@ -151,7 +154,15 @@ class Session:
             aborted_by_threshold=aborted_by,
             worker_extra=_worker_fields(engine_result),
         )
-        write_manifest(self.run_dir, final)
+        if self.flusher.error is not None:
+            final["records_lost"] = {k.value: n for k, n in self.flusher.lost.items()}
+        try:
+            write_manifest(self.run_dir, final)
+        except OSError as exc:  # the disk that lost the records may refuse the manifest too
+            raise RunInvalid(
+                f"cannot write the final manifest in {self.run_dir}: {exc}; "
+                f"{stop_reason or 'the records on disk are whole segments'}"
+            ) from None
         code = ExitCode.FAILED if aborted_by is not None else _exit_code(status)
         return SessionResult(status, code, engine_result, error)
 
@@ -169,7 +180,8 @@ def build_engine(
     """The engine of a plan: the one way a local run and a distributed worker build theirs.
 
     The target's address is resolved here, once, before the load (visitors then connect
-    without a DNS lookup each). Raises TargetError when the host does not resolve.
+    without a DNS lookup each). A write the flusher cannot make stops the engine (within a
+    flush interval). Raises TargetError when the host does not resolve.
     """
     target = Target.from_url(
         plan.target_url,
@@ -177,7 +189,7 @@ def build_engine(
         connect_timeout_s=spec.connect_timeout_s,
     ).resolve()
     duration_s = plan.run_info.get("duration_s")
-    return Engine(
+    engine = Engine(
         plan.arrivals,
         plan.personas,
         target=target,
@@ -191,6 +203,12 @@ def build_engine(
         on_progress=on_progress,
         guard=guard,
     )
+    # records that cannot be written stop the load: never keep loading while dropping records
+    flusher.on_error = lambda exc: engine.stop(RECORDS_LOST)
+    return engine
+
+
+RECORDS_LOST = "records could not be written"
 
 
 def engine_options(spec: RunSpec, *, duration_s: float | None) -> EngineOptions:

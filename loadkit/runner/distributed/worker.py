@@ -97,6 +97,7 @@ class Worker:
         self.engine: Any = None
         self.runner: Any = None
         self.worker_id = -1
+        self.records_lost: str | None = None  # why this worker's records are incomplete
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -241,6 +242,8 @@ class Worker:
         )
         result = self.engine.run()
         sender.kill()
+        if flusher.error is not None:  # records were lost: the load stopped, the run is invalid
+            self.records_lost = flusher.lost_text()
         return self._finish(plan, writer, result, t0_local_ns)
 
     def _ended_before_start(self, reason: str) -> int:
@@ -263,8 +266,8 @@ class Worker:
 
     def _finish(self, plan: Plan, writer: StreamingWriter, result: Any, t0_ns: int) -> int:
         lost = self.master_lost.is_set()
-        status = RunStatus.FAILED if lost else result.status
-        reason = result.stop_reason
+        status = RunStatus.FAILED if lost or self.records_lost else result.status
+        reason = self.records_lost or result.stop_reason
         self._write_local(plan, status, True, writer, reason, t0_ns)
         if lost:
             self.echo(
@@ -292,6 +295,8 @@ class Worker:
             self._wait(MessageType.BYE, timeout_s=_REPLY_TIMEOUT_S, stops=False)
         except LoadkitError:
             self.echo(f"worker {plan.worker_id}: no goodbye from the master; records kept locally")
+        if self.records_lost:
+            return ExitCode.INVALID
         if self.interrupted:
             return ExitCode.INTERRUPTED
         return ExitCode.PASSED
