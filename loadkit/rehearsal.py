@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TypeVar
 
 from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
+from loadkit.runner.child import run_child
 from loadkit.runner.run_settings import RunFlags, resolve_one, resolve_run_settings, settings_json
 from loadkit.scenario import Scenario, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
@@ -213,7 +210,10 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     argv = [sys.executable, "-m", "loadkit.runner", str(run_dir)]
     if spec.mode is RunMode.MASTER:
         argv = [sys.executable, "-m", "loadkit.runner.distributed", "master", str(run_dir)]
-    runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env})
+    runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env}, run_dir=run_dir)
+    if not (run_dir / "manifest.json").exists():  # it never started: nothing to analyze
+        echo(f"results: {run_dir}")
+        return runner_code if runner_code != ExitCode.PASSED else int(ExitCode.INVALID)
     if runner_code == ExitCode.BAD_INPUT or not request.analyze:
         echo(f"results: {run_dir}")
         return runner_code
@@ -232,48 +232,6 @@ def _run_probes(scenario: Scenario, host: str, run_dir: Path, echo: Echo) -> boo
     for result in run_probes(probes, host, run_dir):
         echo(f"probe {result.name}: {'ok' if result.ok else 'FAILED'} (HTTP {result.status})")
     return True
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so children are stopped and records flushed."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def run_child(argv: list[str], echo: Echo, env: dict[str, str] | None = None) -> int:
-    """Run a child that shares our Ctrl-C; wait for it to flush and exit on its own.
-
-    A second Ctrl-C is passed on; SIGTERM to us is passed on as SIGINT.
-    """
-    child = subprocess.Popen(argv, env=env)
-    interrupts = 0
-    with _sigterm_as_interrupt():
-        while True:
-            try:
-                code = child.wait()
-                break
-            except KeyboardInterrupt:
-                interrupts += 1
-                child.send_signal(signal.SIGINT)  # harmless if it already got the terminal's
-                if interrupts == 1:
-                    echo("stopping: flushing records (Ctrl-C again to hurry)")
-    if interrupts and code == 0:
-        return int(ExitCode.INTERRUPTED)
-    if code < 0:  # killed by a signal
-        return int(ExitCode.INTERRUPTED) if -code in (signal.SIGINT, signal.SIGTERM) else 3
-    return code
 
 
 # ----------------------------------------------------------------------------- analyze
@@ -344,7 +302,7 @@ def try_scenario(scenario: Path, host: str | None, persona: str | None, seed: in
         argv += ["--persona", persona]
     if seed is not None:
         argv += ["--seed", str(seed)]
-    return subprocess.call(argv)
+    return run_child(argv, echo=lambda line: print(line, file=sys.stderr))
 
 
 __all__ = [

@@ -21,10 +21,12 @@ import gevent.event
 import gevent.lock
 import pyarrow as pa
 import pyarrow.parquet as pq
+from gevent import monkey
 
 from loadkit.results.writer import SCHEMAS, RecordKind, SegmentWriter, rows_to_table
 from loadkit.runner.recorder import Recorder, Row
 
+_real_sleep = monkey.get_original("time", "sleep")  # ``rescue`` runs outside the gevent loop
 CHUNK_ROWS = 512
 # The writer thread runs at the lowest CPU priority. The generator is often pinned to one core,
 # where the Parquet encoder's time slices delay the scheduler's timers; at nice 19 the kernel
@@ -85,15 +87,23 @@ class Flusher:
         self._stopping = gevent.event.Event()
         self._greenlet: gevent.Greenlet[Any, None] | None = None
         self._niced_threads: set[int] = set()
+        # rows taken from the recorder and not yet handed to a pool thread, and writes under
+        # way there: what ``rescue`` must still write (or wait for) when the loop is wedged
+        self._in_hand: list[tuple[RecordKind, list[Row]]] = []
+        self._writing = 0
 
     def _write(self, kind: RecordKind, table: pa.Table) -> None:
         """In a pool thread: lower this thread's priority once, then write the segment."""
-        tid = threading.get_native_id()
-        if tid not in self._niced_threads:
-            self._niced_threads.add(tid)
-            with contextlib.suppress(OSError):  # not permitted: keep the default priority
-                os.setpriority(os.PRIO_PROCESS, tid, WRITER_NICE)
-        self.writer.write_table(kind, table)
+        self._writing += 1
+        try:
+            tid = threading.get_native_id()
+            if tid not in self._niced_threads:
+                self._niced_threads.add(tid)
+                with contextlib.suppress(OSError):  # not permitted: keep the default priority
+                    os.setpriority(os.PRIO_PROCESS, tid, WRITER_NICE)
+            self.writer.write_table(kind, table)
+        finally:
+            self._writing -= 1
 
     def _failed(self, exc: BaseException) -> None:
         if self.error is None:
@@ -111,14 +121,18 @@ class Flusher:
             requests, arrivals = self.recorder.take()
             self.requests_taken += len(requests)
             pool = gevent.get_hub().threadpool
-            for kind, rows in ((RecordKind.REQUESTS, requests), (RecordKind.ARRIVALS, arrivals)):
-                if not rows:
-                    continue
+            kinds = ((RecordKind.REQUESTS, requests), (RecordKind.ARRIVALS, arrivals))
+            self._in_hand = [(kind, rows) for kind, rows in kinds if rows]
+            while self._in_hand:
+                kind, rows = self._in_hand[0]
                 if self.error is not None and not final:
                     self.lost[kind] += len(rows)
+                    self._in_hand.pop(0)
                     continue
                 try:
-                    pool.apply(self._write, (kind, build_table(rows, SCHEMAS[kind])))
+                    table = build_table(rows, SCHEMAS[kind])  # yields between chunks
+                    self._in_hand.pop(0)
+                    pool.apply(self._write, (kind, table))
                 except Exception as exc:  # disk full, permissions: these rows are lost
                     self.lost[kind] += len(rows)
                     self._failed(exc)
@@ -152,6 +166,23 @@ class Flusher:
         if self._greenlet is not None:
             self._greenlet.join()
         self.flush_once(final=True)
+
+    def rescue(self, wait_s: float = 1.0) -> int:
+        """For the stop watchdog (another OS thread, the gevent loop wedged): let the writes
+        under way finish (up to ``wait_s``), then write the rows taken but not yet handed to
+        the writer and those still buffered. Returns the rows written here."""
+        deadline = time.monotonic() + wait_s
+        while self._writing and time.monotonic() < deadline:
+            _real_sleep(0.01)
+        in_hand, self._in_hand = self._in_hand, []
+        requests, arrivals = self.recorder.take()
+        batches = [*in_hand, (RecordKind.REQUESTS, requests), (RecordKind.ARRIVALS, arrivals)]
+        written = 0
+        for kind, rows in batches:
+            if rows:
+                self.writer.write_table(kind, rows_to_table(rows, SCHEMAS[kind]))
+                written += len(rows)
+        return written
 
     def lost_text(self) -> str:
         """What the failed writes cost, for the manifest's ``stop_reason``."""

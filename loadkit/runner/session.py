@@ -95,6 +95,7 @@ class Session:
             guard=self._guard(),
         )
         self._stop_requested = False
+        self._manifest: dict[str, Any] | None = None  # as written at the start
 
     def _guard(self) -> GuardLike | None:
         """The live ``abort after`` thresholds of the spec, or None when it has none.
@@ -115,11 +116,32 @@ class Session:
         self._stop_requested = True
         self.engine.stop(reason)
 
+    def force_end(self, reason: str) -> None:
+        """The stop watchdog's last resort (another OS thread; the loop is wedged): write what
+        was recorded and not yet flushed, and mark the manifest ``aborted``, records incomplete
+        (the journeys still in flight have no arrival row). The caller then exits."""
+        self.flusher.rescue()
+        if self._manifest is None:
+            return
+        final = finish_manifest(
+            self._manifest,
+            self.spec,
+            status=RunStatus.ABORTED,
+            stop_reason=f"{reason}; the load did not stop in time (a visitor was stuck in "
+            "CPU-bound work), so the run was ended by force: journeys still in flight have "
+            "no arrival row",
+            requests_written=self.writer.requests_written,
+            arrivals_written=self.writer.arrivals_written,
+            records_complete=False,
+        )
+        write_manifest(self.run_dir, final)
+
     def run(self) -> SessionResult:
         manifest = start_manifest(
             self.spec, target=self.plan.target_url, t0_ns=self.t0_ns, run_info=self.plan.run_info
         )
         write_manifest(self.run_dir, manifest)
+        self._manifest = manifest
         engine_result: EngineResult | None = None
         error: str | None = None
         aborted_by: str | None = None

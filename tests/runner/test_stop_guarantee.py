@@ -1,0 +1,137 @@
+"""Stopping always works: Ctrl-C/SIGTERM end a run within 5 s even when a visitor's greenlet is
+stuck in CPU-bound work; what was recorded is on disk, the manifest says aborted, exit 130."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from loadkit.runner.child import run_child
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_for_wedge(proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if b"wedged" in line:
+            time.sleep(0.5)  # well stuck
+            return
+        assert line or proc.poll() is None, "the runner ended before it wedged"
+    raise AssertionError("the crowd never wedged")
+
+
+def _check_aborted(run_dir: Path, at_least: int) -> dict[str, Any]:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "aborted"
+    assert manifest["records_complete"] is False  # the stuck journey has no arrival row
+    assert manifest["stop_reason"].startswith("interrupted")
+    requests = sorted((run_dir / "records").glob("requests-w0-*.parquet"))
+    assert sum(pq.read_table(p).num_rows for p in requests) >= at_least
+    return manifest
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_ends_a_run_wedged_in_python_code(
+    tmp_path: Path, tiny_server: Any, sig: int
+) -> None:
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "tests.runner.wedge_run", str(run_dir), tiny_server.url, "spin"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_wedge(proc)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=15)
+        took_s = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err.decode()
+    assert took_s < 5.0
+    # every request made before the wedge (21: arrivals 0-20) is on disk: the watchdog
+    # wrote what the wedged loop had not flushed yet
+    manifest = _check_aborted(run_dir, at_least=21)
+    assert "ended by force" in manifest["stop_reason"]
+    assert b"ending the run by force" in err
+
+
+@pytest.mark.integration
+def test_the_cli_ends_a_runner_wedged_in_a_c_call_holding_the_gil(
+    tmp_path: Path, tiny_server: Any
+) -> None:
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "tests.runner.wedge_run", str(run_dir), tiny_server.url, "bigint"]
+    lines: list[str] = []
+    # run_child is what `loadkit run` waits on the runner with; SIGINT to us = Ctrl-C
+    timer = threading.Timer(3.0, lambda: signal.raise_signal(signal.SIGINT))
+    # (the wedge comes 1 s after t0: arrival 20 at 20/s; 3 s leaves it stuck in the multiply)
+    timer.start()
+    started = time.monotonic()
+    try:
+        code = run_child(cmd, lines.append, run_dir=run_dir)
+    finally:
+        timer.cancel()
+    took_s = time.monotonic() - started - 3.0
+    assert code == 130, lines
+    assert took_s < 5.5  # the kill comes 4.5 s after the stop; marking the manifest is quick
+    # killed: what the runner flushed (every 0.2 s) before the wedge is on disk
+    manifest = _check_aborted(run_dir, at_least=15)
+    assert "did not stop within" in manifest["stop_reason"]
+    assert manifest["workers"][0]["fate"] == "killed"
+    assert any("killing it" in line for line in lines)
+
+
+@pytest.mark.integration
+def test_a_runner_killed_by_the_system_leaves_a_manifest_that_says_why(
+    tmp_path: Path, tiny_server: Any
+) -> None:
+    import os
+
+    from loadkit.rehearsal import analyze_run
+
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "tests.runner.plain_run", str(run_dir), tiny_server.url]
+
+    def oom_killer() -> None:  # SIGKILL the runner once it is loading, as the OOM killer would
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                manifest = json.loads((run_dir / "manifest.json").read_text())
+            except (OSError, ValueError):
+                time.sleep(0.05)
+                continue
+            if list((run_dir / "records").glob("requests-w0-*.parquet")):
+                os.kill(manifest["workers"][0]["pid"], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=oom_killer)
+    killer.start()
+    lines: list[str] = []
+    code = run_child([*cmd, "2000", "100", "5", "0.05"], lines.append, run_dir=run_dir)
+    killer.join()
+    assert code == 3
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert manifest["workers"][0]["fate"] == "crashed"
+    assert "killed by SIGKILL" in manifest["stop_reason"]
+    assert manifest["crashed"]["exit_code"] == -signal.SIGKILL
+    out: list[str] = []
+    assert analyze_run(run_dir, None, None, csv=False, echo=out.append) == 3
+    text = "\n".join(out)
+    assert "the runner process died: killed by SIGKILL (out of memory?" in text
+    assert "0 of 1" not in text
