@@ -189,6 +189,7 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     )
     settings = resolve_settings(request, inputs.scenario)
     host = check_target(str(settings["host"].value), inputs.scenario.allow_hosts)
+    _check_space(request.out_dir or RESULTS_ROOT, inputs, settings, echo)
     run_dir = _new_run_dir(request.out_dir or RESULTS_ROOT, request.run_id, inputs.scenario.name)
     spec = RunSpec(
         run_id=run_dir.name,
@@ -220,6 +221,20 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     probes = _run_probes(inputs.scenario, host, run_dir, echo)
     code = analyze_run(run_dir, None, None, csv=False, echo=echo, probes_done=probes)
     return int(ExitCode.INTERRUPTED) if runner_code == ExitCode.INTERRUPTED else code
+
+
+def _check_space(root: Path, inputs: Inputs, settings: dict[str, Setting], echo: Echo) -> None:
+    """Refuse a run whose records cannot fit under ``root``; warn when it is tight."""
+    from loadkit.runner.defaults import DEFAULT_FLUSH_INTERVAL_S
+    from loadkit.runner.disk_space import check_free_space, estimate_records
+
+    profile = inputs.profile
+    assert profile is not None
+    run_s = profile.duration_s + float(settings["drain_s"].value)
+    estimate = estimate_records(
+        inputs.scenario, profile.expected_arrivals(), run_s, DEFAULT_FLUSH_INTERVAL_S
+    )
+    check_free_space(root, estimate, echo)
 
 
 def _run_probes(scenario: Scenario, host: str, run_dir: Path, echo: Echo) -> bool:
