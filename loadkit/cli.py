@@ -198,7 +198,17 @@ def demo_shop(ctx: click.Context) -> None:
 @_SCENARIO
 @_PROFILE
 @click.option("--host", default=None, help="Target base URL (default: the scenario's host).")
-@click.option("--bind", default=None, help="Address to listen on for workers (default: *).")
+@click.option(
+    "--bind",
+    default=None,
+    help="Address to listen on for workers (default: 127.0.0.1; any other needs a cluster key).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the cluster key workers must prove (else $LOADKIT_CLUSTER_KEY).",
+)
 @click.option("--port", type=int, default=None, help="Port to listen on (default: 5557).")
 @click.option("--expect-workers", type=int, default=None, help="Workers to wait for (default 1).")
 @click.option(
@@ -218,6 +228,7 @@ def master(
     profile: Path | None,
     host: str | None,
     bind: str | None,
+    key_file: Path | None,
     port: int | None,
     expect_workers: int | None,
     worker_wait: float | None,
@@ -240,7 +251,7 @@ def master(
         thresholds_file=thresholds_file,
         run_id=run_id,
         analyze=not no_analyze,
-        master=MasterRequest(bind, port, expect_workers, worker_wait, dry_run),
+        master=MasterRequest(bind, port, expect_workers, worker_wait, dry_run, key_file),
     )
     _finish(rehearse(request, echo=click.echo))
 
@@ -266,12 +277,19 @@ def master(
     default=None,
     help="Stop load when the master is silent this long (default 5 s).",
 )
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the cluster key (else $LOADKIT_CLUSTER_KEY).",
+)
 def worker(
     master_address: str,
     worker_dir: Path | None,
     scenario_sha256: str | None,
     connect_timeout: float | None,
     master_timeout: float | None,
+    key_file: Path | None,
 ) -> None:
     """Join a master and run the shards of the crowd it hands out."""
     from loadkit.rehearsal import run_worker
@@ -282,6 +300,7 @@ def worker(
         ("--scenario-sha256", scenario_sha256),
         ("--connect-timeout", connect_timeout),
         ("--master-timeout", master_timeout),
+        ("--key-file", key_file),  # the file's name, never the key
     ):
         if value is not None:
             argv += [flag, str(value)]

@@ -23,7 +23,7 @@ from loadkit.runner.child import run_child
 from loadkit.runner.run_settings import RunFlags, resolve_one, resolve_run_settings, settings_json
 from loadkit.scenario import Scenario, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
-from loadkit.settings import Setting
+from loadkit.settings import Setting, Source
 
 Echo = Callable[[str], None]
 T = TypeVar("T")
@@ -138,6 +138,7 @@ class MasterRequest:
     expect_workers: int | None = None
     worker_wait_s: float | None = None
     dry_run: bool = False
+    key_file: Path | None = None  # the cluster key (else LOADKIT_CLUSTER_KEY)
 
 
 def _new_run_dir(root: Path, run_id: str | None, scenario_name: str) -> Path:
@@ -189,6 +190,9 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     )
     settings = resolve_settings(request, inputs.scenario)
     host = check_target(str(settings["host"].value), inputs.scenario.allow_hosts)
+    child_env = {**os.environ, **request.extra_env}
+    if request.master is not None:
+        child_env.update(_cluster_key(request.master, settings))
     _check_space(request.out_dir or RESULTS_ROOT, inputs, settings, echo)
     run_dir = _new_run_dir(request.out_dir or RESULTS_ROOT, request.run_id, inputs.scenario.name)
     spec = RunSpec(
@@ -211,7 +215,7 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     argv = [sys.executable, "-m", "loadkit.runner", str(run_dir)]
     if spec.mode is RunMode.MASTER:
         argv = [sys.executable, "-m", "loadkit.runner.distributed", "master", str(run_dir)]
-    runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env}, run_dir=run_dir)
+    runner_code = run_child(argv, echo, env=child_env, run_dir=run_dir)
     if not (run_dir / "manifest.json").exists():  # it never started: nothing to analyze
         echo(f"results: {run_dir}")
         return runner_code if runner_code != ExitCode.PASSED else int(ExitCode.INVALID)
@@ -221,6 +225,26 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     probes = _run_probes(inputs.scenario, host, run_dir, echo)
     code = analyze_run(run_dir, None, None, csv=False, echo=echo, probes_done=probes)
     return int(ExitCode.INTERRUPTED) if runner_code == ExitCode.INTERRUPTED else code
+
+
+def _cluster_key(master: MasterRequest, settings: dict[str, Setting]) -> dict[str, str]:
+    """The master child's environment for the cluster key (never argv, never the run folder);
+    records in ``settings`` whether workers need one. Raises InputError (exit 2) when the
+    master would listen beyond loopback without a key."""
+    from loadkit.runner.distributed.auth import (
+        KEY_ENV,
+        load_cluster_key,
+        require_key_beyond_loopback,
+    )
+
+    key = load_cluster_key(master.key_file)
+    require_key_beyond_loopback(str(settings["master_bind"].value), key)
+    if key is None:
+        settings["cluster_key"] = Setting(False, Source.DEFAULT)
+        return {}
+    source = Source.CLI if master.key_file is not None else Source.ENV
+    settings["cluster_key"] = Setting(True, source, key.source)  # whether, never what
+    return {KEY_ENV: key.secret.decode("utf-8")}
 
 
 def _check_space(root: Path, inputs: Inputs, settings: dict[str, Setting], echo: Echo) -> None:

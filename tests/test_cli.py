@@ -188,3 +188,19 @@ def test_plan_takes_its_seed_from_the_same_places_as_run(
     monkeypatch.setenv("LOADKIT_SEED", "-3")
     code, _, err = run_cli(capsys, *args)
     assert code == 2 and "LOADKIT_SEED" in err and "Traceback" not in err
+
+
+def test_a_master_beyond_loopback_needs_a_cluster_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOADKIT_CLUSTER_KEY", raising=False)
+    args = ["master", str(SCENARIO), "-p", str(PROFILE), "--host", "http://127.0.0.1:9"]
+    args += ["--bind", "0.0.0.0", "--out", str(tmp_path / "results")]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2
+    assert "would listen on 0.0.0.0 without a cluster key" in err and "--key-file" in err
+    assert not (tmp_path / "results").exists()  # refused before anything was set up
+    short = tmp_path / "short.key"
+    short.write_text("s3cr3t\n")
+    code, _, err = run_cli(capsys, *args, "--key-file", str(short))
+    assert code == 2 and "too short" in err and "s3cr3t" not in err

@@ -17,6 +17,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from loadkit.errors import ExitCode, LoadkitError  # noqa: E402
+from loadkit.runner.distributed.auth import load_cluster_key  # noqa: E402
 from loadkit.runner.distributed.options import (  # noqa: E402
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_MASTER_TIMEOUT_S,
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MASTER_TIMEOUT_S,
         help="stop load when the master is silent this long (seconds)",
     )
+    worker.add_argument(
+        "--key-file",
+        default=None,
+        help="file holding the cluster key (else LOADKIT_CLUSTER_KEY; never the key itself)",
+    )
     return parser
 
 
@@ -70,6 +76,7 @@ def _worker_options(args: argparse.Namespace) -> WorkerOptions:
         expect_scenario_sha256=args.scenario_sha256,
         connect_timeout_s=args.connect_timeout,
         master_timeout_s=args.master_timeout,
+        key=load_cluster_key(args.key_file),
     )
 
 

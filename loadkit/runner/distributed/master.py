@@ -31,6 +31,11 @@ from loadkit.results.schema import RECORDS_DIR, RunStatus
 from loadkit.results.writer import RecordKind, write_manifest
 from loadkit.runner.defaults import DEFAULT_DRAIN_S
 from loadkit.runner.distributed.accounting import build_manifest, lost_arrivals
+from loadkit.runner.distributed.auth import (
+    ClusterKey,
+    load_cluster_key,
+    require_key_beyond_loopback,
+)
 from loadkit.runner.distributed.clock import assign_shards
 from loadkit.runner.distributed.master_io import MasterInbox, RunFiles, load_run_files
 from loadkit.runner.distributed.messages import (
@@ -59,7 +64,15 @@ ACTIVE = (Fate.JOINED, Fate.READY, Fate.RUNNING)
 class Master:
     """One run's master. ``run()`` returns the exit code; raises RunInvalid with no workers."""
 
-    def __init__(self, run_dir: Path, spec: RunSpec, options: MasterOptions, echo: Echo) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        spec: RunSpec,
+        options: MasterOptions,
+        echo: Echo,
+        key: ClusterKey | None = None,
+    ) -> None:
+        self.key = key  # workers must prove they hold it (None: loopback, anyone local joins)
         self.run_dir = run_dir
         self.spec = spec
         self.options = options
@@ -135,8 +148,10 @@ class Master:
             self.options,
             self.files.scenario.sha256,
             self.echo,
+            self.key,
         )
-        self.echo(f"loadkit master listening on {self.options.bind}:{self.port}")
+        closed = "workers need the cluster key" if self.key else "no cluster key: loopback only"
+        self.echo(f"loadkit master listening on {self.options.bind}:{self.port} ({closed})")
 
     def _spawn_local_workers(self) -> None:
         logs = self.run_dir / "workers"
@@ -442,7 +457,9 @@ def run_master(run_dir: Path, echo: Echo) -> int:
     """Run the master of the run in ``run_dir`` (its ``run-spec.json`` has mode ``master``)."""
     spec = RunSpec.load(run_dir)
     options = MasterOptions.from_settings(spec.settings)
-    master = Master(run_dir, spec, options, echo)
+    key = load_cluster_key(None)  # from LOADKIT_CLUSTER_KEY only: never in the run folder
+    require_key_beyond_loopback(options.bind, key)
+    master = Master(run_dir, spec, options, echo, key)
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, master.interrupt)
     return master.run()

@@ -16,6 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from loadkit import __version__ as loadkit_version
 from loadkit.errors import ExitCode, InputError, LoadkitError
 from loadkit.results.merge import WORKER_MANIFEST
 from loadkit.results.schema import RunStatus
+from loadkit.runner.distributed.auth import make_proof
 from loadkit.runner.distributed.job import (
     StreamingWriter,
     build_engine,
@@ -197,6 +199,8 @@ class Worker:
             os.getpid(),
             expect_scenario_sha256=self.options.expect_scenario_sha256,
         )
+        if self.options.key is not None:
+            hello = replace(hello, proof=make_proof(self.options.key, to_wire(hello)))
         self.send(MessageType.HELLO, hello)
         payload = self._wait(MessageType.WELCOME, MessageType.REFUSE, timeout_s=_REPLY_TIMEOUT_S)
         if isinstance(payload, Refuse):
