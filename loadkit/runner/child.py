@@ -13,11 +13,12 @@ the distributed master) stops itself on SIGINT/SIGTERM; this side guarantees the
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -50,20 +51,29 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
+    """Signal the child's process group: the child and what it started (a master's local
+    workers), which is exactly what we started, as Ctrl-C in a terminal would. Only called
+    while the child is not yet reaped, so the group is certainly ours."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, sig)
+
+
 def _wait(child: subprocess.Popen[bytes], echo: Echo, kill_after_s: float) -> tuple[int, bool]:
-    """Wait for the child; pass each interrupt on (as SIGINT); kill it ``kill_after_s`` after
-    the first one if it is still there. Returns (its return code, whether we stopped it)."""
+    """Wait for the child; pass each interrupt on (as SIGINT); kill its group ``kill_after_s``
+    after the first one if it is still there. Returns (its return code, whether we stopped it)."""
     stop_at: float | None = None
+    killed = False
     while True:
         try:
-            code = child.wait(timeout=_POLL_S)
-            return code, stop_at is not None
+            return child.wait(timeout=_POLL_S), stop_at is not None
         except subprocess.TimeoutExpired:
-            if stop_at is not None and time.monotonic() - stop_at > kill_after_s:
+            if stop_at is not None and not killed and time.monotonic() - stop_at > kill_after_s:
                 echo(f"stopping: the runner did not stop within {kill_after_s:g} s; killing it")
-                child.kill()
+                _signal_group(child, signal.SIGKILL)
+                killed = True
         except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)  # harmless if it already got the terminal's
+            _signal_group(child, signal.SIGINT)
             if stop_at is None:
                 stop_at = time.monotonic()
                 echo("stopping: flushing records (Ctrl-C again to hurry)")
@@ -83,7 +93,9 @@ def run_child(
     runner's results folder), a manifest the child left ``running`` is finished here (see the
     module docstring). Returns loadkit's exit code.
     """
-    child = subprocess.Popen(argv, env=env)
+    # its own process group: a stop reaches the child and everything it started, and a kill
+    # leaves nothing behind (a master's local workers stuck in CPU-bound work included)
+    child = subprocess.Popen(argv, env=env, start_new_session=True)
     with _sigterm_as_interrupt():
         code, stopped = _wait(child, echo, kill_after_s)
     if run_dir is not None:
@@ -91,7 +103,7 @@ def run_child(
         if note is not None:
             echo(f"runner: {note}")
             return int(ExitCode.INTERRUPTED if stopped else ExitCode.INVALID)
-    if stopped and code == 0:
+    if stopped and code <= 0:  # ended by the stop (or killed for ignoring it)
         return int(ExitCode.INTERRUPTED)
     if code < 0:  # killed by a signal
         return int(ExitCode.INTERRUPTED) if -code in (signal.SIGINT, signal.SIGTERM) else 3

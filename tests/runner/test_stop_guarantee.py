@@ -135,3 +135,44 @@ def test_a_runner_killed_by_the_system_leaves_a_manifest_that_says_why(
     text = "\n".join(out)
     assert "the runner process died: killed by SIGKILL (out of memory?" in text
     assert "0 of 1" not in text
+
+
+def test_a_stop_that_is_ignored_ends_the_child_and_all_it_started(tmp_path: Path) -> None:
+    import os
+
+    pid_file = tmp_path / "grandchild.pid"
+    # a child that ignores SIGINT and starts a grandchild that does too (a wedged master and
+    # its local worker): both must be gone soon after the stop
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "g = subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(g.pid))\n"
+        "while True: time.sleep(1)\n"
+    )
+    timer = threading.Timer(1.5, lambda: signal.raise_signal(signal.SIGINT))
+    timer.start()
+    lines: list[str] = []
+    started = time.monotonic()
+    try:
+        code = run_child([sys.executable, "-c", script], lines.append, kill_after_s=1.0)
+    finally:
+        timer.cancel()
+    assert code == 130
+    assert time.monotonic() - started < 8
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        try:  # reaped by init, or a zombie of the dead child: either way not running
+            if Path(f"/proc/{grandchild}/stat").read_text().split(")")[1].split()[0] == "Z":
+                break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(grandchild, signal.SIGKILL)
+        raise AssertionError("the grandchild outlived the stop")
