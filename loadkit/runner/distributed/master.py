@@ -82,6 +82,7 @@ class Master:
         self.t0_ns: int | None = None
         self.stop_reason: str | None = None
         self.aborted_by_threshold: str | None = None  # a worker's live guard tripped this
+        self.records_lost: str | None = None  # a worker could not write its records: why
         self.interrupted = False
         self.children: list[subprocess.Popen[bytes]] = []
         self.inbox: MasterInbox | None = None
@@ -258,7 +259,7 @@ class Master:
             if self.interrupted:  # Ctrl-C reached the workers too: they are stopping, not lost
                 break
             self._check_liveness()
-            if self._threshold_tripped():
+            if self._threshold_tripped() or self._records_lost():
                 break
             if time.time() > deadline:
                 self._stop_all("the run went past its planned end")
@@ -271,6 +272,7 @@ class Master:
             self._stop_all("interrupted")
         elif self.aborted_by_threshold is None:
             self._threshold_tripped()  # the last workers may have tripped and ended at once
+            self._records_lost()
 
     def _threshold_tripped(self) -> bool:
         """When a worker's live guard tripped an ``abort after`` threshold (its lk_done says
@@ -281,6 +283,19 @@ class Master:
             return False
         self.aborted_by_threshold = text
         self.stop_reason = threshold_stop_reason(text)
+        self.echo(f"run stopped: {self.stop_reason}")
+        self._stop_all(self.stop_reason)
+        return True
+
+    def _records_lost(self) -> bool:
+        """When a worker could not write its records (its lk_done says failed), the run is
+        invalid whatever the others do: stop every worker rather than load on for nothing."""
+        failed = [s for s in self.slots if s.done is not None and s.done.status == "failed"]
+        if not failed or self.records_lost is not None:
+            return self.records_lost is not None
+        slot = failed[0]
+        self.records_lost = f"worker {slot.worker_id}: {slot.done.stop_reason if slot.done else ''}"
+        self.stop_reason = self.records_lost
         self.echo(f"run stopped: {self.stop_reason}")
         self._stop_all(self.stop_reason)
         return True
@@ -390,6 +405,8 @@ class Master:
         self._account_lost()
         aborted = self.interrupted or self.aborted_by_threshold is not None
         status = RunStatus.ABORTED if aborted else RunStatus.COMPLETED
+        if self.records_lost is not None:  # as a local run: failed, invalid (exit 3)
+            status = RunStatus.FAILED
         self._write_manifest(status, ended=True)
         complete = all(s.records_complete for s in self.slots)
         for slot in self.slots:
@@ -401,6 +418,8 @@ class Master:
             f"run {self.spec.run_id}: {status.value}, {len(self.slots)} worker(s), "
             f"{lost} lost, records {'complete' if complete else 'INCOMPLETE'}"
         )
+        if self.records_lost is not None:
+            return ExitCode.INVALID
         if self.aborted_by_threshold is not None:  # as a local run: failed, exit 1
             return ExitCode.FAILED
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.PASSED
