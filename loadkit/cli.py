@@ -292,19 +292,16 @@ def worker(
     key_file: Path | None,
 ) -> None:
     """Join a master and run the shards of the crowd it hands out."""
-    from loadkit.rehearsal import run_worker
+    from loadkit.rehearsal import WorkerFlags, run_worker
 
-    argv = ["--master", master_address]
-    for flag, value in (
-        ("--worker-dir", worker_dir),
-        ("--scenario-sha256", scenario_sha256),
-        ("--connect-timeout", connect_timeout),
-        ("--master-timeout", master_timeout),
-        ("--key-file", key_file),  # the file's name, never the key
-    ):
-        if value is not None:
-            argv += [flag, str(value)]
-    _finish(run_worker(argv, echo=click.echo))
+    flags = WorkerFlags(
+        master=master_address,
+        worker_dir=None if worker_dir is None else str(worker_dir),
+        scenario_sha256=scenario_sha256,
+        connect_timeout_s=connect_timeout,
+        master_timeout_s=master_timeout,
+    )
+    _finish(run_worker(flags, key_file, echo=click.echo))
 
 
 @cli.group()

@@ -20,6 +20,7 @@ from typing import TypeVar
 from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
 from loadkit.runner.child import run_child
+from loadkit.runner.distributed.worker_spec import WorkerFlags
 from loadkit.runner.run_settings import RunFlags, resolve_one, resolve_run_settings, settings_json
 from loadkit.scenario import Scenario, load_scenario
 from loadkit.scenario.thresholds import Threshold, load_thresholds_file, parse_threshold
@@ -318,9 +319,30 @@ def analyze_run(
 # ----------------------------------------------------------------------------- try / demo
 
 
-def run_worker(argv: list[str], echo: Echo) -> int:
-    """``loadkit worker``: join a master (its own gevent process) and run what it hands out."""
-    return run_child([sys.executable, "-m", "loadkit.runner.distributed", "worker", *argv], echo)
+def run_worker(flags: WorkerFlags, key_file: Path | None, echo: Echo) -> int:
+    """``loadkit worker``: join a master (its own gevent process) and run what it hands out.
+
+    The options are resolved here once (flag > LOADKIT_* > default) and handed over in a spec
+    file; the cluster key, if any, in the child's environment (never argv, never the file).
+    """
+    import tempfile
+
+    from loadkit.runner.distributed.auth import KEY_ENV, load_cluster_key
+    from loadkit.runner.distributed.worker_spec import dump_worker_spec, resolve_worker
+
+    options = resolve_worker(flags)
+    key = load_cluster_key(key_file)
+    env = {**os.environ, **({KEY_ENV: key.secret.decode("utf-8")} if key else {})}
+    folder = Path(options.worker_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="worker-spec-", suffix=".json", dir=folder)
+    os.close(fd)
+    try:
+        spec = dump_worker_spec(options, name)
+        argv = [sys.executable, "-m", "loadkit.runner.distributed", "worker", "--spec", str(spec)]
+        return run_child(argv, echo, env=env)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def merge_worker_folders(run_dir: Path, worker_dirs: Sequence[Path]) -> tuple[int, str]:
@@ -348,6 +370,7 @@ __all__ = [
     "Inputs",
     "MasterRequest",
     "RunRequest",
+    "WorkerFlags",
     "analyze_run",
     "load_inputs",
     "merge_worker_folders",

@@ -63,6 +63,7 @@ class _Def:
     default: Any
     parse: Callable[[Any], Any]
     file_field: str | None = None
+    flag: str | None = None  # the command-line option, when not ``--`` + the dashed name
 
 
 # The settings every run resolves (the master's are added by ``_master_settings``).
@@ -75,7 +76,7 @@ RUN_SETTINGS: dict[str, _Def] = {
     "request_timeout_s": _Def(
         defaults.DEFAULT_REQUEST_TIMEOUT_S, positive_seconds, "request_timeout_s"
     ),
-    "drain_s": _Def(defaults.DEFAULT_DRAIN_S, non_negative_seconds),
+    "drain_s": _Def(defaults.DEFAULT_DRAIN_S, non_negative_seconds, flag="--drain"),
 }
 
 
@@ -106,6 +107,7 @@ def resolve_one(
         default=d.default,
         parse=d.parse,
         environ=environ,
+        flag=d.flag,
     )
 
 

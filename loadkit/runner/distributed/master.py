@@ -47,8 +47,9 @@ from loadkit.runner.distributed.messages import (
     Stop,
     to_wire,
 )
-from loadkit.runner.distributed.options import MasterOptions
+from loadkit.runner.distributed.options import MasterOptions, WorkerOptions
 from loadkit.runner.distributed.roster import Fate, WorkerSlot
+from loadkit.runner.distributed.worker_spec import dump_worker_spec
 from loadkit.runner.engine_types import threshold_stop_reason
 from loadkit.runner.spec import RunSpec
 
@@ -157,24 +158,19 @@ class Master:
     def _spawn_local_workers(self) -> None:
         logs = self.run_dir / "workers"
         logs.mkdir(parents=True, exist_ok=True)
+        options = WorkerOptions("127.0.0.1", self.port, worker_dir=str(logs))
         for n in range(self.options.local_workers):
+            # the worker's settings travel in a spec file (the key, if any, in its environment)
+            spec = dump_worker_spec(options, logs / f"worker-{n}.spec.json")
             log = open(logs / f"worker-{n}.log", "wb")  # noqa: SIM115 - the child owns it
             self.children.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "loadkit.runner.distributed",
-                        "worker",
-                        "--master",
-                        f"127.0.0.1:{self.port}",
-                        "--worker-dir",
-                        str(logs),
-                    ],
+                    [sys.executable, "-m", "loadkit.runner.distributed", "worker", "--spec",
+                     str(spec)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
-            )
+            )  # fmt: skip
             log.close()
 
     def _gather(self) -> None:

@@ -22,6 +22,7 @@ DEFAULT_WORKER_WAIT_S = 60.0
 DEFAULT_CONNECT_TIMEOUT_S = 30.0
 DEFAULT_MASTER_TIMEOUT_S = 5.0  # worker stops load this long after the master fell silent
 DEFAULT_WORKER_LOST_S = 3.0  # master declares a silent worker lost after this long
+DEFAULT_WORKER_DIR = "loadkit-workers"
 HEARTBEAT_INTERVAL_S = 1.0  # Locust's worker heartbeat (locust.runners.HEARTBEAT_INTERVAL)
 
 
@@ -111,11 +112,13 @@ class WorkerOptions:
 
     master_host: str
     master_port: int = DEFAULT_PORT
-    worker_dir: str = "loadkit-workers"  # each run goes into <worker_dir>/<run_id>-w<id>/
+    worker_dir: str = DEFAULT_WORKER_DIR  # each run goes into <worker_dir>/<run_id>-w<id>/
     expect_scenario_sha256: str | None = None
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     master_timeout_s: float = DEFAULT_MASTER_TIMEOUT_S
     key: ClusterKey | None = field(default=None, repr=False)  # proves this worker may join
+    # where each value came from ({name: {value, source[, detail]}}), for worker.json
+    sources: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.connect_timeout_s <= 0 or self.master_timeout_s <= HEARTBEAT_INTERVAL_S:
@@ -137,6 +140,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_MASTER_TIMEOUT_S",
     "DEFAULT_PORT",
+    "DEFAULT_WORKER_DIR",
     "DEFAULT_WORKER_LOST_S",
     "DEFAULT_WORKER_WAIT_S",
     "MasterOptions",

@@ -324,6 +324,7 @@ class Worker:
             t0_ns=t0_ns,
             master=self.options.address,
         )
+        manifest["settings"] = dict(self.options.sources)  # where each value came from
         write_manifest_as(writer.records_dir.parent, manifest)
 
     def interrupt(self) -> None:

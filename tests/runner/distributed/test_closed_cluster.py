@@ -52,6 +52,12 @@ def test_only_workers_with_the_key_get_the_plan(tmp_path: Path, procs: Procs) ->
     assert "workers need the cluster key" in master.output()
     for text in (master.output(), member.output(), intruder.output()):
         assert KEY not in text
+    # the worker's own manifest says where each of its settings came from
+    (worker_json,) = (tmp_path / "w").glob("*/worker.json")
+    settings = json.loads(worker_json.read_text())["settings"]
+    assert settings["connect_timeout_s"] == {"value": 20.0, "source": "cli",
+                                             "detail": "--connect-timeout"}  # fmt: skip
+    assert settings["master_timeout_s"]["source"] == "default"
     for folder in (run_dir, tmp_path / "w"):
         for path in folder.rglob("*"):
             if path.is_file():
