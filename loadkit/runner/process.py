@@ -74,7 +74,13 @@ def run_session(session: Session, *, stderr: TextIO = sys.stderr) -> int:
 
 
 def _force_end(session: Session, reason: str, stderr: TextIO) -> None:
-    """In the watchdog's thread: flush what was recorded, mark the manifest, exit 130 now."""
+    """In the watchdog's thread: flush what was recorded, mark the manifest, exit 130 now.
+
+    Not when the load already ended (the main thread is finishing the manifest or compacting
+    a completed run's segments, which blocks the loop but sends nothing): that work goes on.
+    """
+    if session.load_ended:
+        return
     code = int(ExitCode.INTERRUPTED)
     try:
         print(

@@ -96,6 +96,7 @@ class Session:
         )
         self._stop_requested = False
         self._manifest: dict[str, Any] | None = None  # as written at the start
+        self.load_ended = False  # the engine returned: no visitor runs any more
 
     def _guard(self) -> GuardLike | None:
         """The live ``abort after`` thresholds of the spec, or None when it has none.
@@ -147,12 +148,14 @@ class Session:
         aborted_by: str | None = None
         try:
             engine_result = self.engine.run()
+            self.load_ended = True
             status = engine_result.status
             stop_reason = engine_result.stop_reason
             aborted_by = engine_result.aborted_by_threshold
         except Exception as exc:  # loadkit itself failed: say so in the manifest
             status, error = RunStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")
             stop_reason = f"runner failed: {error}"
+        self.load_ended = True
         if self.flusher.error is not None:  # records were lost: the run is invalid, and says so
             status, aborted_by = RunStatus.FAILED, None
             stop_reason = error = redact(self.flusher.lost_text())
