@@ -355,15 +355,23 @@ def merge_worker_folders(run_dir: Path, worker_dirs: Sequence[Path]) -> tuple[in
 
 
 def try_scenario(scenario: Path, host: str | None, persona: str | None, seed: int | None) -> int:
-    """One visitor of each persona, verbose, in a gevent child process."""
-    argv = [sys.executable, "-m", "loadkit.runner.trial", str(scenario)]
-    if host:
-        argv += ["--host", host]
-    if persona:
-        argv += ["--persona", persona]
-    if seed is not None:
-        argv += ["--seed", str(seed)]
-    return run_child(argv, echo=lambda line: print(line, file=sys.stderr))
+    """One visitor of each persona, verbose, in a gevent child process.
+
+    Settings are resolved here as ``run`` resolves them and handed over in a spec file.
+    """
+    import tempfile
+
+    from loadkit.runner.run_settings import resolve_trial
+
+    spec = resolve_trial(load_scenario(scenario), host=host, seed=seed, persona=persona)
+    fd, name = tempfile.mkstemp(prefix="loadkit-try-", suffix=".json")
+    os.close(fd)
+    try:
+        spec.dump(name)
+        argv = [sys.executable, "-m", "loadkit.runner.trial", "--spec", name]
+        return run_child(argv, echo=lambda line: print(line, file=sys.stderr))
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 __all__ = [

@@ -10,12 +10,15 @@ No gevent here.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from loadkit.errors import InputError, Location
+from loadkit.errors import InputError, Location, did_you_mean
 from loadkit.runner import defaults
 from loadkit.runner.distributed.options import DEFAULT_PORT, DEFAULT_WORKER_WAIT_S
 from loadkit.scenario.models import Scenario
@@ -182,6 +185,67 @@ def _master_settings(
     }
 
 
+@dataclass(frozen=True)
+class TrialSpec:
+    """What ``loadkit try`` runs, resolved by the CLI (``resolve_trial``) and handed to the
+    trial process as a file (``python -m loadkit.runner.trial --spec FILE``)."""
+
+    scenario_path: str
+    host: str  # checked against the scenario's allow-list
+    seed: int
+    request_timeout_s: float
+    connect_timeout_s: float = defaults.DEFAULT_CONNECT_TIMEOUT_S
+    persona: str | None = None  # only this persona (None: one of each)
+    time_scale: float = 1.0  # multiplies every wait
+
+    def dump(self, path: str | os.PathLike[str]) -> Path:
+        p = Path(path)
+        p.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", "utf-8")
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrialSpec:
+        try:
+            return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            raise InputError(f"cannot read the trial spec {path}: {exc}") from None
+
+
+def resolve_trial(
+    scenario: Scenario,
+    *,
+    host: str | None,
+    seed: int | None,
+    persona: str | None,
+    time_scale: float = 1.0,
+    environ: Mapping[str, str] | None = None,
+) -> TrialSpec:
+    """``try``'s settings from the same sources as ``run`` (flag > LOADKIT_* > scenario >
+    default). Raises InputError/TargetError (exit 2) for no host, a host off the allow-list or
+    an unknown persona."""
+    from loadkit.runner.spec import check_target
+
+    wanted = resolve_one("host", host, scenario, environ=environ).value
+    if wanted is None:
+        raise InputError("no target host.", hint="Pass --host URL or set 'host:' in the scenario.")
+    names = [p.name for p in scenario.personas]
+    if persona is not None and persona not in names:
+        raise InputError(
+            f"no persona {persona!r} in {scenario.path}.",
+            hint=did_you_mean(persona, names).strip() or f"Personas: {', '.join(names)}.",
+        )
+    return TrialSpec(
+        scenario_path=str(scenario.path),
+        host=check_target(str(wanted), scenario.allow_hosts),
+        seed=int(resolve_one("seed", seed, environ=environ).value),
+        request_timeout_s=float(
+            resolve_one("request_timeout_s", None, scenario, environ=environ).value
+        ),
+        persona=persona,
+        time_scale=time_scale,
+    )
+
+
 def settings_json(settings: Mapping[str, Setting]) -> dict[str, dict[str, Any]]:
     """The manifest's ``settings``: ``{name: {value, source[, detail]}}``."""
     return {name: s.to_json() for name, s in settings.items()}
@@ -190,9 +254,11 @@ def settings_json(settings: Mapping[str, Setting]) -> dict[str, dict[str, Any]]:
 __all__ = [
     "RUN_SETTINGS",
     "RunFlags",
+    "TrialSpec",
     "non_negative_seconds",
     "positive_seconds",
     "resolve_one",
     "resolve_run_settings",
+    "resolve_trial",
     "settings_json",
 ]

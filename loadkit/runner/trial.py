@@ -2,9 +2,10 @@
 
 The way a scenario author debugs a file: each request with its step, status, time and the
 values it captured, each wait, and how the journey ended with the facts it recorded. Runs in
-its own gevent-patched process: ``python -m loadkit.runner.trial SCENARIO --host URL
-[--persona NAME] [--seed N] [--time-scale F]``. Exit 0 when no journey failed, 1 when one
-failed, 2 for bad input (printed without a traceback).
+its own gevent-patched process: ``python -m loadkit.runner.trial --spec FILE`` (the spec
+``loadkit try`` resolved, ``run_settings.TrialSpec``) or ``... SCENARIO [--host URL]
+[--persona NAME] [--seed N] [--time-scale F]`` (resolved here the same way). Exit 0 when no
+journey failed, 1 when one failed, 2 for bad input (printed without a traceback).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from loadkit.errors import ExitCode, InputError, LoadkitError, did_you_mean
+from loadkit.errors import ExitCode, InputError, LoadkitError
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey import (
     CompiledScenario,
@@ -23,6 +24,9 @@ from loadkit.runner.journey import (
     VisitorProtocol,
     compile_scenario,
 )
+
+if TYPE_CHECKING:
+    from loadkit.runner.run_settings import TrialSpec
 
 _HIDDEN = {"status", "outcome", "persona", "arrival_id"}
 _MAX_VALUE = 70
@@ -142,14 +146,16 @@ def run_trial(
     return ends
 
 
-def _real_visitor_factory(host: str, seed: int, timeout_s: float) -> VisitorFactory:
+def _real_visitor_factory(spec: TrialSpec) -> VisitorFactory:
     from loadkit.runner.clock import Clock
-    from loadkit.runner.defaults import DEFAULT_CONNECT_TIMEOUT_S
     from loadkit.runner.recorder import Recorder
     from loadkit.runner.visitor import Target, Visitor
 
+    seed = spec.seed
     target = Target.from_url(
-        host, request_timeout_s=timeout_s, connect_timeout_s=DEFAULT_CONNECT_TIMEOUT_S
+        spec.host,
+        request_timeout_s=spec.request_timeout_s,
+        connect_timeout_s=spec.connect_timeout_s,
     )
     clock, recorder = Clock.measure(), Recorder()
 
@@ -165,7 +171,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="loadkit try", description="Run one visitor of each persona, printing every step."
     )
-    parser.add_argument("scenario")
+    parser.add_argument("scenario", nargs="?", default=None)
+    parser.add_argument("--spec", help="a trial spec file (written by loadkit try)")
     parser.add_argument("--host", help="target base URL (default: the scenario's host)")
     parser.add_argument("--persona", help="only this persona")
     parser.add_argument("--seed", type=int, default=None)
@@ -175,29 +182,28 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def trial(argv: list[str], out: TextIO, environ: Mapping[str, str] | None = None) -> int:
-    """The command body; returns the exit code. Raises ``LoadkitError`` for bad input."""
-    from loadkit.runner.run_settings import resolve_one
-    from loadkit.runner.spec import check_target
+    """The command body; returns the exit code. Raises ``LoadkitError`` for bad input.
+
+    ``argv`` is ``--spec FILE`` (``loadkit try`` resolved everything) or a scenario and flags,
+    resolved here the same way (``run_settings.resolve_trial``).
+    """
+    from loadkit.runner.run_settings import TrialSpec, resolve_trial
     from loadkit.scenario import load_scenario
 
     args = _parse(argv)
-    scenario = load_scenario(args.scenario)
-    # the same sources as ``loadkit run``: flag > LOADKIT_* environment > scenario > default
-    wanted = resolve_one("host", args.host, scenario, environ=environ).value
-    if wanted is None:
-        raise InputError("no target host.", hint="Pass --host URL or set 'host:' in the scenario.")
-    host = check_target(str(wanted), scenario.allow_hosts)
-    seed = int(resolve_one("seed", args.seed, environ=environ).value)
-    timeout_s = float(resolve_one("request_timeout_s", None, scenario, environ=environ).value)
-    if args.persona is not None and args.persona not in {p.name for p in scenario.personas}:
-        names = [p.name for p in scenario.personas]
-        raise InputError(f"no persona {args.persona!r} in {args.scenario}.",
-                         hint=did_you_mean(args.persona, names).strip()
-                         or f"Personas: {', '.join(names)}.")  # fmt: skip
-    compiled = compile_scenario(scenario, seed=seed, environ=environ)
-    factory = _real_visitor_factory(host, seed, timeout_s)
-    print(f"loadkit try {scenario.name} → {host} (seed {seed})", file=out)
-    ends = run_trial(compiled, factory, out, persona=args.persona, time_scale=args.time_scale)
+    if args.spec is not None:
+        spec = TrialSpec.load(args.spec)
+        scenario = load_scenario(spec.scenario_path)
+    elif args.scenario is not None:
+        scenario = load_scenario(args.scenario)
+        spec = resolve_trial(scenario, host=args.host, seed=args.seed, persona=args.persona,
+                             time_scale=args.time_scale, environ=environ)  # fmt: skip
+    else:
+        raise InputError("loadkit try needs a scenario file (or --spec FILE)")
+    compiled = compile_scenario(scenario, seed=spec.seed, environ=environ)
+    factory = _real_visitor_factory(spec)
+    print(f"loadkit try {scenario.name} → {spec.host} (seed {spec.seed})", file=out)
+    ends = run_trial(compiled, factory, out, persona=spec.persona, time_scale=spec.time_scale)
     failed = [name for name, end in ends if end.outcome is ArrivalOutcome.FAILED]
     return int(ExitCode.FAILED) if failed else int(ExitCode.PASSED)
 

@@ -176,3 +176,21 @@ def test_a_value_set_once_reaches_the_manifest_with_its_source(
     assert settings["request_timeout_s"]["source"] == "file"
     assert manifest["shards"] == 8 and settings["shards"]["source"] == "env"
     assert manifest["status"] == "completed" and len(manifest["workers"]) == workers
+
+
+@pytest.mark.integration
+def test_loadkit_try_hands_its_resolved_settings_to_the_trial_process(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loadkit.cli import main
+    from tests.runner.journey_server import serve
+
+    path = tmp_path / "t.yaml"
+    path.write_text("name: t\npersonas:\n  fan:\n    steps:\n      - request: GET /form\n")
+    monkeypatch.setenv("LOADKIT_SEED", "11")
+    with serve() as server, pytest.raises(SystemExit) as done:
+        main(["try", str(path), "--host", server.url])
+    out, err = capfd.readouterr()
+    assert done.value.code == 0, err
+    assert f"loadkit try t → {server.url} (seed 11)" in out
+    assert "→ completed" in out
