@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,22 @@ import pytest
 from loadkit.runner.child import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _interrupt_us_when(ready: Callable[[], bool], after_s: float = 0.0) -> threading.Thread:
+    """Ctrl-C for the process running the test (``run_child`` passes it on), once ``ready()``:
+    never earlier, so it always lands in run_child's wait."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(after_s)
+        signal.raise_signal(signal.SIGINT)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
 def _wait_for_wedge(proc: subprocess.Popen[bytes]) -> None:
@@ -76,16 +93,18 @@ def test_the_cli_ends_a_runner_wedged_in_a_c_call_holding_the_gil(
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "tests.runner.wedge_run", str(run_dir), tiny_server.url, "bigint"]
     lines: list[str] = []
+    stop_at: list[float] = []
+
+    def wedged() -> bool:  # arrival 20 (at t0 + 1 s) has made its request: it is stuck now
+        if len(list((run_dir / "records").glob("requests-w0-*.parquet"))) < 4:
+            return False
+        stop_at.append(time.monotonic() + 1.0)
+        return True
+
     # run_child is what `loadkit run` waits on the runner with; SIGINT to us = Ctrl-C
-    timer = threading.Timer(3.0, lambda: signal.raise_signal(signal.SIGINT))
-    # (the wedge comes 1 s after t0: arrival 20 at 20/s; 3 s leaves it stuck in the multiply)
-    timer.start()
-    started = time.monotonic()
-    try:
-        code = run_child(cmd, lines.append, run_dir=run_dir)
-    finally:
-        timer.cancel()
-    took_s = time.monotonic() - started - 3.0
+    _interrupt_us_when(wedged, after_s=1.0)
+    code = run_child(cmd, lines.append, run_dir=run_dir)
+    took_s = time.monotonic() - stop_at[0]
     assert code == 130, lines
     assert took_s < 5.5  # the kill comes 4.5 s after the stop; marking the manifest is quick
     # killed: what the runner flushed (every 0.2 s) before the wedge is on disk
@@ -137,6 +156,7 @@ def test_a_runner_killed_by_the_system_leaves_a_manifest_that_says_why(
     assert "0 of 1" not in text
 
 
+@pytest.mark.integration
 def test_a_stop_that_is_ignored_ends_the_child_and_all_it_started(tmp_path: Path) -> None:
     import os
 
@@ -150,16 +170,12 @@ def test_a_stop_that_is_ignored_ends_the_child_and_all_it_started(tmp_path: Path
         f"open({str(pid_file)!r}, 'w').write(str(g.pid))\n"
         "while True: time.sleep(1)\n"
     )
-    timer = threading.Timer(1.5, lambda: signal.raise_signal(signal.SIGINT))
-    timer.start()
+    _interrupt_us_when(pid_file.exists, after_s=0.2)
     lines: list[str] = []
     started = time.monotonic()
-    try:
-        code = run_child([sys.executable, "-c", script], lines.append, kill_after_s=1.0)
-    finally:
-        timer.cancel()
+    code = run_child([sys.executable, "-c", script], lines.append, kill_after_s=1.0)
     assert code == 130
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < 15
     grandchild = int(pid_file.read_text())
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
