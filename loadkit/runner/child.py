@@ -135,8 +135,8 @@ def mark_unfinished(run_dir: Path, code: int, *, stopped: bool) -> str | None:
     if stopped:
         status, fate = RunStatus.ABORTED, "killed"
         reason = (
-            f"interrupted; the runner did not stop within {STOP_KILL_S:g} s and was "
-            f"{_death(code) if code < 0 else 'stopped'}: records after its last flush were lost"
+            f"interrupted; the runner did not stop within {STOP_KILL_S:g} s and was killed: "
+            "records after its last flush were lost"
         )
     else:
         status, fate = RunStatus.FAILED, "crashed"

@@ -192,3 +192,81 @@ def test_a_stop_that_is_ignored_ends_the_child_and_all_it_started(tmp_path: Path
     else:
         os.kill(grandchild, signal.SIGKILL)
         raise AssertionError("the grandchild outlived the stop")
+
+
+def _kill_runner_of(run_dir: Path) -> bool:
+    """Kill the runner this test started (its pid is in its manifest) if it still runs;
+    returns whether it did."""
+    import os
+
+    try:
+        pid = json.loads((run_dir / "manifest.json").read_text())["workers"][0]["pid"]
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError, IndexError):
+        return False
+    if str(run_dir).encode() not in cmdline:  # gone, and its pid reused: not ours
+        return False
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+WEDGE_SCENARIO = """\
+name: wedge
+personas:
+  fan:
+    steps:
+      - request: GET /
+      - if: "arrival_id == 10"
+        then:
+          - set: {x: "{{ 3 }}"}
+          - repeat: {times: 40, steps: [{set: {x: "{{ x * x }}"}}]}
+"""
+STEADY_PROFILE = """\
+name: steady
+arrivals: uniform
+duration: 20s
+segments:
+  - {kind: constant, from: 0s, to: 20s, rate: 10/s}
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_loadkit_run_stops_within_5_s_on_the_pathological_expression(
+    tmp_path: Path, tiny_server: Any, sig: int
+) -> None:
+
+    (tmp_path / "s.yaml").write_text(WEDGE_SCENARIO)
+    (tmp_path / "p.yaml").write_text(STEADY_PROFILE)
+    run_dir = tmp_path / "results" / "r"
+    cmd = [sys.executable, "-m", "loadkit.cli", "run", str(tmp_path / "s.yaml"), "-p"]
+    cmd += [str(tmp_path / "p.yaml"), "--host", tiny_server.url, "--out", str(tmp_path / "results")]
+    cmd += ["--run-id", "r", "--no-analyze"]
+    log = tmp_path / "cli.log"
+    with open(log, "wb") as sink:  # not a pipe: a stuck runner must not hang the test
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        # arrival 10 starts squaring at t0 + 1.05 s, just after the first flush
+        while not list((run_dir / "records").glob("requests-w0-*.parquet")):
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+        took_s = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:  # the CLI is stuck: end it and its runner, then fail below
+            proc.kill()
+            proc.wait()
+            _kill_runner_of(run_dir)
+    out = log.read_bytes()
+    assert proc.returncode == 130, out.decode()
+    assert took_s < 5.5  # 5 s and the CLI's own exit
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "aborted"
+    requests = sorted((run_dir / "records").glob("requests-w0-*.parquet"))
+    assert sum(pq.read_table(p).num_rows for p in requests) >= 10  # the first flush at least
+    runner_left = _kill_runner_of(run_dir)  # (the CLI waited for it: it must be gone)
+    assert not runner_left, "the runner outlived the CLI"
