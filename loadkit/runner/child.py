@@ -33,22 +33,34 @@ Echo = Callable[[str], None]
 _POLL_S = 0.1
 
 
+# Signals the CLI turns into a stop of its child: SIGTERM (kill, CI cancelling a job) and
+# SIGHUP (the terminal closed). The child has a process group of its own, so without this it
+# would not hear of them and would go on loading unattended.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so children are stopped and records flushed."""
+def _stops_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM and SIGHUP like Ctrl-C, so children are stopped and records flushed."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
+    previous: dict[signal.Signals, Any] = {}
+    with suppress(ValueError):  # not the main thread: leave signals alone
+        for stop in _STOP_SIGNALS:
+            previous[stop] = signal.signal(stop, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for stop, old in previous.items():
+            signal.signal(stop, old)
+
+
+def _say(echo: Echo, line: str) -> None:
+    """Echo, unless the terminal is gone (SIGHUP): stopping the child matters more."""
+    with suppress(OSError):
+        echo(line)
 
 
 def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
@@ -69,14 +81,16 @@ def _wait(child: subprocess.Popen[bytes], echo: Echo, kill_after_s: float) -> tu
             return child.wait(timeout=_POLL_S), stop_at is not None
         except subprocess.TimeoutExpired:
             if stop_at is not None and not killed and time.monotonic() - stop_at > kill_after_s:
-                echo(f"stopping: the runner did not stop within {kill_after_s:g} s; killing it")
+                _say(
+                    echo, f"stopping: the runner did not stop within {kill_after_s:g} s; killing it"
+                )
                 _signal_group(child, signal.SIGKILL)
                 killed = True
         except KeyboardInterrupt:
             _signal_group(child, signal.SIGINT)
             if stop_at is None:
                 stop_at = time.monotonic()
-                echo("stopping: flushing records (Ctrl-C again to hurry)")
+                _say(echo, "stopping: flushing records (Ctrl-C again to hurry)")
 
 
 def run_child(
@@ -89,14 +103,14 @@ def run_child(
 ) -> int:
     """Run a child that shares our Ctrl-C; wait for it to flush and exit on its own.
 
-    Every Ctrl-C is passed on; SIGTERM to us is passed on as SIGINT. With ``run_dir`` (a
+    Every Ctrl-C is passed on; SIGTERM and SIGHUP to us are passed on as SIGINT. With ``run_dir`` (a
     runner's results folder), a manifest the child left ``running`` is finished here (see the
     module docstring). Returns loadkit's exit code.
     """
     # its own process group: a stop reaches the child and everything it started, and a kill
     # leaves nothing behind (a master's local workers stuck in CPU-bound work included)
     child = subprocess.Popen(argv, env=env, start_new_session=True)
-    with _sigterm_as_interrupt():
+    with _stops_as_interrupt():
         code, stopped = _wait(child, echo, kill_after_s)
     if run_dir is not None:
         note = mark_unfinished(run_dir, code, stopped=stopped)

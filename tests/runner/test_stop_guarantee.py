@@ -231,7 +231,7 @@ segments:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])  # HUP: tty gone
 def test_loadkit_run_stops_within_5_s_on_the_pathological_expression(
     tmp_path: Path, tiny_server: Any, sig: int
 ) -> None:
