@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,24 @@ from loadkit.runner.child import run_child
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _interrupt_us_when(ready: Callable[[], bool], after_s: float = 0.0) -> threading.Thread:
-    """Ctrl-C for the process running the test (``run_child`` passes it on), once ``ready()``:
-    never earlier, so it always lands in run_child's wait."""
+def _driver(child: list[str], log: Path, *opts: str) -> subprocess.Popen[bytes]:
+    """``run_child`` on ``child`` in a driver process of its own (the test signals it)."""
+    cmd = [sys.executable, "-m", "tests.runner.child_driver", *opts, "--", *child]
+    with open(log, "wb") as sink:  # not a pipe: a stuck grandchild must not hang the test
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
 
-    def watch() -> None:
-        deadline = time.monotonic() + 30
-        while not ready() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(after_s)
-        signal.raise_signal(signal.SIGINT)
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> tuple[int, float]:
+    """Send ``sig``; (exit code, seconds it took). The driver is killed if it hangs."""
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return code, time.monotonic() - sent
 
 
 def _wait_for_wedge(proc: subprocess.Popen[bytes]) -> None:
@@ -92,26 +95,25 @@ def test_the_cli_ends_a_runner_wedged_in_a_c_call_holding_the_gil(
 ) -> None:
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "tests.runner.wedge_run", str(run_dir), tiny_server.url, "bigint"]
-    lines: list[str] = []
-    stop_at: list[float] = []
-
-    def wedged() -> bool:  # arrival 20 (at t0 + 1 s) has made its request: it is stuck now
-        if len(list((run_dir / "records").glob("requests-w0-*.parquet"))) < 4:
-            return False
-        stop_at.append(time.monotonic() + 1.0)
-        return True
-
-    # run_child is what `loadkit run` waits on the runner with; SIGINT to us = Ctrl-C
-    _interrupt_us_when(wedged, after_s=1.0)
-    code = run_child(cmd, lines.append, run_dir=run_dir)
-    took_s = time.monotonic() - stop_at[0]
-    assert code == 130, lines
+    log = tmp_path / "driver.log"
+    driver = _driver(cmd, log, "--run-dir", str(run_dir))
+    try:
+        deadline = time.monotonic() + 30
+        # arrival 20 (at t0 + 1 s) wedges; the flushes before it are on disk
+        while len(list((run_dir / "records").glob("requests-w0-*.parquet"))) < 3:
+            assert time.monotonic() < deadline and driver.poll() is None, log.read_text()
+            time.sleep(0.05)
+        time.sleep(1.5)
+        code, took_s = _stop(driver)
+    finally:
+        _kill_runner_of(run_dir)
+    assert code == 130, log.read_text()
     assert took_s < 5.5  # the kill comes 4.5 s after the stop; marking the manifest is quick
     # killed: what the runner flushed (every 0.2 s) before the wedge is on disk
-    manifest = _check_aborted(run_dir, at_least=15)
+    manifest = _check_aborted(run_dir, at_least=10)
     assert "did not stop within" in manifest["stop_reason"]
     assert manifest["workers"][0]["fate"] == "killed"
-    assert any("killing it" in line for line in lines)
+    assert "killing it" in log.read_text()
 
 
 @pytest.mark.integration
@@ -164,34 +166,36 @@ def test_a_stop_that_is_ignored_ends_the_child_and_all_it_started(tmp_path: Path
     # a child that ignores SIGINT and starts a grandchild that does too (a wedged master and
     # its local worker): both must be gone soon after the stop
     script = (
-        "import signal, subprocess, sys, time\n"
+        "import os, signal, subprocess, sys, time\n"
         "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "g = subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)'])\n"
-        f"open({str(pid_file)!r}, 'w').write(str(g.pid))\n"
+        f"open({str(pid_file)!r}, 'w').write(f'{{os.getpid()}} {{g.pid}}')\n"
         "while True: time.sleep(1)\n"
     )
-    _interrupt_us_when(pid_file.exists, after_s=0.2)
-    lines: list[str] = []
-    started = time.monotonic()
-    code = run_child([sys.executable, "-c", script], lines.append, kill_after_s=1.0)
-    assert code == 130
-    assert time.monotonic() - started < 15
-    grandchild = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(grandchild, 0)
-        except ProcessLookupError:
-            break
-        try:  # reaped by init, or a zombie of the dead child: either way not running
-            if Path(f"/proc/{grandchild}/stat").read_text().split(")")[1].split()[0] == "Z":
-                break
-        except OSError:
-            break
+    log = tmp_path / "driver.log"
+    driver = _driver([sys.executable, "-c", script], log, "--kill-after", "1.0")
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    else:
-        os.kill(grandchild, signal.SIGKILL)
-        raise AssertionError("the grandchild outlived the stop")
+    code, took_s = _stop(driver)
+    pids = [int(p) for p in pid_file.read_text().split()]
+    time.sleep(0.5)
+    running = [pid for pid in pids if _runs(pid)]
+    for pid in running:  # cleanup of what this test started, should the check fail
+        os.kill(pid, signal.SIGKILL)
+    assert code == 130, log.read_text()
+    assert took_s < 5
+    assert not running, "the child or the grandchild outlived the stop"
+
+
+def _runs(pid: int) -> bool:
+    """Whether ``pid`` is one of this test's sleepers, running (not gone, not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return stat.split(")")[1].split()[0] != "Z" and b"time.sleep(1)" in cmdline
 
 
 def _kill_runner_of(run_dir: Path) -> bool:
