@@ -317,7 +317,17 @@ def demo_shop(ctx: click.Context) -> None:
 @_SCENARIO
 @_PROFILE
 @click.option("--host", default=None, help="Target base URL (default: the scenario's host).")
-@click.option("--bind", default=None, help="Address to listen on for workers (default: *).")
+@click.option(
+    "--bind",
+    default=None,
+    help="Address to listen on for workers (default: 127.0.0.1; any other needs a cluster key).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the cluster key workers must prove (else $LOADKIT_CLUSTER_KEY).",
+)
 @click.option("--port", type=int, default=None, help="Port to listen on (default: 5557).")
 @click.option("--expect-workers", type=int, default=None, help="Workers to wait for (default 1).")
 @click.option(
@@ -339,6 +349,7 @@ def master(
     profile: Path | None,
     host: str | None,
     bind: str | None,
+    key_file: Path | None,
     port: int | None,
     expect_workers: int | None,
     worker_wait: float | None,
@@ -363,7 +374,7 @@ def master(
         thresholds_file=thresholds_file,
         run_id=run_id,
         analyze=not no_analyze,
-        master=MasterRequest(bind, port, expect_workers, worker_wait, dry_run),
+        master=MasterRequest(bind, port, expect_workers, worker_wait, dry_run, key_file),
         live=live,
         live_key=live_key,
     )
@@ -391,26 +402,31 @@ def master(
     default=None,
     help="Stop load when the master is silent this long (default 5 s).",
 )
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the cluster key (else $LOADKIT_CLUSTER_KEY).",
+)
 def worker(
     master_address: str,
     worker_dir: Path | None,
     scenario_sha256: str | None,
     connect_timeout: float | None,
     master_timeout: float | None,
+    key_file: Path | None,
 ) -> None:
     """Join a master and run the shards of the crowd it hands out."""
-    from loadkit.rehearsal import run_worker
+    from loadkit.rehearsal import WorkerFlags, run_worker
 
-    argv = ["--master", master_address]
-    for flag, value in (
-        ("--worker-dir", worker_dir),
-        ("--scenario-sha256", scenario_sha256),
-        ("--connect-timeout", connect_timeout),
-        ("--master-timeout", master_timeout),
-    ):
-        if value is not None:
-            argv += [flag, str(value)]
-    _finish(run_worker(argv, echo=click.echo))
+    flags = WorkerFlags(
+        master=master_address,
+        worker_dir=None if worker_dir is None else str(worker_dir),
+        scenario_sha256=scenario_sha256,
+        connect_timeout_s=connect_timeout,
+        master_timeout_s=master_timeout,
+    )
+    _finish(run_worker(flags, key_file, echo=click.echo))
 
 
 @cli.group()

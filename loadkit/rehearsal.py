@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TypeVar
 
 from loadkit.errors import ExitCode, InputError, Location, ValidationErrors
@@ -30,19 +26,17 @@ from loadkit.gates import (
     parse_threshold,
 )
 from loadkit.profiles import Profile, compile_schedule, format_plan, load_profile, plan
+from loadkit.runner.child import run_child
+from loadkit.runner.distributed.worker_spec import WorkerFlags
+from loadkit.runner.run_settings import RunFlags, resolve_one, resolve_run_settings, settings_json
 from loadkit.scenario import Scenario, check_timeouts, load_scenario
 from loadkit.scenario.names import defined_names
-from loadkit.settings import Setting, Source, non_negative_int, positive_int, resolve
-from loadkit.units import parse_duration_s
+from loadkit.settings import Setting, Source
 
 Echo = Callable[[str], None]
 T = TypeVar("T")
 R = TypeVar("R")
 
-DEFAULT_SEED = 1
-DEFAULT_SHARDS = 64
-DEFAULT_MAX_IN_FLIGHT = 10_000
-DEFAULT_DRAIN_S = 60.0
 RESULTS_ROOT = Path("results")
 
 
@@ -117,7 +111,8 @@ def plan_text(scenario: Path, profile: Path | None, seed: int | None) -> str:
     """The expected arrivals per phase, peak rate, total and visitors in flight."""
     inputs = load_inputs(scenario, _require_profile(profile), None)
     assert inputs.profile is not None
-    schedule = compile_schedule(inputs.profile, DEFAULT_SEED if seed is None else seed)
+    # the seed from the same sources as ``run`` (flag > LOADKIT_SEED > default)
+    schedule = compile_schedule(inputs.profile, int(resolve_one("seed", seed).value))
     journey_s = inputs.scenario.expected_journey_s() or None  # no think time: no estimate
     text = format_plan(plan(inputs.profile, schedule, journey_s))
     if journey_s is not None:
@@ -164,6 +159,7 @@ class MasterRequest:
     expect_workers: int | None = None
     worker_wait_s: float | None = None
     dry_run: bool = False
+    key_file: Path | None = None  # the cluster key (else LOADKIT_CLUSTER_KEY)
 
 
 def _new_run_dir(root: Path, run_id: str | None, scenario_name: str) -> Path:
@@ -189,80 +185,21 @@ def _new_run_dir(root: Path, run_id: str | None, scenario_name: str) -> Path:
 
 def resolve_settings(request: RunRequest, scenario: Scenario) -> dict[str, Setting]:
     """Every run setting with where it came from: flag > LOADKIT_* env > scenario > default."""
-    fs = scenario.settings
-    where = str(scenario.path)
-    settings = {
-        "host": resolve(
-            "host", cli=request.host, file=scenario.host, file_detail=where, default=None
-        ),
-        "seed": resolve("seed", cli=request.seed, default=DEFAULT_SEED, parse=non_negative_int),
-        "max_in_flight": resolve(
-            "max_in_flight",
-            cli=request.max_in_flight,
-            file=fs.max_in_flight,
-            file_detail=where,
-            default=DEFAULT_MAX_IN_FLIGHT,
-            parse=positive_int,
-        ),
-        "workers": resolve("workers", cli=request.workers, default=1, parse=positive_int),
-        "shards": resolve(
-            "shards",
-            cli=None,
-            file=fs.shards,
-            file_detail=where,
-            default=DEFAULT_SHARDS,
-            parse=positive_int,
-        ),
-        "request_timeout_s": resolve(
-            "request_timeout_s",
-            cli=None,
-            file=fs.request_timeout_s,
-            file_detail=where,
-            default=10.0,
-            parse=float,
-        ),
-        "connect_timeout_s": resolve(
-            "connect_timeout_s",
-            cli=None,
-            file=fs.connect_timeout_s,
-            file_detail=where,
-            default=5.0,
-            parse=float,
-        ),
-        "drain_s": resolve(
-            "drain_s", cli=request.drain_s, default=DEFAULT_DRAIN_S, parse=parse_duration_s
-        ),
-    }
-    settings.update(_distributed_settings(request, int(settings["workers"].value)))
-    if settings["host"].value is None:
-        raise InputError(
-            "no target host.",
-            location=Location(where),
-            hint="Pass --host http://HOST:PORT or set 'host:' in the scenario.",
-        )
-    return settings
-
-
-def _distributed_settings(request: RunRequest, workers: int) -> dict[str, Setting]:
-    """Master settings (read by ``loadkit.runner.distributed``) for ``master`` or --workers N."""
     m = request.master
-    if m is None and workers <= 1:
-        return {}
-    if m is None:  # run --workers N: the master starts N local workers on 127.0.0.1
-        return {
-            "local_workers": Setting(workers, Source.CLI, "--workers"),
-            "expect_workers": Setting(workers, Source.CLI, "--workers"),
-            "master_bind": Setting("127.0.0.1", Source.DEFAULT),
-        }
-    return {
-        "master_bind": resolve("master_bind", cli=m.bind, default="*"),
-        "master_port": resolve("master_port", cli=m.port, default=5557, parse=positive_int),
-        "expect_workers": resolve(
-            "expect_workers", cli=m.expect_workers, default=1, parse=positive_int
-        ),
-        "worker_wait_s": resolve("worker_wait_s", cli=m.worker_wait_s, default=60.0, parse=float),
-        "dry_run": Setting(m.dry_run, Source.CLI if m.dry_run else Source.DEFAULT),
-    }
+    flags = RunFlags(
+        host=request.host,
+        seed=request.seed,
+        max_in_flight=request.max_in_flight,
+        workers=request.workers,
+        drain_s=request.drain_s,
+        master=m is not None,
+        master_bind=m.bind if m else None,
+        master_port=m.port if m else None,
+        expect_workers=m.expect_workers if m else None,
+        worker_wait_s=m.worker_wait_s if m else None,
+        dry_run=m.dry_run if m else False,
+    )
+    return resolve_run_settings(flags, scenario)
 
 
 def rehearse(request: RunRequest, echo: Echo) -> int:
@@ -277,8 +214,14 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     assert inputs.profile is not None  # _require_profile
     check_timeouts(inputs.scenario, inputs.profile.duration_s + float(settings["drain_s"].value))
     host = check_target(str(settings["host"].value), inputs.scenario.allow_hosts)
+    child_env = {**os.environ, **request.extra_env}
+    if request.master is not None:
+        child_env.update(_cluster_key(request.master, settings))
+    _check_space(request.out_dir or RESULTS_ROOT, inputs, settings, echo)
     # exit 2 before any load: a taken port, no key beyond loopback
     live, live_key = prepare_live(request.live, request.live_key, os.environ)
+    if live_key:
+        child_env[KEY_ENV] = live_key  # never written to the run folder
     run_dir = _new_run_dir(request.out_dir or RESULTS_ROOT, request.run_id, inputs.scenario.name)
     spec = RunSpec(
         run_id=run_dir.name,
@@ -292,7 +235,7 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         connect_timeout_s=float(settings["connect_timeout_s"].value),
         drain_timeout_s=float(settings["drain_s"].value),
         thresholds=tuple(t.text for t in inputs.thresholds),
-        settings={name: s.to_json() for name, s in settings.items()},
+        settings=settings_json(settings),
         t0_ns=request.t0_ns,
         mode=RunMode.MASTER if "expect_workers" in settings else RunMode.LOCAL,
         live=live,
@@ -302,8 +245,10 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
     argv = [sys.executable, "-m", "loadkit.runner", str(run_dir)]
     if spec.mode is RunMode.MASTER:
         argv = [sys.executable, "-m", "loadkit.runner.distributed", "master", str(run_dir)]
-    key_env = {KEY_ENV: live_key} if live_key else {}  # never written to the run folder
-    runner_code = run_child(argv, echo, env={**os.environ, **request.extra_env, **key_env})
+    runner_code = run_child(argv, echo, env=child_env, run_dir=run_dir)
+    if not (run_dir / "manifest.json").exists():  # it never started: nothing to analyze
+        echo(f"results: {run_dir}")
+        return runner_code if runner_code != ExitCode.PASSED else int(ExitCode.INVALID)
     if runner_code == ExitCode.BAD_INPUT or not request.analyze:
         echo(f"results: {run_dir}")
         return runner_code
@@ -312,6 +257,40 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         run_dir, request.thresholds_file, None, csv=False, echo=echo, probes_done=probes
     )
     return int(ExitCode.INTERRUPTED) if runner_code == ExitCode.INTERRUPTED else code
+
+
+def _cluster_key(master: MasterRequest, settings: dict[str, Setting]) -> dict[str, str]:
+    """The master child's environment for the cluster key (never argv, never the run folder);
+    records in ``settings`` whether workers need one. Raises InputError (exit 2) when the
+    master would listen beyond loopback without a key."""
+    from loadkit.runner.distributed.auth import (
+        KEY_ENV,
+        load_cluster_key,
+        require_key_beyond_loopback,
+    )
+
+    key = load_cluster_key(master.key_file)
+    require_key_beyond_loopback(str(settings["master_bind"].value), key)
+    if key is None:
+        settings["cluster_key"] = Setting(False, Source.DEFAULT)
+        return {}
+    source = Source.CLI if master.key_file is not None else Source.ENV
+    settings["cluster_key"] = Setting(True, source, key.source)  # whether, never what
+    return {KEY_ENV: key.secret.decode("utf-8")}
+
+
+def _check_space(root: Path, inputs: Inputs, settings: dict[str, Setting], echo: Echo) -> None:
+    """Refuse a run whose records cannot fit under ``root``; warn when it is tight."""
+    from loadkit.runner.defaults import DEFAULT_FLUSH_INTERVAL_S
+    from loadkit.runner.disk_space import check_free_space, estimate_records
+
+    profile = inputs.profile
+    assert profile is not None
+    run_s = profile.duration_s + float(settings["drain_s"].value)
+    estimate = estimate_records(
+        inputs.scenario, profile.expected_arrivals(), run_s, DEFAULT_FLUSH_INTERVAL_S
+    )
+    check_free_space(root, estimate, echo)
 
 
 def _run_probes(scenario: Scenario, host: str, run_dir: Path, echo: Echo) -> bool:
@@ -325,48 +304,6 @@ def _run_probes(scenario: Scenario, host: str, run_dir: Path, echo: Echo) -> boo
         answer = f"HTTP {result.status}" if result.status else result.error
         echo(f"probe {result.name}: {'ok' if result.ok else 'FAILED'} ({answer})")
     return True
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so children are stopped and records flushed."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def run_child(argv: list[str], echo: Echo, env: dict[str, str] | None = None) -> int:
-    """Run a child that shares our Ctrl-C; wait for it to flush and exit on its own.
-
-    A second Ctrl-C is passed on; SIGTERM to us is passed on as SIGINT.
-    """
-    child = subprocess.Popen(argv, env=env)
-    interrupts = 0
-    with _sigterm_as_interrupt():
-        while True:
-            try:
-                code = child.wait()
-                break
-            except KeyboardInterrupt:
-                interrupts += 1
-                child.send_signal(signal.SIGINT)  # harmless if it already got the terminal's
-                if interrupts == 1:
-                    echo("stopping: flushing records (Ctrl-C again to hurry)")
-    if interrupts and code == 0:
-        return int(ExitCode.INTERRUPTED)
-    if code < 0:  # killed by a signal
-        return int(ExitCode.INTERRUPTED) if -code in (signal.SIGINT, signal.SIGTERM) else 3
-    return code
 
 
 # ----------------------------------------------------------------------------- analyze
@@ -419,9 +356,30 @@ def analyze_run(
 # ----------------------------------------------------------------------------- try / demo
 
 
-def run_worker(argv: list[str], echo: Echo) -> int:
-    """``loadkit worker``: join a master (its own gevent process) and run what it hands out."""
-    return run_child([sys.executable, "-m", "loadkit.runner.distributed", "worker", *argv], echo)
+def run_worker(flags: WorkerFlags, key_file: Path | None, echo: Echo) -> int:
+    """``loadkit worker``: join a master (its own gevent process) and run what it hands out.
+
+    The options are resolved here once (flag > LOADKIT_* > default) and handed over in a spec
+    file; the cluster key, if any, in the child's environment (never argv, never the file).
+    """
+    import tempfile
+
+    from loadkit.runner.distributed.auth import KEY_ENV, load_cluster_key
+    from loadkit.runner.distributed.worker_spec import dump_worker_spec, resolve_worker
+
+    options = resolve_worker(flags)
+    key = load_cluster_key(key_file)
+    env = {**os.environ, **({KEY_ENV: key.secret.decode("utf-8")} if key else {})}
+    folder = Path(options.worker_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="worker-spec-", suffix=".json", dir=folder)
+    os.close(fd)
+    try:
+        spec = dump_worker_spec(options, name)
+        argv = [sys.executable, "-m", "loadkit.runner.distributed", "worker", "--spec", str(spec)]
+        return run_child(argv, echo, env=env)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def merge_worker_folders(run_dir: Path, worker_dirs: Sequence[Path]) -> tuple[int, str]:
@@ -442,23 +400,36 @@ def try_scenario(
     time_scale: float | None = None,
 ) -> int:
     """One visitor of each persona, verbose, in a gevent child process; ``time_scale``
-    multiplies every wait."""
-    argv = [sys.executable, "-m", "loadkit.runner.trial", str(scenario)]
-    if time_scale is not None:
-        argv += ["--time-scale", repr(time_scale)]
-    if host:
-        argv += ["--host", host]
-    if persona:
-        argv += ["--persona", persona]
-    if seed is not None:
-        argv += ["--seed", str(seed)]
-    return subprocess.call(argv)
+    multiplies every wait.
+
+    Settings are resolved here as ``run`` resolves them and handed over in a spec file.
+    """
+    import tempfile
+
+    from loadkit.runner.run_settings import resolve_trial
+
+    spec = resolve_trial(
+        load_scenario(scenario),
+        host=host,
+        seed=seed,
+        persona=persona,
+        time_scale=1.0 if time_scale is None else time_scale,
+    )
+    fd, name = tempfile.mkstemp(prefix="loadkit-try-", suffix=".json")
+    os.close(fd)
+    try:
+        spec.dump(name)
+        argv = [sys.executable, "-m", "loadkit.runner.trial", "--spec", name]
+        return run_child(argv, echo=lambda line: print(line, file=sys.stderr))
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 __all__ = [
     "Inputs",
     "MasterRequest",
     "RunRequest",
+    "WorkerFlags",
     "analyze_run",
     "load_inputs",
     "merge_worker_folders",

@@ -49,16 +49,18 @@ def resolve(
     default: Any,
     parse: Callable[[Any], Any] = lambda v: v,
     environ: Mapping[str, str] | None = None,
+    flag: str | None = None,
 ) -> Setting:
     """Pick ``name`` from the first place that sets it and parse it.
 
-    ``cli`` and ``file`` are ``None`` when not given. A value that does not parse raises
+    ``cli`` and ``file`` are ``None`` when not given; ``flag`` names the command-line option
+    (default: ``--`` + the name with dashes). A value that does not parse raises
     ``InputError`` naming where it came from (flag, environment variable or file:line).
     """
     environ = os.environ if environ is None else environ
     var = env_name(name)
     candidates: list[tuple[Any, Source, str]] = [
-        (cli, Source.CLI, "--" + name.replace("_", "-")),
+        (cli, Source.CLI, flag or "--" + name.replace("_", "-")),
         (environ.get(var), Source.ENV, var),
         (file, Source.FILE, file_detail),
     ]

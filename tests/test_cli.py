@@ -173,3 +173,34 @@ def test_analyze_a_plain_locust_csv_gates_and_writes_reports(
     assert code == 1  # checkout p95 is 900 ms in the CSV
     assert "p(95){name=/checkout} < 800ms" in out
     assert (tmp_path / "run-loadkit" / "analysis" / "verdict.json").exists()
+
+
+def test_plan_takes_its_seed_from_the_same_places_as_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("plan", str(SCENARIO), "--profile", str(PROFILE))
+    _, by_flag, _ = run_cli(capsys, *args, "--seed", "7")
+    _, by_default, _ = run_cli(capsys, *args)
+    monkeypatch.setenv("LOADKIT_SEED", "7")
+    code, by_env, _ = run_cli(capsys, *args)
+    assert code == 0
+    assert by_env == by_flag != by_default
+    monkeypatch.setenv("LOADKIT_SEED", "-3")
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and "LOADKIT_SEED" in err and "Traceback" not in err
+
+
+def test_a_master_beyond_loopback_needs_a_cluster_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOADKIT_CLUSTER_KEY", raising=False)
+    args = ["master", str(SCENARIO), "-p", str(PROFILE), "--host", "http://127.0.0.1:9"]
+    args += ["--bind", "0.0.0.0", "--out", str(tmp_path / "results")]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2
+    assert "would listen on 0.0.0.0 without a cluster key" in err and "--key-file" in err
+    assert not (tmp_path / "results").exists()  # refused before anything was set up
+    short = tmp_path / "short.key"
+    short.write_text("s3cr3t\n")
+    code, _, err = run_cli(capsys, *args, "--key-file", str(short))
+    assert code == 2 and "too short" in err and "s3cr3t" not in err

@@ -51,7 +51,7 @@ class ArrivalOutcome(StrEnum):
     GAVE_UP = "gave_up"  # retries or poll deadline exhausted
     FAILED = "failed"  # an error ended the journey (failed capture, unrenderable template)
     DROPPED = "dropped"  # never started: the in-flight cap was full or the worker was lost
-    CUT = "cut"  # still in flight when the run's drain time after the profile ran out
+    CUT = "cut"  # still in flight at the end: the drain time ran out, or the run was stopped
 
 
 REQUEST_SCHEMA = pa.schema(

@@ -12,6 +12,7 @@ the rename and the removals) can skip the duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -125,8 +126,13 @@ class SegmentWriter:
         self._seq[kind] += 1
         path = self.records_dir / segment_name(kind, self.worker_id, self._seq[kind])
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
-        os.replace(tmp, path)
+        try:
+            pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
+            os.replace(tmp, path)
+        except BaseException:  # disk full, permission lost: leave no half file behind
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         self.written[kind] += table.num_rows
         return path
 

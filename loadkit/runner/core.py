@@ -44,7 +44,7 @@ from loadkit.runner.start_timer import StartTimer, start_timer
 from loadkit.runner.visitor import RunState, Target, Visitor
 
 POLL_S = 0.05
-STOPPED_REASON = "stopped: the run ended before the journey did"
+STOPPED_REASON = "cut: the run was stopped before the journey ended"
 MONITOR_S = 1.0  # CPU samples and live threshold checks
 MAX_IDLE_RUNNERS = 1024  # parked visitor greenlets kept for reuse; more just end
 
@@ -110,8 +110,9 @@ class Engine:
         ] = []  # parked visitor greenlets (_runner), the next to reuse last
         self.timer_kind: str | None = None
         self._finished = gevent.event.Event()
-        # what a journey killed at the end records: failed (stopped early) or cut (drain)
-        self.kill_outcome = ArrivalOutcome.FAILED
+        # what a journey killed at the end records: cut, by a stop (Ctrl-C, a threshold, lost
+        # records) or by the drain deadline; never failed, which would blame the target
+        self.kill_outcome = ArrivalOutcome.CUT
         self.kill_reason = STOPPED_REASON
 
     # -- control -----------------------------------------------------------------------------
@@ -330,7 +331,7 @@ class Engine:
             outcome = ArrivalOutcome.FAILED
             reason = redact(f"{type(exc).__name__}: {exc}")
         finally:
-            if outcome is None:  # killed: the run stopped (failed) or its drain ran out (cut)
+            if outcome is None:  # killed: the run stopped or its drain ran out (cut)
                 outcome, reason = self.kill_outcome, self.kill_reason
             if last_step is None:
                 last_step = visitor.last_step

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadkit.results.schema import ArrivalOutcome, RunStatus
+from loadkit.runner import defaults
 from loadkit.runner.visitor import Visitor
 
 
@@ -65,10 +66,10 @@ class Arrivals:
 @dataclass(frozen=True)
 class EngineOptions:
     worker_id: int = 0
-    shards: int = 64
+    shards: int = defaults.DEFAULT_SHARDS
     seed: int = 0
-    max_in_flight: int = 10_000
-    progress_interval_s: float = 5.0
+    max_in_flight: int = defaults.DEFAULT_MAX_IN_FLIGHT
+    progress_interval_s: float = defaults.DEFAULT_PROGRESS_INTERVAL_S
     duration_limit_s: float | None = None  # from t0; None: run until every journey ended
     # Journeys still going this long after the profile's end (from t0: duration + drain) are
     # cut: a rehearsal ends on time even if the waiting room still holds people.

@@ -13,7 +13,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gevent
@@ -21,10 +21,12 @@ import gevent.event
 import gevent.lock
 import pyarrow as pa
 import pyarrow.parquet as pq
+from gevent import monkey
 
 from loadkit.results.writer import SCHEMAS, RecordKind, SegmentWriter, rows_to_table
 from loadkit.runner.recorder import Recorder, Row
 
+_real_sleep = monkey.get_original("time", "sleep")  # ``rescue`` runs outside the gevent loop
 CHUNK_ROWS = 512
 # The writer thread runs at the lowest CPU priority. The generator is often pinned to one core,
 # where the Parquet encoder's time slices delay the scheduler's timers; at nice 19 the kernel
@@ -59,39 +61,81 @@ class Flusher:
 
     ``requests_taken`` counts every request row taken from the recorder (written or not), which
     gives progress lines their requests/s without touching the hot path.
+
+    A write that fails (disk full, permission or folder lost) is never retried mid-run and never
+    ignored: ``error`` keeps the first failure, ``lost`` counts the rows of each kind that did
+    not reach the disk, and ``on_error`` (the engine's stop, see ``session.build_engine``) is
+    called once, so the load stops within a flush interval instead of going on unrecorded.
     """
 
-    def __init__(self, recorder: Recorder, writer: SegmentWriter, interval_s: float) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        writer: SegmentWriter,
+        interval_s: float,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self.recorder = recorder
         self.writer = writer
         self.interval_s = interval_s
+        self.on_error = on_error
         self.requests_taken = 0
         self.flushes = 0
         self.error: BaseException | None = None
+        self.lost: dict[RecordKind, int] = {k: 0 for k in RecordKind}
         self._lock = gevent.lock.Semaphore()
         self._stopping = gevent.event.Event()
         self._greenlet: gevent.Greenlet[Any, None] | None = None
         self._niced_threads: set[int] = set()
+        # rows taken from the recorder and not yet handed to a pool thread, and writes under
+        # way there: what ``rescue`` must still write (or wait for) when the loop is wedged
+        self._in_hand: list[tuple[RecordKind, list[Row]]] = []
+        self._writing = 0
 
     def _write(self, kind: RecordKind, table: pa.Table) -> None:
         """In a pool thread: lower this thread's priority once, then write the segment."""
-        tid = threading.get_native_id()
-        if tid not in self._niced_threads:
-            self._niced_threads.add(tid)
-            with contextlib.suppress(OSError):  # not permitted: keep the default priority
-                os.setpriority(os.PRIO_PROCESS, tid, WRITER_NICE)
-        self.writer.write_table(kind, table)
+        self._writing += 1
+        try:
+            tid = threading.get_native_id()
+            if tid not in self._niced_threads:
+                self._niced_threads.add(tid)
+                with contextlib.suppress(OSError):  # not permitted: keep the default priority
+                    os.setpriority(os.PRIO_PROCESS, tid, WRITER_NICE)
+            self.writer.write_table(kind, table)
+        finally:
+            self._writing -= 1
 
-    def flush_once(self) -> tuple[int, int]:
-        """Write what is buffered now; returns (request rows, arrival rows) written."""
+    def _failed(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+            if self.on_error is not None:
+                self.on_error(exc)
+
+    def flush_once(self, *, final: bool = False) -> tuple[int, int]:
+        """Write what is buffered now; returns (request rows, arrival rows) taken.
+
+        After a failed write, rows are only counted as lost, except at the ``final`` flush,
+        which tries once more (space may have been freed). Never raises for a write error.
+        """
         with self._lock:
             requests, arrivals = self.recorder.take()
             self.requests_taken += len(requests)
             pool = gevent.get_hub().threadpool
-            for kind, rows in ((RecordKind.REQUESTS, requests), (RecordKind.ARRIVALS, arrivals)):
-                if rows:
-                    table = build_table(rows, SCHEMAS[kind])
+            kinds = ((RecordKind.REQUESTS, requests), (RecordKind.ARRIVALS, arrivals))
+            self._in_hand = [(kind, rows) for kind, rows in kinds if rows]
+            while self._in_hand:
+                kind, rows = self._in_hand[0]
+                if self.error is not None and not final:
+                    self.lost[kind] += len(rows)
+                    self._in_hand.pop(0)
+                    continue
+                try:
+                    table = build_table(rows, SCHEMAS[kind])  # yields between chunks
+                    self._in_hand.pop(0)
                     pool.apply(self._write, (kind, table))
+                except Exception as exc:  # disk full, permissions: these rows are lost
+                    self.lost[kind] += len(rows)
+                    self._failed(exc)
             self.flushes += 1
             return len(requests), len(arrivals)
 
@@ -108,23 +152,46 @@ class Flusher:
         next_tick = time.monotonic() + self.interval_s
         while not self._stopping.wait(max(0.0, next_tick - time.monotonic())):
             next_tick += self.interval_s
-            try:
-                self.flush_once()
-            except Exception as exc:  # disk full, permissions: the run must end as failed
-                self.error = exc
-                return
+            self.flush_once()
 
     def start(self) -> None:
         self._greenlet = gevent.spawn(self._loop)
 
     def stop(self) -> None:
-        """Stop ticking, wait for a flush under way, then flush the rest. Re-raises a write error."""
+        """Stop ticking, wait for a flush under way, then flush the rest.
+
+        Never raises for a write error: ``error`` and ``lost`` say what did not reach the disk.
+        """
         self._stopping.set()
         if self._greenlet is not None:
             self._greenlet.join()
-        if self.error is not None:
-            raise self.error
-        self.flush_once()
+        self.flush_once(final=True)
+
+    def rescue(self, wait_s: float = 1.0) -> int:
+        """For the stop watchdog (another OS thread, the gevent loop wedged): let the writes
+        under way finish (up to ``wait_s``), then write the rows taken but not yet handed to
+        the writer and those still buffered. Returns the rows written here."""
+        deadline = time.monotonic() + wait_s
+        while self._writing and time.monotonic() < deadline:
+            _real_sleep(0.01)
+        in_hand, self._in_hand = self._in_hand, []
+        requests, arrivals = self.recorder.take()
+        batches = [*in_hand, (RecordKind.REQUESTS, requests), (RecordKind.ARRIVALS, arrivals)]
+        written = 0
+        for kind, rows in batches:
+            if rows:
+                self.writer.write_table(kind, rows_to_table(rows, SCHEMAS[kind]))
+                written += len(rows)
+        return written
+
+    def lost_text(self) -> str:
+        """What the failed writes cost, for the manifest's ``stop_reason``."""
+        lost = self.lost
+        return (
+            f"records could not be written ({type(self.error).__name__}: {self.error}): "
+            f"load stopped; {lost[RecordKind.REQUESTS]} request and "
+            f"{lost[RecordKind.ARRIVALS]} arrival rows were lost, the rest is on disk"
+        )
 
 
 __all__ = ["CHUNK_ROWS", "WRITER_NICE", "Flusher", "build_table"]

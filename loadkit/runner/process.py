@@ -5,15 +5,19 @@ Used by ``python -m loadkit.runner`` after monkey-patching; imports gevent.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import TextIO
 
 import gevent
 
+from loadkit.errors import ExitCode
 from loadkit.runner.progress import Progress, format_progress
 from loadkit.runner.session import Session
+from loadkit.runner.watchdog import StopWatchdog
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -32,6 +36,8 @@ def run_session(session: Session, *, stderr: TextIO = sys.stderr) -> int:
 
     A stop ends load within ~2 s (visitors are killed), flushes records, marks the manifest
     aborted, and gives exit code 130; a stop by an ``abort after`` threshold gives exit code 1.
+    When the loop is wedged (a visitor stuck in CPU-bound work), the stop watchdog ends the
+    process itself within ~3 s of the signal (``loadkit.runner.watchdog``), also with 130.
     """
     live = None
     if session.spec.live:  # binds now: a taken port is exit 2, before any load
@@ -41,15 +47,24 @@ def run_session(session: Session, *, stderr: TextIO = sys.stderr) -> int:
         print(f"loadkit runner: live view at {live.server.url}", file=stderr, flush=True)
     for text, why in session.guard_skipped:
         print(f'loadkit runner: "{text}" is not checked live ({why})', file=stderr, flush=True)
-    watchers = []
-    for sig in STOP_SIGNALS:
-        name = signal.Signals(sig).name
-        watchers.append(gevent.signal_handler(sig, session.stop, f"interrupted ({name})"))
+    loop = gevent.get_hub().loop
+    watchdog = StopWatchdog(lambda reason: _force_end(session, reason, stderr))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # A Python handler (not gevent's, which needs the loop): it runs at the next bytecode
+        # even while a visitor greenlet spins, arms the watchdog, and asks the loop to stop.
+        reason = f"interrupted ({signal.Signals(signum).name})"
+        watchdog.request(reason)
+        loop.run_callback_threadsafe(session.stop, reason)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    watchdog.start(loop)
     try:
         result = session.run()
     finally:
-        for w in watchers:
-            w.cancel()
+        watchdog.done()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if live is not None:
             live.finish()
     if result.error:
@@ -64,6 +79,29 @@ def run_session(session: Session, *, stderr: TextIO = sys.stderr) -> int:
         flush=True,
     )
     return int(result.exit_code)
+
+
+def _force_end(session: Session, reason: str, stderr: TextIO) -> None:
+    """In the watchdog's thread: flush what was recorded, mark the manifest, exit 130 now.
+
+    Not when the load already ended (the main thread is finishing the manifest or compacting
+    a completed run's segments, which blocks the loop but sends nothing): that work goes on.
+    """
+    if session.load_ended:
+        return
+    code = int(ExitCode.INTERRUPTED)
+    try:
+        print(
+            f"loadkit runner: {reason}, but the load did not stop in time (a visitor is stuck "
+            "in CPU-bound work): ending the run by force",
+            file=stderr,
+            flush=True,
+        )
+        session.force_end(reason)
+    except BaseException as exc:  # the exit below must happen whatever went wrong
+        print(f"loadkit runner: could not finish the manifest: {exc}", file=stderr, flush=True)
+    finally:
+        os._exit(code)
 
 
 __all__ = ["STOP_SIGNALS", "progress_printer", "run_session"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadkit.errors import ExitCode
+from loadkit.errors import ExitCode, RunInvalid
 from loadkit.profiles import Phase
 from loadkit.results.schema import RunStatus
 from loadkit.results.writer import SegmentWriter, write_manifest
@@ -84,28 +84,20 @@ class Session:
         self.flusher.warm_up()
         self.clock = Clock.measure()
         self.t0_ns = _pick_t0_ns(spec, self.clock.now_ns())
-        duration_s = plan.run_info.get("duration_s")
         # abort thresholds the live guard cannot judge: (text, why); the analyzer still does
         self.guard_skipped: tuple[tuple[str, str], ...] = ()
-        self.engine = Engine(
-            plan.arrivals,
-            plan.personas,
-            target=Target.from_url(
-                plan.target_url,
-                request_timeout_s=spec.request_timeout_s,
-                connect_timeout_s=spec.connect_timeout_s,
-            ).resolve(),
+        self.engine = build_engine(
+            spec,
+            plan,
             flusher=self.flusher,
             clock=self.clock,
             t0_ns=self.t0_ns,
-            options=engine_options(
-                spec, duration_s=float(duration_s) if isinstance(duration_s, int | float) else None
-            ),
-            phases=plan.phases,
             on_progress=on_progress,
             guard=self._guard(),
         )
         self._stop_requested = False
+        self._manifest: dict[str, Any] | None = None  # as written at the start
+        self.load_ended = False  # the engine returned: no visitor runs any more
 
     def _guard(self) -> GuardLike | None:
         """The live ``abort after`` thresholds of the spec, or None when it has none.
@@ -126,22 +118,48 @@ class Session:
         self._stop_requested = True
         self.engine.stop(reason)
 
+    def force_end(self, reason: str) -> None:
+        """The stop watchdog's last resort (another OS thread; the loop is wedged): write what
+        was recorded and not yet flushed, and mark the manifest ``aborted``, records incomplete
+        (the journeys still in flight have no arrival row). The caller then exits."""
+        self.flusher.rescue()
+        if self._manifest is None:
+            return
+        final = finish_manifest(
+            self._manifest,
+            self.spec,
+            status=RunStatus.ABORTED,
+            stop_reason=f"{reason}; the load did not stop in time (a visitor was stuck in "
+            "CPU-bound work), so the run was ended by force: journeys still in flight have "
+            "no arrival row",
+            requests_written=self.writer.requests_written,
+            arrivals_written=self.writer.arrivals_written,
+            records_complete=False,
+        )
+        write_manifest(self.run_dir, final)
+
     def run(self) -> SessionResult:
         manifest = start_manifest(
             self.spec, target=self.plan.target_url, t0_ns=self.t0_ns, run_info=self.plan.run_info
         )
         write_manifest(self.run_dir, manifest)
+        self._manifest = manifest
         engine_result: EngineResult | None = None
         error: str | None = None
         aborted_by: str | None = None
         try:
             engine_result = self.engine.run()
+            self.load_ended = True
             status = engine_result.status
             stop_reason = engine_result.stop_reason
             aborted_by = engine_result.aborted_by_threshold
-        except Exception as exc:  # loadkit itself failed: say so in the manifest, then re-raise
+        except Exception as exc:  # loadkit itself failed: say so in the manifest
             status, error = RunStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")
             stop_reason = f"runner failed: {error}"
+        self.load_ended = True
+        if self.flusher.error is not None:  # records were lost: the run is invalid, and says so
+            status, aborted_by = RunStatus.FAILED, None
+            stop_reason = error = redact(self.flusher.lost_text())
         complete = status is not RunStatus.FAILED
         # compact only after a clean end: an interrupted run should exit fast, and its
         # segments are whole files a reader takes as they are
@@ -162,9 +180,61 @@ class Session:
             aborted_by_threshold=aborted_by,
             worker_extra=_worker_fields(engine_result),
         )
-        write_manifest(self.run_dir, final)
+        if self.flusher.error is not None:
+            final["records_lost"] = {k.value: n for k, n in self.flusher.lost.items()}
+        try:
+            write_manifest(self.run_dir, final)
+        except OSError as exc:  # the disk that lost the records may refuse the manifest too
+            raise RunInvalid(
+                f"cannot write the final manifest in {self.run_dir}: {exc}; "
+                f"{stop_reason or 'the records on disk are whole segments'}"
+            ) from None
         code = ExitCode.FAILED if aborted_by is not None else _exit_code(status)
         return SessionResult(status, code, engine_result, error)
+
+
+def build_engine(
+    spec: RunSpec,
+    plan: Plan,
+    *,
+    flusher: Flusher,
+    clock: Clock,
+    t0_ns: int,
+    on_progress: Callable[[Progress], None] | None = None,
+    guard: GuardLike | None = None,
+) -> Engine:
+    """The engine of a plan: the one way a local run and a distributed worker build theirs.
+
+    The target's address is resolved here, once, before the load (visitors then connect
+    without a DNS lookup each). A write the flusher cannot make stops the engine (within a
+    flush interval). Raises TargetError when the host does not resolve.
+    """
+    target = Target.from_url(
+        plan.target_url,
+        request_timeout_s=spec.request_timeout_s,
+        connect_timeout_s=spec.connect_timeout_s,
+    ).resolve()
+    duration_s = plan.run_info.get("duration_s")
+    engine = Engine(
+        plan.arrivals,
+        plan.personas,
+        target=target,
+        flusher=flusher,
+        clock=clock,
+        t0_ns=t0_ns,
+        options=engine_options(
+            spec, duration_s=float(duration_s) if isinstance(duration_s, int | float) else None
+        ),
+        phases=plan.phases,
+        on_progress=on_progress,
+        guard=guard,
+    )
+    # records that cannot be written stop the load: never keep loading while dropping records
+    flusher.on_error = lambda exc: engine.stop(RECORDS_LOST)
+    return engine
+
+
+RECORDS_LOST = "records could not be written"
 
 
 def engine_options(spec: RunSpec, *, duration_s: float | None) -> EngineOptions:
@@ -245,4 +315,4 @@ def _exit_code(status: RunStatus) -> ExitCode:
     return ExitCode.INVALID
 
 
-__all__ = ["Plan", "Session", "SessionResult", "engine_options", "live_guard"]
+__all__ = ["Plan", "Session", "SessionResult", "build_engine", "engine_options", "live_guard"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from loadkit.errors import InputError, did_you_mean
 from loadkit.hosts import check_target  # the one allow-list check, shared with probes
+from loadkit.runner import defaults
 
 SPEC_VERSION = 1
 SPEC_NAME = "run-spec.json"
@@ -42,15 +43,15 @@ class RunSpec:
     seed: int
     spec_version: int = SPEC_VERSION
     mode: RunMode = RunMode.LOCAL
-    shards: int = 64
-    max_in_flight: int = 10_000
-    flush_interval_s: float = 1.0
-    progress_interval_s: float = 5.0
-    request_timeout_s: float = 10.0
-    connect_timeout_s: float = 5.0
+    shards: int = defaults.DEFAULT_SHARDS
+    max_in_flight: int = defaults.DEFAULT_MAX_IN_FLIGHT
+    flush_interval_s: float = defaults.DEFAULT_FLUSH_INTERVAL_S
+    progress_interval_s: float = defaults.DEFAULT_PROGRESS_INTERVAL_S
+    request_timeout_s: float = defaults.DEFAULT_REQUEST_TIMEOUT_S
+    connect_timeout_s: float = defaults.DEFAULT_CONNECT_TIMEOUT_S
     thresholds: tuple[str, ...] = ()
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    start_delay_s: float = 1.0
+    start_delay_s: float = defaults.DEFAULT_START_DELAY_S
     duration_limit_s: float | None = None
     worker_id: int = 0
     t0_ns: int | None = None  # absolute start (epoch ns) chosen by the caller; else now + delay

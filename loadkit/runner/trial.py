@@ -2,9 +2,10 @@
 
 The way a scenario author debugs a file: each request with its step, status, time and the
 values it captured, each wait, and how the journey ended with the facts it recorded. Runs in
-its own gevent-patched process: ``python -m loadkit.runner.trial SCENARIO --host URL
-[--persona NAME] [--seed N] [--time-scale F]``. Exit 0 when no journey failed, 1 when one
-failed, 2 for bad input (printed without a traceback).
+its own gevent-patched process: ``python -m loadkit.runner.trial --spec FILE`` (the spec
+``loadkit try`` resolved, ``run_settings.TrialSpec``) or ``... SCENARIO [--host URL]
+[--persona NAME] [--seed N] [--time-scale F]`` (resolved here the same way). Exit 0 when no
+journey failed, 1 when one failed, 2 for bad input (printed without a traceback).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from loadkit.errors import ExitCode, InputError, LoadkitError, did_you_mean
+from loadkit.errors import ExitCode, InputError, LoadkitError
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey import (
     CompiledScenario,
@@ -24,7 +25,9 @@ from loadkit.runner.journey import (
     compile_scenario,
 )
 from loadkit.runner.redact import REDACTED, redact, scrub
-from loadkit.scenario.models import ScenarioSettings
+
+if TYPE_CHECKING:
+    from loadkit.runner.run_settings import TrialSpec
 
 _HIDDEN = {"status", "outcome", "persona", "arrival_id"}
 _MAX_VALUE = 70
@@ -177,13 +180,17 @@ def run_trial(
     return ends
 
 
-def _real_visitor_factory(host: str, seed: int, settings: ScenarioSettings) -> VisitorFactory:
+def _real_visitor_factory(spec: TrialSpec) -> VisitorFactory:
     from loadkit.runner.clock import Clock
     from loadkit.runner.recorder import Recorder
     from loadkit.runner.visitor import Target, Visitor
 
-    target = Target.from_url(host, request_timeout_s=settings.request_timeout_s or 10.0,
-                             connect_timeout_s=settings.connect_timeout_s or 5.0)  # fmt: skip
+    seed = spec.seed
+    target = Target.from_url(
+        spec.host,
+        request_timeout_s=spec.request_timeout_s,
+        connect_timeout_s=spec.connect_timeout_s,
+    )
     clock, recorder = Clock.measure(), Recorder()
 
     def make(arrival_id: int, persona: str) -> VisitorProtocol:
@@ -198,35 +205,39 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="loadkit try", description="Run one visitor of each persona, printing every step."
     )
-    parser.add_argument("scenario")
+    parser.add_argument("scenario", nargs="?", default=None)
+    parser.add_argument("--spec", help="a trial spec file (written by loadkit try)")
     parser.add_argument("--host", help="target base URL (default: the scenario's host)")
     parser.add_argument("--persona", help="only this persona")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="multiply every wait (think, poll, backoff), e.g. 0.1")  # fmt: skip
     return parser.parse_args(argv)
 
 
 def trial(argv: list[str], out: TextIO, environ: Mapping[str, str] | None = None) -> int:
-    """The command body; returns the exit code. Raises ``LoadkitError`` for bad input."""
-    from loadkit.runner.spec import check_target
+    """The command body; returns the exit code. Raises ``LoadkitError`` for bad input.
+
+    ``argv`` is ``--spec FILE`` (``loadkit try`` resolved everything) or a scenario and flags,
+    resolved here the same way (``run_settings.resolve_trial``).
+    """
+    from loadkit.runner.run_settings import TrialSpec, resolve_trial
     from loadkit.scenario import load_scenario
 
     args = _parse(argv)
-    scenario = load_scenario(args.scenario)
-    wanted: str | None = args.host or scenario.host
-    if wanted is None:
-        raise InputError("no target host.", hint="Pass --host URL or set 'host:' in the scenario.")
-    host = check_target(wanted, scenario.allow_hosts)
-    if args.persona is not None and args.persona not in {p.name for p in scenario.personas}:
-        names = [p.name for p in scenario.personas]
-        raise InputError(f"no persona {args.persona!r} in {args.scenario}.",
-                         hint=did_you_mean(args.persona, names).strip()
-                         or f"Personas: {', '.join(names)}.")  # fmt: skip
-    compiled = compile_scenario(scenario, seed=args.seed, environ=environ)
-    factory = _real_visitor_factory(host, args.seed, scenario.settings)
-    print(f"loadkit try {scenario.name} → {host} (seed {args.seed})", file=out)
-    ends = run_trial(compiled, factory, out, persona=args.persona, time_scale=args.time_scale)
+    if args.spec is not None:
+        spec = TrialSpec.load(args.spec)
+        scenario = load_scenario(spec.scenario_path)
+    elif args.scenario is not None:
+        scenario = load_scenario(args.scenario)
+        spec = resolve_trial(scenario, host=args.host, seed=args.seed, persona=args.persona,
+                             time_scale=args.time_scale, environ=environ)  # fmt: skip
+    else:
+        raise InputError("loadkit try needs a scenario file (or --spec FILE)")
+    compiled = compile_scenario(scenario, seed=spec.seed, environ=environ)
+    factory = _real_visitor_factory(spec)
+    print(f"loadkit try {scenario.name} → {spec.host} (seed {spec.seed})", file=out)
+    ends = run_trial(compiled, factory, out, persona=spec.persona, time_scale=spec.time_scale)
     failed = [name for name, end in ends if end.outcome is ArrivalOutcome.FAILED]
     return int(ExitCode.FAILED) if failed else int(ExitCode.PASSED)
 

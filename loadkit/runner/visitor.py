@@ -38,6 +38,7 @@ from loadkit.errors import TargetError
 from loadkit.results.schema import Outcome
 from loadkit.runner.clock import Clock
 from loadkit.runner.cookies import CookieJar
+from loadkit.runner.defaults import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S
 from loadkit.runner.journey import ArrivalFacts, HttpResult
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.redact import redact
@@ -68,8 +69,8 @@ class Target:
     host: str
     port: int
     base_path: str
-    request_timeout_s: float = 10.0
-    connect_timeout_s: float = 5.0
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     # getaddrinfo() result, resolved once per run (``resolve``): through gevent's thread-pool
     # resolver every new connection would cost ~0.2 ms and a thread hop per arrival
     addrinfo: tuple[tuple[Any, ...], ...] | None = None
@@ -87,7 +88,11 @@ class Target:
 
     @classmethod
     def from_url(
-        cls, url: str, *, request_timeout_s: float = 10.0, connect_timeout_s: float = 5.0
+        cls,
+        url: str,
+        *,
+        request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     ) -> Target:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

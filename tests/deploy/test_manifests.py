@@ -137,3 +137,25 @@ def test_dockerfile_installs_the_project_on_python_311_slim() -> None:
     from loadkit import __version__
 
     assert image == f"loadkit:{__version__}"
+
+
+def test_the_cluster_is_closed_with_a_key_from_a_secret() -> None:
+    from loadkit.errors import InputError
+    from loadkit.runner.distributed.auth import KEY_ENV, require_key_beyond_loopback
+
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    (generator,) = kustomization["secretGenerator"]
+    assert generator["options"]["disableNameSuffixHash"] is True  # the jobs name it as is
+    (entry,) = generator["files"]
+    secret_key, _, source = entry.partition("=")
+    assert source in (K8S / ".gitignore").read_text().split()  # the key is never committed
+    for job in (MASTER, WORKER):
+        container = _container(job)
+        (env,) = [e for e in container["env"] if e["name"] == KEY_ENV]
+        ref = env["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (generator["name"], secret_key)
+        assert not any(KEY_ENV in str(a) or "key" in str(a).lower() for a in container["args"])
+    # the master listens beyond loopback: without the key the CLI would refuse to start it
+    bind = _option(_container(MASTER)["args"], "--bind")
+    with pytest.raises(InputError, match="without a cluster key"):
+        require_key_beyond_loopback(bind, None)

@@ -140,8 +140,8 @@ def test_stop_aborts_and_records_killed_journeys(tmp_path: Path, tiny_server: An
     assert result.stop_reason == "interrupted (test)"
     rows = _table(tmp_path, "arrivals")
     assert len(rows) == 2  # the third was never due
-    assert set(rows["outcome"]) == {"failed"}
-    assert rows["reason"].str.startswith("stopped").all()
+    assert set(rows["outcome"]) == {"cut"}  # stopped by the user, not failed by the target
+    assert rows["reason"].str.startswith("cut: the run was stopped").all()
 
 
 def test_arrivals_must_be_sorted() -> None:

@@ -64,9 +64,11 @@ def test_signal_aborts_flushes_and_exits_130(start_runner: Any, tiny_server: Any
     arrivals = pq.read_table(sorted(records.glob("arrivals-w0-*.parquet")))
     assert manifest["workers"][0]["requests_written"] == requests.num_rows > 0
     assert manifest["workers"][0]["arrivals_written"] == arrivals.num_rows > 0
-    # every visitor that started is accounted for, the killed ones as stopped
+    # every visitor that started is accounted for, the stopped ones as cut (not failed)
+    outcomes = arrivals.column("outcome").to_pylist()
     reasons = arrivals.column("reason").to_pylist()
-    assert any(r and r.startswith("stopped") for r in reasons)
+    assert "cut" in outcomes and "failed" not in outcomes
+    assert any(r and r.startswith("cut: the run was stopped") for r in reasons)
     assert b"interrupted" in err
 
 

@@ -14,14 +14,16 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from loadkit.errors import ExitCode, LoadkitError  # noqa: E402
-from loadkit.runner.distributed.options import (  # noqa: E402
-    DEFAULT_CONNECT_TIMEOUT_S,
-    DEFAULT_MASTER_TIMEOUT_S,
-    WorkerOptions,
-    parse_address,
+from loadkit.errors import ExitCode, InputError, LoadkitError  # noqa: E402
+from loadkit.runner.distributed.auth import load_cluster_key  # noqa: E402
+from loadkit.runner.distributed.options import WorkerOptions  # noqa: E402
+from loadkit.runner.distributed.worker_spec import (  # noqa: E402
+    WorkerFlags,
+    load_worker_spec,
+    resolve_worker,
 )
 
 
@@ -35,42 +37,44 @@ def build_parser() -> argparse.ArgumentParser:
     master = sub.add_parser("master", help="coordinate the workers of the run in RUN_DIR")
     master.add_argument("run_dir", type=Path, help="run folder holding run-spec.json (mode master)")
     worker = sub.add_parser("worker", help="join a master and run the shards it hands out")
-    worker.add_argument("--master", required=True, help="HOST[:PORT] of the master (port 5557)")
+    # No defaults here: unset options are resolved (LOADKIT_* environment, then the defaults
+    # in options.py) by worker_spec.resolve_worker, as for ``loadkit worker``.
+    worker.add_argument("--spec", default=None, help="worker spec file (written by loadkit)")
+    worker.add_argument("--master", default=None, help="HOST[:PORT] of the master (port 5557)")
     worker.add_argument(
-        "--worker-dir",
-        default="loadkit-workers",
-        help="where this worker keeps its own segments (<dir>/<run-id>-w<id>/)",
+        "--worker-dir", default=None, help="where this worker keeps its own segments"
     )
     worker.add_argument(
-        "--scenario-sha256",
+        "--scenario-sha256", default=None, help="refuse any scenario but this sha256"
+    )
+    worker.add_argument(
+        "--connect-timeout", default=None, help="seconds to keep trying to reach the master"
+    )
+    worker.add_argument(
+        "--master-timeout", default=None, help="stop load when the master is this long silent"
+    )
+    worker.add_argument(
+        "--key-file",
         default=None,
-        help="refuse to run any scenario but the one with this sha256",
-    )
-    worker.add_argument(
-        "--connect-timeout",
-        type=float,
-        default=DEFAULT_CONNECT_TIMEOUT_S,
-        help="seconds to keep trying to reach the master",
-    )
-    worker.add_argument(
-        "--master-timeout",
-        type=float,
-        default=DEFAULT_MASTER_TIMEOUT_S,
-        help="stop load when the master is silent this long (seconds)",
+        help="file holding the cluster key (else LOADKIT_CLUSTER_KEY; never the key itself)",
     )
     return parser
 
 
 def _worker_options(args: argparse.Namespace) -> WorkerOptions:
-    host, port = parse_address(args.master)
-    return WorkerOptions(
-        master_host=host,
-        master_port=port,
-        worker_dir=args.worker_dir,
-        expect_scenario_sha256=args.scenario_sha256,
-        connect_timeout_s=args.connect_timeout,
-        master_timeout_s=args.master_timeout,
+    key = load_cluster_key(args.key_file)
+    if args.spec is not None:
+        return load_worker_spec(args.spec, key)
+    if args.master is None:
+        raise InputError("a worker needs --master HOST[:PORT] (or --spec FILE)")
+    flags = WorkerFlags(
+        args.master,
+        args.worker_dir,
+        args.scenario_sha256,
+        args.connect_timeout,
+        args.master_timeout,
     )
+    return replace(resolve_worker(flags), key=key)
 
 
 def main(argv: list[str] | None = None) -> int:

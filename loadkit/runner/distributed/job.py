@@ -21,22 +21,18 @@ import pyarrow as pa
 
 # Imported up front, not at the plan: a worker busy importing for seconds sends no
 # heartbeats, and the master would take it for dead.
-from loadkit.profiles import compile_schedule, load_profile
 from loadkit.results.merge import WORKER_MANIFEST, parse_segment_name
-from loadkit.results.schema import ArrivalOutcome
 from loadkit.results.writer import RecordKind, SegmentWriter
 from loadkit.runner.clock import Clock
-from loadkit.runner.core import Arrivals, Engine, GuardLike
+from loadkit.runner.core import Engine, GuardLike
 from loadkit.runner.distributed.messages import Batch, FilePayload, Plan, ProtocolError
 from loadkit.runner.flusher import Flusher
-from loadkit.runner.journey import compile_scenario
+from loadkit.runner.plan import DRY_RUN_REASON, DryPersona, build_plan
 from loadkit.runner.recorder import Recorder
-from loadkit.runner.session import engine_options, live_guard
-from loadkit.runner.spec import RunMode, RunSpec, check_target
-from loadkit.runner.visitor import Target
-from loadkit.scenario import load_scenario
-
-DRY_RUN_REASON = "dry_run"
+from loadkit.runner.session import Plan as LocalPlan
+from loadkit.runner.session import build_engine as build_run_engine
+from loadkit.runner.session import live_guard
+from loadkit.runner.spec import RunMode, RunSpec
 
 
 class StreamingWriter(SegmentWriter):
@@ -65,23 +61,6 @@ class StreamingWriter(SegmentWriter):
         return {k.value: v for k, v in self.written.items()}
 
 
-@dataclass(frozen=True)
-class _DryEnd:
-    outcome: ArrivalOutcome
-    reason: str | None
-    last_step: str
-
-
-@dataclass(frozen=True)
-class DryPersona:
-    """A persona that sends nothing: rehearses wiring, schedule and clocks without load."""
-
-    name: str
-
-    def run(self, visitor: Any) -> _DryEnd:
-        return _DryEnd(ArrivalOutcome.COMPLETED, DRY_RUN_REASON, "")
-
-
 def persona_index(weights: Sequence[float], seed: int, total: int) -> np.ndarray[Any, Any]:
     """Persona of every arrival of the schedule (docs/architecture.md): the same on every worker.
 
@@ -99,14 +78,8 @@ class Prepared:
     """Everything loaded and compiled before t0, so starting costs nothing."""
 
     spec: RunSpec
-    ids: np.ndarray[Any, Any]
-    offsets_ns: np.ndarray[Any, Any]
-    persona_index: np.ndarray[Any, Any]
-    personas: tuple[Any, ...]
-    phases: tuple[Any, ...]
+    plan: LocalPlan  # this worker's shards, built as a local run builds its own
     job_dir: Path
-    duration_s: float = 0.0  # the profile's length, for the drain deadline
-    onsale_offset_s: float = 0.0  # the profile's on-sale instant, for the live thresholds
 
 
 def _save(payload: FilePayload, folder: Path, *, keep_dirs: bool = False) -> Path:
@@ -150,29 +123,7 @@ def prepare(plan: Plan, job_dir: Path, *, dry_run: bool) -> Prepared:
         seed=plan.seed,
         shards=plan.total_shards,
     )
-    profile = load_profile(profile_path)
-    schedule = compile_schedule(profile, plan.seed)
-    ids, offsets = schedule.for_shards(plan.shards, plan.total_shards)
-    scenario = load_scenario(scenario_path)
-    check_target(spec.host, scenario.allow_hosts)  # every worker enforces the allow-list too
-    compiled = compile_scenario(
-        scenario, seed=plan.seed, shards=plan.total_shards, request_timeout_s=spec.request_timeout_s
-    )
-    personas: tuple[Any, ...] = tuple(compiled.personas)
-    if dry_run:
-        personas = tuple(DryPersona(p.name) for p in compiled.personas)
-    index = compiled.persona_for(len(schedule), ids)
-    return Prepared(
-        spec,
-        ids,
-        offsets,
-        index,
-        personas,
-        tuple(schedule.phases),
-        job_dir,
-        float(profile.duration_s),
-        float(getattr(profile, "onsale_at_s", None) or 0.0),
-    )
+    return Prepared(spec, build_plan(spec, plan.shards, dry_run=dry_run), job_dir)
 
 
 def warm_flusher(prepared: Prepared, writer: StreamingWriter) -> Flusher:
@@ -189,11 +140,12 @@ def build_guard(prepared: Prepared, flusher: Flusher) -> GuardLike | None:
     Built before lk_ready: it may import pandas, which must not stall the run after t0. Each
     worker judges its own share of the load; the master stops every worker when one trips.
     """
+    onsale = prepared.plan.run_info.get("onsale_offset_s")
     guard, _skipped = live_guard(
         prepared.spec.thresholds,
         flusher.recorder,
-        phases=prepared.phases,
-        onsale_offset_s=prepared.onsale_offset_s,
+        phases=prepared.plan.phases,
+        onsale_offset_s=float(onsale) if isinstance(onsale, int | float) else 0.0,
     )
     return guard
 
@@ -210,22 +162,12 @@ def build_engine(
     As a local run: journeys still going past the profile's end plus the drain are cut.
     """
 
-    spec = prepared.spec
-    arrivals = Arrivals(prepared.ids, prepared.offsets_ns, prepared.persona_index)
-    target = Target.from_url(
-        spec.host,
-        request_timeout_s=spec.request_timeout_s,
-        connect_timeout_s=spec.connect_timeout_s,
-    )
-    return Engine(
-        arrivals,
-        prepared.personas,
-        target=target,
+    return build_run_engine(
+        prepared.spec,
+        prepared.plan,
         flusher=flusher,
         clock=Clock.measure(),
         t0_ns=t0_ns,
-        options=engine_options(spec, duration_s=prepared.duration_s),
-        phases=prepared.phases,
         on_progress=on_progress,
         guard=guard,
     )

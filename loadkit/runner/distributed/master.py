@@ -29,7 +29,13 @@ from loadkit.errors import ExitCode, InputError, RunInvalid
 from loadkit.results.merge import write_lost_arrivals
 from loadkit.results.schema import RECORDS_DIR, RunStatus
 from loadkit.results.writer import RecordKind, write_manifest
+from loadkit.runner.defaults import DEFAULT_DRAIN_S
 from loadkit.runner.distributed.accounting import build_manifest, lost_arrivals
+from loadkit.runner.distributed.auth import (
+    ClusterKey,
+    load_cluster_key,
+    require_key_beyond_loopback,
+)
 from loadkit.runner.distributed.clock import assign_shards
 from loadkit.runner.distributed.master_io import MasterInbox, RunFiles, load_run_files
 from loadkit.runner.distributed.messages import (
@@ -41,8 +47,9 @@ from loadkit.runner.distributed.messages import (
     Stop,
     to_wire,
 )
-from loadkit.runner.distributed.options import MasterOptions
+from loadkit.runner.distributed.options import MasterOptions, WorkerOptions
 from loadkit.runner.distributed.roster import Fate, WorkerSlot
+from loadkit.runner.distributed.worker_spec import dump_worker_spec
 from loadkit.runner.engine_types import threshold_stop_reason
 from loadkit.runner.spec import RunSpec
 
@@ -58,7 +65,15 @@ ACTIVE = (Fate.JOINED, Fate.READY, Fate.RUNNING)
 class Master:
     """One run's master. ``run()`` returns the exit code; raises RunInvalid with no workers."""
 
-    def __init__(self, run_dir: Path, spec: RunSpec, options: MasterOptions, echo: Echo) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        spec: RunSpec,
+        options: MasterOptions,
+        echo: Echo,
+        key: ClusterKey | None = None,
+    ) -> None:
+        self.key = key  # workers must prove they hold it (None: loopback, anyone local joins)
         self.run_dir = run_dir
         self.spec = spec
         self.options = options
@@ -68,6 +83,7 @@ class Master:
         self.t0_ns: int | None = None
         self.stop_reason: str | None = None
         self.aborted_by_threshold: str | None = None  # a worker's live guard tripped this
+        self.records_lost: str | None = None  # a worker could not write its records: why
         self.interrupted = False
         self.children: list[subprocess.Popen[bytes]] = []
         self.inbox: MasterInbox | None = None
@@ -135,30 +151,27 @@ class Master:
             self.options,
             self.files.scenario.sha256,
             self.echo,
+            self.key,
         )
-        self.echo(f"loadkit master listening on {self.options.bind}:{self.port}")
+        closed = "workers need the cluster key" if self.key else "no cluster key: loopback only"
+        self.echo(f"loadkit master listening on {self.options.bind}:{self.port} ({closed})")
 
     def _spawn_local_workers(self) -> None:
         logs = self.run_dir / "workers"
         logs.mkdir(parents=True, exist_ok=True)
+        options = WorkerOptions("127.0.0.1", self.port, worker_dir=str(logs))
         for n in range(self.options.local_workers):
+            # the worker's settings travel in a spec file (the key, if any, in its environment)
+            spec = dump_worker_spec(options, logs / f"worker-{n}.spec.json")
             log = open(logs / f"worker-{n}.log", "wb")  # noqa: SIM115 - the child owns it
             self.children.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "loadkit.runner.distributed",
-                        "worker",
-                        "--master",
-                        f"127.0.0.1:{self.port}",
-                        "--worker-dir",
-                        str(logs),
-                    ],
+                    [sys.executable, "-m", "loadkit.runner.distributed", "worker", "--spec",
+                     str(spec)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
-            )
+            )  # fmt: skip
             log.close()
 
     def _gather(self) -> None:
@@ -232,7 +245,9 @@ class Master:
 
     def _monitor(self) -> None:
         assert self.t0_ns is not None
-        drain_s = self.spec.drain_timeout_s if self.spec.drain_timeout_s is not None else 60.0
+        drain_s = (
+            self.spec.drain_timeout_s if self.spec.drain_timeout_s is not None else DEFAULT_DRAIN_S
+        )
         limit_s = self.spec.duration_limit_s or (self.files.duration_s + drain_s)
         deadline = self.t0_ns / 1e9 + limit_s + self.spec.request_timeout_s + _DONE_GRACE_S
         next_line = time.monotonic() + self.spec.progress_interval_s
@@ -241,7 +256,7 @@ class Master:
             if self.interrupted:  # Ctrl-C reached the workers too: they are stopping, not lost
                 break
             self._check_liveness()
-            if self._threshold_tripped():
+            if self._threshold_tripped() or self._records_lost():
                 break
             if time.time() > deadline:
                 self._stop_all("the run went past its planned end")
@@ -254,6 +269,7 @@ class Master:
             self._stop_all("interrupted")
         elif self.aborted_by_threshold is None:
             self._threshold_tripped()  # the last workers may have tripped and ended at once
+            self._records_lost()
 
     def _threshold_tripped(self) -> bool:
         """When a worker's live guard tripped an ``abort after`` threshold (its lk_done says
@@ -264,6 +280,19 @@ class Master:
             return False
         self.aborted_by_threshold = text
         self.stop_reason = threshold_stop_reason(text)
+        self.echo(f"run stopped: {self.stop_reason}")
+        self._stop_all(self.stop_reason)
+        return True
+
+    def _records_lost(self) -> bool:
+        """When a worker could not write its records (its lk_done says failed), the run is
+        invalid whatever the others do: stop every worker rather than load on for nothing."""
+        failed = [s for s in self.slots if s.done is not None and s.done.status == "failed"]
+        if not failed or self.records_lost is not None:
+            return self.records_lost is not None
+        slot = failed[0]
+        self.records_lost = f"worker {slot.worker_id}: {slot.done.stop_reason if slot.done else ''}"
+        self.stop_reason = self.records_lost
         self.echo(f"run stopped: {self.stop_reason}")
         self._stop_all(self.stop_reason)
         return True
@@ -373,6 +402,8 @@ class Master:
         self._account_lost()
         aborted = self.interrupted or self.aborted_by_threshold is not None
         status = RunStatus.ABORTED if aborted else RunStatus.COMPLETED
+        if self.records_lost is not None:  # as a local run: failed, invalid (exit 3)
+            status = RunStatus.FAILED
         self._write_manifest(status, ended=True)
         complete = all(s.records_complete for s in self.slots)
         for slot in self.slots:
@@ -384,6 +415,8 @@ class Master:
             f"run {self.spec.run_id}: {status.value}, {len(self.slots)} worker(s), "
             f"{lost} lost, records {'complete' if complete else 'INCOMPLETE'}"
         )
+        if self.records_lost is not None:
+            return ExitCode.INVALID
         if self.aborted_by_threshold is not None:  # as a local run: failed, exit 1
             return ExitCode.FAILED
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.PASSED
@@ -448,7 +481,9 @@ def run_master(run_dir: Path, echo: Echo) -> int:
     """Run the master of the run in ``run_dir`` (its ``run-spec.json`` has mode ``master``)."""
     spec = RunSpec.load(run_dir)
     options = MasterOptions.from_settings(spec.settings)
-    master = Master(run_dir, spec, options, echo)
+    key = load_cluster_key(None)  # from LOADKIT_CLUSTER_KEY only: never in the run folder
+    require_key_beyond_loopback(options.bind, key)
+    master = Master(run_dir, spec, options, echo, key)
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, master.interrupt)
     return master.run()

@@ -22,6 +22,7 @@ from loadkit import __version__ as loadkit_version
 from loadkit.errors import InputError
 from loadkit.results.merge import SegmentId
 from loadkit.results.writer import RecordKind
+from loadkit.runner.distributed.auth import ClusterKey, ProofChecker
 from loadkit.runner.distributed.job import persona_index
 from loadkit.runner.distributed.messages import (
     Batch,
@@ -148,8 +149,10 @@ class MasterInbox:
         options: MasterOptions,
         scenario_sha256: str,
         echo: Echo,
+        key: ClusterKey | None = None,
     ) -> None:
         self.runner = runner
+        self.auth = ProofChecker(key)
         self.records_dir = records_dir
         self.options = options
         self.scenario_sha256 = scenario_sha256
@@ -201,7 +204,8 @@ class MasterInbox:
     def _hello(self, client_id: str, hello: Hello) -> None:
         if client_id in self._by_client:
             return
-        reason = check_hello(
+        # a worker without the cluster key learns nothing but that: no plan, no files
+        reason = self.auth.check(to_wire(hello)) or check_hello(
             hello, loadkit_version=loadkit_version, scenario_sha256=self.scenario_sha256
         )
         active = [s for s in self.slots if s.fate is not Fate.REFUSED]

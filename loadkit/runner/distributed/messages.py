@@ -8,7 +8,8 @@ gevent, no locust, so every message can be tested in milliseconds.
 Conversation (one worker; the master talks to each worker the same way)::
 
     worker                              master
-      lk_hello (versions, host, pid) ─▶   version check ─▶ lk_refuse (reason) | lk_welcome (id)
+      lk_hello (versions, host, pid,      key and version check
+                key proof) ─▶             ─▶ lk_refuse (reason) | lk_welcome (id)
       ◀─ lk_ping (nonce, t1) ...          clock offset, NTP-style, several rounds
       lk_pong (nonce, t1, t2, t3) ─▶
       ◀─ lk_plan (shards, seed, scenario + profile content and sha256, run spec)
@@ -64,6 +65,8 @@ class Hello:
     protocol: int = PROTOCOL_VERSION
     # sha256 of the scenario the worker was told to expect (``--scenario-sha256``), if any
     expect_scenario_sha256: str | None = None
+    # proof that the worker holds the cluster key (``auth.make_proof``): nonce, time_ns, mac
+    proof: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

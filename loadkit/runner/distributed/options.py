@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from loadkit.errors import InputError
+from loadkit.runner.distributed.auth import ClusterKey
 
 DEFAULT_PORT = 5557  # Locust's own default master port
 DEFAULT_WORKER_WAIT_S = 60.0
 DEFAULT_CONNECT_TIMEOUT_S = 30.0
 DEFAULT_MASTER_TIMEOUT_S = 5.0  # worker stops load this long after the master fell silent
 DEFAULT_WORKER_LOST_S = 3.0  # master declares a silent worker lost after this long
+DEFAULT_WORKER_DIR = "loadkit-workers"
 HEARTBEAT_INTERVAL_S = 1.0  # Locust's worker heartbeat (locust.runners.HEARTBEAT_INTERVAL)
 
 
@@ -66,7 +68,7 @@ class MasterOptions:
     127.0.0.1 (``loadkit run --workers N``); it then binds 127.0.0.1 on a free port.
     """
 
-    bind: str = "*"
+    bind: str = "127.0.0.1"  # beyond loopback only when told, and then with a cluster key
     port: int = DEFAULT_PORT
     expect_workers: int = 1
     local_workers: int = 0
@@ -92,7 +94,7 @@ class MasterOptions:
         local = int(_value(settings, "local_workers", 0))
         try:
             return cls(
-                bind="127.0.0.1" if local else str(_value(settings, "master_bind", "*")),
+                bind="127.0.0.1" if local else str(_value(settings, "master_bind", "127.0.0.1")),
                 port=0 if local else int(_value(settings, "master_port", DEFAULT_PORT)),
                 expect_workers=local or int(_value(settings, "expect_workers", 1)),
                 local_workers=local,
@@ -110,10 +112,13 @@ class WorkerOptions:
 
     master_host: str
     master_port: int = DEFAULT_PORT
-    worker_dir: str = "loadkit-workers"  # each run goes into <worker_dir>/<run_id>-w<id>/
+    worker_dir: str = DEFAULT_WORKER_DIR  # each run goes into <worker_dir>/<run_id>-w<id>/
     expect_scenario_sha256: str | None = None
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     master_timeout_s: float = DEFAULT_MASTER_TIMEOUT_S
+    key: ClusterKey | None = field(default=None, repr=False)  # proves this worker may join
+    # where each value came from ({name: {value, source[, detail]}}), for worker.json
+    sources: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.connect_timeout_s <= 0 or self.master_timeout_s <= HEARTBEAT_INTERVAL_S:
@@ -135,6 +140,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_MASTER_TIMEOUT_S",
     "DEFAULT_PORT",
+    "DEFAULT_WORKER_DIR",
     "DEFAULT_WORKER_LOST_S",
     "DEFAULT_WORKER_WAIT_S",
     "MasterOptions",

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loadkit.results.schema import RunStatus
 from loadkit.results.writer import RecordKind
 from loadkit.runner.distributed.clock import ClockOffset, ClockSample, estimate_offset
 from loadkit.runner.distributed.messages import Done, Hello
@@ -84,7 +85,10 @@ class WorkerSlot:
 
     @property
     def records_complete(self) -> bool:
-        return self.fate is Fate.DONE and not self.missing_seqs()
+        """Every record the worker made reached the master (a worker whose own writes failed
+        reports status failed: its records are incomplete whatever it sent)."""
+        failed = self.done is not None and self.done.status == RunStatus.FAILED.value
+        return self.fate is Fate.DONE and not failed and not self.missing_seqs()
 
     def reported_arrival_ids(self) -> npt.NDArray[np.int64]:
         if not self.arrival_ids:

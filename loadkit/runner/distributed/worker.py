@@ -16,6 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from loadkit import __version__ as loadkit_version
 from loadkit.errors import ExitCode, InputError, LoadkitError
 from loadkit.results.merge import WORKER_MANIFEST
 from loadkit.results.schema import RunStatus
+from loadkit.runner.distributed.auth import make_proof
 from loadkit.runner.distributed.job import (
     StreamingWriter,
     build_engine,
@@ -97,6 +99,7 @@ class Worker:
         self.engine: Any = None
         self.runner: Any = None
         self.worker_id = -1
+        self.records_lost: str | None = None  # why this worker's records are incomplete
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -196,6 +199,8 @@ class Worker:
             os.getpid(),
             expect_scenario_sha256=self.options.expect_scenario_sha256,
         )
+        if self.options.key is not None:
+            hello = replace(hello, proof=make_proof(self.options.key, to_wire(hello)))
         self.send(MessageType.HELLO, hello)
         payload = self._wait(MessageType.WELCOME, MessageType.REFUSE, timeout_s=_REPLY_TIMEOUT_S)
         if isinstance(payload, Refuse):
@@ -226,7 +231,7 @@ class Worker:
         # Silence measured from now, not from before the work.
         self._heard()
         self._write_local(plan, RunStatus.RUNNING, False, writer, None, None)
-        self.send(MessageType.READY, Ready(plan.worker_id, len(prepared.ids)))
+        self.send(MessageType.READY, Ready(plan.worker_id, len(prepared.plan.arrivals)))
         payload = self._wait(MessageType.START, timeout_s=None)
         if isinstance(payload, Stop):
             self._write_local(plan, RunStatus.ABORTED, True, writer, payload.reason, None)
@@ -236,11 +241,13 @@ class Worker:
         self.engine = build_engine(prepared, flusher, t0_local_ns, guard=guard)
         sender = gevent.spawn(self._sender, writer)
         self.echo(
-            f"worker {plan.worker_id}: {len(prepared.ids)} arrivals, t0 in "
+            f"worker {plan.worker_id}: {len(prepared.plan.arrivals)} arrivals, t0 in "
             f"{(t0_local_ns - time.time_ns()) / 1e9:.2f} s"
         )
         result = self.engine.run()
         sender.kill()
+        if flusher.error is not None:  # records were lost: the load stopped, the run is invalid
+            self.records_lost = flusher.lost_text()
         return self._finish(plan, writer, result, t0_local_ns)
 
     def _ended_before_start(self, reason: str) -> int:
@@ -263,8 +270,8 @@ class Worker:
 
     def _finish(self, plan: Plan, writer: StreamingWriter, result: Any, t0_ns: int) -> int:
         lost = self.master_lost.is_set()
-        status = RunStatus.FAILED if lost else result.status
-        reason = result.stop_reason
+        status = RunStatus.FAILED if lost or self.records_lost else result.status
+        reason = self.records_lost or result.stop_reason
         self._write_local(plan, status, True, writer, reason, t0_ns)
         if lost:
             self.echo(
@@ -292,6 +299,8 @@ class Worker:
             self._wait(MessageType.BYE, timeout_s=_REPLY_TIMEOUT_S, stops=False)
         except LoadkitError:
             self.echo(f"worker {plan.worker_id}: no goodbye from the master; records kept locally")
+        if self.records_lost:
+            return ExitCode.INVALID
         if self.interrupted:
             return ExitCode.INTERRUPTED
         return ExitCode.PASSED
@@ -315,6 +324,7 @@ class Worker:
             t0_ns=t0_ns,
             master=self.options.address,
         )
+        manifest["settings"] = dict(self.options.sources)  # where each value came from
         write_manifest_as(writer.records_dir.parent, manifest)
 
     def interrupt(self) -> None:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from loadkit.errors import InputError, Location
 from loadkit.results.schema import ArrivalOutcome
+from loadkit.runner.defaults import DEFAULT_SHARDS
 from loadkit.runner.journey.compile_request import StepFn
 from loadkit.runner.journey.compile_steps import Compiler
 from loadkit.runner.journey.feeders import FeederState, read_rows
@@ -31,8 +32,6 @@ from loadkit.runner.journey.types import (
 from loadkit.scenario.expr import EvalError
 from loadkit.scenario.models import RequestStep, Scenario, Step
 from loadkit.scenario.templates import Template
-
-DEFAULT_SHARDS = 64  # the runner's default shard count (RunSpec.shards)
 
 
 class _Vars:

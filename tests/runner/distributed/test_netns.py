@@ -131,7 +131,9 @@ def test_master_and_two_workers_on_separate_hosts_record_the_schedule(
             "worker_wait_s": 20,
         },
     )
-    master = procs.start("master", str(run_dir), prefix=net.exec_prefix("master"))
+    # beyond loopback the cluster is closed: the master and its workers share a key
+    key = {"LOADKIT_CLUSTER_KEY": "netns-test-cluster-key-0123456789"}
+    master = procs.start("master", str(run_dir), prefix=net.exec_prefix("master"), env=key)
     workers = [  # started at once: a worker keeps trying until the master listens
         procs.start(
             "worker",
@@ -140,6 +142,7 @@ def test_master_and_two_workers_on_separate_hosts_record_the_schedule(
             "--worker-dir",
             str(tmp_path / host),
             prefix=net.exec_prefix(host),
+            env=key,
         )
         for host in ("w1", "w2")
     ]
