@@ -34,7 +34,7 @@ class Seen:
     arrival: int | None
     connection: int  # the TCP connection it came on (numbered by the server)
     received_ns: int  # its request line and headers were read
-    answered_ns: int | None = None  # its whole answer was written (None: never answered)
+    answered_ns: int | None = None  # its answer began to be written, and was (None: never)
     status: int = 0
     body_bytes: int = 0
 
@@ -105,6 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
         head = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\n"
         head += f"Content-Length: {size}\r\n" + ("Connection: close\r\n" if close else "")
         self.close_connection = close
+        # stamped before the write: the client cannot have the answer earlier, while a stamp
+        # taken after it may come late when this thread is descheduled on a busy machine
+        writing_ns = time.time_ns()
         try:
             self.wfile.write(head.encode() + b"\r\n" + b"x" * size)
             self.wfile.flush()
@@ -112,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         with self.server.lock:
-            seen.answered_ns, seen.status, seen.body_bytes = time.time_ns(), status, size
+            seen.answered_ns, seen.status, seen.body_bytes = writing_ns, status, size
 
     def _hang(self) -> None:
         """Hold the connection without answering until the client closes it (or we stop)."""
