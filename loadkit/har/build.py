@@ -2,7 +2,8 @@
 
 What the recording knows and a replay must not copy, it re-derives:
 - a **redirect hop** (an entry whose URL is the previous entry's ``Location``) becomes a GET
-  of the Location captured from that response (the runner does not follow redirects today);
+  of the Location captured from that response (the 3xx request gets ``follow_redirects:
+  false``, so the hop stays visible as its own step);
 - a **token** in a request (a form field, JSON value, query parameter or Authorization
   header whose value looks random and was served earlier: a hidden ``<input>``, a JSON field,
   a response header) becomes a capture on the page that served it plus a template;

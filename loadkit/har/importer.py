@@ -64,6 +64,8 @@ def _request_step(r: Req, captures: dict[str, Any] | None = None) -> dict[str, A
         request["json"] = r.json_body
     elif r.raw_body is not None:
         request["body"] = r.raw_body
+    if "next_url" in r.captures:  # the recorded hop is its own step: this one must not follow
+        request["follow_redirects"] = False
     recorded = shape(path_of(e.url))
     if r.hop or "{id}" in recorded:
         request["name"] = f"{e.method} {recorded}"
@@ -175,8 +177,8 @@ def _document(
         f"# {counts[Kind.PAGE]} page requests became steps; left out: {counts[Kind.STATIC]}"
         f" static assets, {counts[Kind.THIRD_PARTY]} requests to other hosts (listed at the end).",
         "# Cookies are kept per visitor by loadkit's cookie jar: no Cookie header is copied.",
-        "# Redirects are not followed by the runner today: each recorded hop is a GET of the",
-        "# Location captured from the answer before it.",
+        "# Each recorded redirect hop stays a step of its own: the request that answered 3xx does",
+        "# not follow it (follow_redirects: false); the next step GETs its captured Location.",
         f"name: {scalar(slug)}",
         f"description: {scalar('Recorded journey on ' + site)}",
         f"host: {scalar(site)}",
