@@ -108,6 +108,9 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
     labels = expect.labels
     # "the body contains X" is the common check: tested inline, the rest through _holds
     needles = tuple(c.text for c in expect.body if c.text is not None and not c.negate)
+    # searched in the raw bytes: a UTF-8 needle is in the bytes exactly when it is in the text,
+    # and a page need not be decoded to pass (it is, once, to say why a check failed)
+    needle_bytes = tuple((n, n.encode("utf-8")) for n in needles)
     body = tuple(c for c in expect.body if c.text is None or c.negate)
     checks = expect.json
     looks = bool(labels or needles or body)
@@ -123,16 +126,16 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
         if (st >= 400) if ok_set is None else (st not in ok_set):
             return Outcome.HTTP_ERROR, "http_error", f"unexpected status {st}"
         if looks:
-            text = r.text
             for name, check in labels:
-                if _holds(check, text, r)[0]:
+                if _holds(check, r.text, r)[0]:
                     return _OK, name, None
-            for needle in needles:
-                if needle not in text:
+            content = r.content
+            for needle, raw in needle_bytes:
+                if raw not in content:
                     return _FAILED, "expectation_failed", (
-                        f"expected the body to contain {needle!r}; it starts {excerpt(text)!r}")  # fmt: skip
+                        f"expected the body to contain {needle!r}; it starts {excerpt(r.text)!r}")  # fmt: skip
             for check in body:
-                held, why = _holds(check, text, r)
+                held, why = _holds(check, r.text, r)
                 if not held:
                     return _FAILED, "expectation_failed", why
         if checks:

@@ -79,6 +79,10 @@ class HttpResult:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or None."""
+        getlist = getattr(self.headers, "getlist", None)
+        if getlist is not None:  # the real client's headers: no copy of the list
+            values = getlist(name)
+            return str(values[0]) if values else None
         values = self.header_list(name)
         return values[0] if values else None
 
