@@ -20,12 +20,26 @@ and never decline (``FAST_FAULTS``). Tests that start a shop should be marked
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from loadkit.demo import ShopProcess
+
+
+@pytest.fixture(autouse=True)
+def _no_full_collections_of_earlier_tests(request: pytest.FixtureRequest) -> None:
+    """Integration tests time targets and clients that run as threads of this process (the
+    ground-truth server, the demo shop's test visitors). After a thousand earlier tests this
+    process's heap is large, and one full garbage collection of it can stall those threads for
+    a hundred milliseconds or more, which a test would then see as the target being late.
+    Freeze what exists now: later collections scan only what this test creates."""
+    if request.node.get_closest_marker("integration") is not None:
+        gc.collect(1)  # the young generations only: cheap
+        gc.freeze()
+
 
 FAST_CONFIG: dict[str, Any] = {
     "refresh_interval_s": 0.2,
