@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loadkit.results.frames import funnel as onsale_funnel
+from loadkit.results.frames import nonempty, funnel as onsale_funnel
 from loadkit.results.reader import Run
 from loadkit.results.schema import ArrivalOutcome, Outcome
 
@@ -61,7 +61,7 @@ def _has_fact(arrivals: pd.DataFrame, fact: str) -> np.ndarray:
         return np.zeros(len(arrivals), dtype=bool)
     series = arrivals[column]
     if fact in _LIST_FACTS:
-        return np.asarray(series.map(lambda v: v is not None and len(v) > 0), dtype=bool)
+        return nonempty(series)
     present = series.notna().to_numpy(dtype=bool)
     if fact == "shop_ok_without_token":
         present &= series.fillna(0).to_numpy() > 0

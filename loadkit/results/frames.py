@@ -299,24 +299,26 @@ def selection_mask(
     return mask
 
 
-def _nonempty(series: pd.Series) -> np.ndarray:
-    """True where a list column holds at least one item."""
+def nonempty(series: pd.Series) -> np.ndarray:
+    """True where a list column holds at least one item (a missing value: None, NaN or NA,
+    holds none)."""
     if isinstance(series.dtype, pd.ArrowDtype):
         lengths = series.list.len().fillna(0)
         return np.asarray(lengths.to_numpy(dtype=np.int64) > 0)
-    return series.map(lambda v: v is not None and len(v) > 0).to_numpy(dtype=bool)
+    listed = (list, tuple, np.ndarray)
+    return series.map(lambda v: isinstance(v, listed) and len(v) > 0).to_numpy(dtype=bool)
 
 
 def funnel(arrivals: pd.DataFrame) -> pd.DataFrame:
     """arrived → joined → admitted → held → paid: visitors reaching each stage, the conversion
     from the previous stage and from arrival. Dropped arrivals never arrived."""
     started = ~(arrivals["outcome"] == ArrivalOutcome.DROPPED.value).to_numpy(dtype=bool)
-    paid = arrivals["order_id"].notna().to_numpy() | _nonempty(arrivals["seats_bought"])
+    paid = arrivals["order_id"].notna().to_numpy() | nonempty(arrivals["seats_bought"])
     reached = [
         started,
         started & arrivals["joined_ns"].notna().to_numpy(),
         started & arrivals["admitted_ns"].notna().to_numpy(),
-        started & _nonempty(arrivals["seats_held"]),
+        started & nonempty(arrivals["seats_held"]),
         started & paid,
     ]
     counts = np.array([int(r.sum()) for r in reached])
@@ -350,6 +352,7 @@ __all__ = [
     "QUANTILE_LABELS",
     "Ranked",
     "funnel",
+    "nonempty",
     "generator_windows",
     "grouped_quantiles",
     "phase_labels",

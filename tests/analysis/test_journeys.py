@@ -48,6 +48,17 @@ def test_a_declared_funnel_counts_steps_reached_and_record_marks(make_run: MakeR
     assert funnel["visitors"].tolist() == [started, joined.nunique(), paid]
 
 
+def test_a_list_fact_stage_counts_items_and_skips_missing_values_of_every_kind() -> None:
+    """Read back from Parquet, a list column holds arrays, None, NaN or pd.NA for "none":
+    ``make demo`` crashed on pd.NA ("object of type 'NAType' has no len()")."""
+    held = pd.Series(
+        [np.array(["A-1"]), pd.NA, None, np.array([], dtype=object), float("nan")], dtype=object
+    )
+    arrivals = _arrivals(outcome=["completed"] * 5, seats_held=held, order_id=[None] * 5)
+    funnel = scenario_funnel(arrivals, [{"name": "held", "record": "seats_held"}])
+    assert funnel["visitors"].tolist() == [5, 1]
+
+
 def test_a_scenario_without_a_funnel_gets_its_outcomes_never_zeros() -> None:
     arrivals = _arrivals(outcome=["completed", "abandoned", "completed", "dropped"],
                          joined_ns=[None] * 4, admitted_ns=[None] * 4, order_id=[None] * 4)  # fmt: skip
