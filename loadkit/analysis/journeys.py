@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loadkit.results.frames import nonempty, funnel as onsale_funnel
+from loadkit.results.frames import funnel as onsale_funnel
+from loadkit.results.frames import nonempty
 from loadkit.results.reader import Run
 from loadkit.results.schema import ArrivalOutcome, Outcome
 
