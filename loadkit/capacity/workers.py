@@ -17,14 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loadkit.scenario import Scenario, Step
-from loadkit.scenario.models import (
-    ChoiceStep,
-    IfStep,
-    PollStep,
-    RepeatStep,
-    RequestStep,
-    RetryStep,
-)
+from loadkit.scenario.models import RequestStep
+from loadkit.scenario.summary import mean_along
 
 FIRST_REQUEST_US = 685.0
 FURTHER_REQUEST_US = 176.0
@@ -45,20 +39,9 @@ def available_cores() -> int:
 
 
 def mean_requests(steps: Sequence[Step]) -> float:
-    """Mean HTTP requests along ``steps``: branches weighted, ``if`` the larger branch, loops
-    (poll, retry, repeat) counted once — a floor, as polls repeat."""
-    total = 0.0
-    for step in steps:
-        if isinstance(step, RequestStep):
-            total += 1
-        elif isinstance(step, ChoiceStep):
-            weight = sum(b.weight for b in step.branches) or 1.0
-            total += sum(b.weight * mean_requests(b.steps) for b in step.branches) / weight
-        elif isinstance(step, IfStep):
-            total += max(mean_requests(step.then), mean_requests(step.otherwise))
-        elif isinstance(step, PollStep | RetryStep | RepeatStep):
-            total += mean_requests(step.steps)
-    return total
+    """Mean HTTP requests along ``steps`` (``scenario.summary.mean_along``: branches weighted,
+    ``if`` the larger branch, a loop's body once)."""
+    return mean_along(steps, lambda s: 1.0 if isinstance(s, RequestStep) else 0.0)
 
 
 @dataclass(frozen=True)

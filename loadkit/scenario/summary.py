@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from loadkit.scenario.models import (
     ChoiceStep,
@@ -15,21 +15,27 @@ from loadkit.scenario.models import (
 )
 
 
-def mean_think_s(steps: Sequence[Step]) -> float:
-    """Mean seconds spent thinking along ``steps``: branches weighted, ``if`` takes the longer
-    branch, loops count once (poll waits are server-driven and not included)."""
+def mean_along(steps: Sequence[Step], leaf: Callable[[Step], float]) -> float:
+    """The mean of ``leaf(step)`` summed along ``steps``: ``choice`` branches weighted, ``if``
+    takes the larger branch, a loop's body counts once (how often it loops is not known)."""
     total = 0.0
     for step in steps:
-        if isinstance(step, ThinkStep):
-            total += step.think.mean_s()
-        elif isinstance(step, ChoiceStep):
+        if isinstance(step, ChoiceStep):
             weight = sum(b.weight for b in step.branches) or 1.0
-            total += sum(b.weight * mean_think_s(b.steps) for b in step.branches) / weight
+            total += sum(b.weight * mean_along(b.steps, leaf) for b in step.branches) / weight
         elif isinstance(step, IfStep):
-            total += max(mean_think_s(step.then), mean_think_s(step.otherwise))
+            total += max(mean_along(step.then, leaf), mean_along(step.otherwise, leaf))
         elif isinstance(step, PollStep | RetryStep | RepeatStep):
-            total += mean_think_s(step.steps)
+            total += mean_along(step.steps, leaf)
+        else:
+            total += leaf(step)
     return total
 
 
-__all__ = ["mean_think_s"]
+def mean_think_s(steps: Sequence[Step]) -> float:
+    """Mean seconds spent thinking along ``steps`` (``mean_along``; poll waits are
+    server-driven and not included)."""
+    return mean_along(steps, lambda s: s.think.mean_s() if isinstance(s, ThinkStep) else 0.0)
+
+
+__all__ = ["mean_along", "mean_think_s"]
