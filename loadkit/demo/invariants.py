@@ -22,6 +22,7 @@ from typing import Any
 
 from loadkit.demo.db import ZONES
 from loadkit.demo.ga import ga_within_quota
+from loadkit.demo.waiting_room import bucket_size
 
 RATE_TOLERANCE = 0.05  # admissions per minute may exceed the rate by 5% (DOMAIN.md §2)
 FIFO_TOLERANCE = 0.01  # order inversions ≤ 1%
@@ -125,9 +126,9 @@ def holds_released_within_ttl(
     }
 
 
-def admission_rate(conn: sqlite3.Connection, burst_s: float) -> dict[str, Any]:
+def admission_rate(conn: sqlite3.Connection, sweeper_period_s: float) -> dict[str, Any]:
     """Most admissions in any window of W = min(60 s, span) vs the rate in effect: at most
-    ``rate × W × 1.05 + burst + 1``, where the burst is ``burst_s`` of admissions (≥ 1)."""
+    ``rate × W × 1.05 + burst + 1``, where the burst is what the admission bucket holds."""
     rows = conn.execute(
         "SELECT admitted_at, admit_rate FROM visitors WHERE admitted_at IS NOT NULL"
         " ORDER BY admitted_at"
@@ -144,7 +145,7 @@ def admission_rate(conn: sqlite3.Connection, burst_s: float) -> dict[str, Any]:
         count = j - i
         per_min = max(r[1] for r in rows[i:j])
         per_s = per_min / 60.0
-        allowed = per_s * window_s * (1 + RATE_TOLERANCE) + max(1.0, per_s * burst_s) + 1
+        allowed = per_s * window_s * (1 + RATE_TOLERANCE) + bucket_size(per_s, sweeper_period_s) + 1
         if count / allowed > worst_ratio:
             worst_ratio = count / allowed
             worst = {
@@ -200,7 +201,11 @@ def token_required(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def check_all(
-    conn: sqlite3.Connection, now: float, grace_s: float, burst_s: float, ga_capacity: int
+    conn: sqlite3.Connection,
+    now: float,
+    grace_s: float,
+    sweeper_period_s: float,
+    ga_capacity: int,
 ) -> dict[str, Any]:
     """All checks, read in one transaction so they see one consistent state."""
     conn.execute("BEGIN")
@@ -210,7 +215,7 @@ def check_all(
             "payments_match_orders": payments_match_orders(conn),
             "one_order_per_idempotency_key": one_order_per_idempotency_key(conn),
             "holds_released_within_ttl": holds_released_within_ttl(conn, now, grace_s),
-            "admission_rate": admission_rate(conn, burst_s),
+            "admission_rate": admission_rate(conn, sweeper_period_s),
             "fifo": fifo(conn),
             "token_required": token_required(conn),
             "ga_within_quota": ga_within_quota(conn, ga_capacity),

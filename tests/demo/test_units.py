@@ -150,9 +150,9 @@ def test_admission_rate_check(tmp_path: object) -> None:
     conn = _db(tmp_path)  # rate 60/min: 1 a second
     for i in range(10):
         _admit(conn, i + 1, i + 1, 100.0 + i)
-    assert invariants.admission_rate(conn, burst_s=1.0)["ok"]
+    assert invariants.admission_rate(conn, sweeper_period_s=0.5)["ok"]
     conn.execute("UPDATE visitors SET admitted_at = 100.0 + (admitted_at - 100.0) / 2")
-    assert not invariants.admission_rate(conn, burst_s=1.0)["ok"]
+    assert not invariants.admission_rate(conn, sweeper_period_s=0.5)["ok"]
 
 
 @pytest.mark.integration

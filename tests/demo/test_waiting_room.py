@@ -44,9 +44,13 @@ def test_admission_rate_is_held(shop: ShopProcess) -> None:
     _all_admitted(visitors)
     times = sorted(_admit_times(shop.url, shop.admin_key))
     assert len(times) == 20
-    # In any one-second window: at most 10 admissions (+1 for the bucket, +1 rounding).
+    # In any one-second window: at most 10 admissions (+2 for the bucket, +1 rounding).
     worst = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert worst <= 12
+    assert worst <= 13
+    # ... and the rate is kept, not only capped: 19 gaps at 10 a second take 1.9 s (less when
+    # the bucket fills). A sweeper running late must not cost admissions (a bucket of one
+    # sweeper period lost ~15%: 2.2 s here, and the admission x1.5 bug went unseen).
+    assert times[-1] - times[0] <= 2.1, f"20 admissions took {times[-1] - times[0]:.2f} s"
     assert invariants(shop.url, shop.admin_key)["checks"]["admission_rate"]["ok"]
 
 
