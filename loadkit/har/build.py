@@ -1,9 +1,10 @@
 """Turn the recording's page requests into scenario steps (plain dicts, in journey order).
 
 What the recording knows and a replay must not copy, it re-derives:
-- a **redirect hop** (an entry whose URL is the previous entry's ``Location``) becomes a GET
-  of the Location captured from that response (the 3xx request gets ``follow_redirects:
-  false``, so the hop stays visible as its own step);
+- a **redirect chain** the browser followed as loadkit would (``chains``) folds into the
+  request that started it: one step that follows it, whose expect and captures see the final
+  answer; a chain folding would change stays a step per hop (``follow_redirects: false`` on
+  each 3xx, the next step GETs its captured Location) with the reason as a comment;
 - a **token** in a request (a form field, JSON value, query parameter or Authorization
   header whose value looks random and was served earlier: a hidden ``<input>``, a JSON field,
   a response header) becomes a capture on the page that served it plus a template;
@@ -23,8 +24,9 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
+from loadkit.har.chains import Chain, is_redirect
 from loadkit.har.model import HarEntry
 from loadkit.har.tokens import find_source, looks_like_token
 
@@ -36,7 +38,6 @@ FRESH_NAME = re.compile(r"idempotency|nonce", re.I)
 KEPT_HEADERS = re.compile(r"^(x-[\w-]+|authorization|idempotency-key)$", re.I)
 ID_SEGMENT = re.compile(r"^([0-9a-f]{8,}|[0-9a-f-]{36}|\d+)$", re.I)
 MIN_THINK_S = 0.3
-REDIRECTS = (301, 302, 303, 307, 308)
 
 
 @dataclass
@@ -45,12 +46,28 @@ class Req:
 
     entry: HarEntry
     path: str
-    hop: bool = False
+    hop: bool = False  # a recorded redirect hop kept as its own step: GET {{ next_url }}
+    chain: Chain | None = None  # the redirect chain this request starts (folded or not)
+    no_follow: bool = False  # a 3xx of a chain kept unfolded: follow_redirects: false
+    arrived: str | None = None  # how the browser came here from another host, if it did
     captures: dict[str, dict[str, Any]] = field(default_factory=dict)
     form: dict[str, Any] | None = None
     json_body: Any = None
     raw_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def answer(self) -> HarEntry:
+        """The answer this step's expect and captures see: a folded chain's final one."""
+        return self.chain.answer if self.chain is not None and self.chain.folded else self.entry
+
+    @property
+    def notes(self) -> list[str]:
+        """What the reader must know about this step's redirects (comments above it)."""
+        out = [f"Came from another host: {self.arrived}."] if self.arrived else []
+        if self.chain is not None and self.chain.why is not None:
+            out.append(f"Redirect not folded: {self.chain.why}.")
+        return out
 
 
 @dataclass
@@ -91,21 +108,31 @@ def step_name(path: str) -> str:
     return ".".join(re.sub(r"[^\w-]+", "_", s) for s in segments) or "home"
 
 
-def link_redirects(reqs: list[Req]) -> None:
-    """A hop to the previous answer's Location becomes ``GET {{ next_url }}``."""
-    for prev, cur in itertools.pairwise(reqs):
-        e = prev.entry
-        location = e.location
-        if e.status in REDIRECTS and location and urljoin(e.url, location) == cur.entry.url:
-            prev.captures["next_url"] = {"header": "Location"}
-            cur.path, cur.hop = "{{ next_url }}", True
+def _link(reqs: list[Req], chains: dict[int, Chain]) -> list[Req]:
+    """Fold each foldable chain into its first request (its hops are no steps); in a chain
+    kept unfolded, every 3xx does not follow and a recorded hop GETs the captured Location."""
+    by_index = {r.entry.index: r for r in reqs}
+    folded: set[int] = set()
+    for index, chain in chains.items():
+        by_index[index].chain = chain
+        if chain.folded:
+            folded.update(e.index for e in chain.members[1:])
+            continue
+        for prev, cur in itertools.pairwise(chain.members):
+            if prev.index in by_index and cur.index in by_index:
+                by_index[prev.index].captures["next_url"] = {"header": "Location"}
+                by_index[cur.index].path, by_index[cur.index].hop = "{{ next_url }}", True
+        for e in chain.members:
+            if e.index in by_index and is_redirect(e):
+                by_index[e.index].no_follow = True
+    return [r for r in reqs if r.entry.index not in folded]
 
 
 def _captured(reqs: list[Req], k: int, names: Names, value: str) -> str | None:
     """``{{ var }}`` if ``value`` is a token an earlier answer served (and capture it there)."""
     if not looks_like_token(value):
         return None
-    found = find_source([r.entry for r in reqs[:k]], value)
+    found = find_source([r.answer for r in reqs[:k]], value)
     if found is None:
         return None
     at, spec, hint = found
@@ -182,9 +209,14 @@ def _query_and_headers(reqs: list[Req], k: int, names: Names) -> None:
             r.headers[title] = _template_value(reqs, k, names, name, value, where)
 
 
-def build_requests(entries: list[HarEntry], names: Names) -> list[Req]:
-    reqs = [Req(e, literal(path_of(e.url))) for e in entries]
-    link_redirects(reqs)
+def build_requests(
+    entries: list[HarEntry], names: Names, chains: dict[int, Chain], arrived: dict[int, str]
+) -> list[Req]:
+    """The steps' requests for the page ``entries`` (in order), redirect ``chains`` folded or
+    linked, ``arrived`` notes by entry index; tokens become captures on the answer that served
+    them (a folded chain's final answer: its intermediate 3xx answers are not searched)."""
+    reqs = [Req(e, literal(path_of(e.url)), arrived=arrived.get(e.index)) for e in entries]
+    reqs = _link(reqs, chains)
     for k in range(len(reqs)):
         _query_and_headers(reqs, k, names)
         _body(reqs, k, names)

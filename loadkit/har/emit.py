@@ -1,6 +1,7 @@
 """A small YAML writer for generated scenarios: block style where it reads better, flow style
 for short mappings, strings quoted only when YAML would misread them (JSON string syntax is
-valid YAML, so ``json.dumps`` does the quoting)."""
+valid YAML, so ``json.dumps`` does the quoting). A mapping's ``COMMENT`` key (a list of lines)
+is written as ``#`` comment lines above it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 PLAIN = re.compile(r"^[A-Za-z_/][\w./ -]*$")
 YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 WIDTH = 96
+COMMENT = "#"  # a key no scenario uses: its value (lines of text) becomes comment lines
 # characters YAML does not allow unescaped (json.dumps already escapes C0 controls)
 UNPRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
 
@@ -50,6 +52,9 @@ def block(value: Any, indent: int) -> list[str]:
     lines: list[str] = []
     if isinstance(value, list):
         for item in value:
+            if isinstance(item, dict) and COMMENT in item:
+                lines += [f"{pad}# {line}" for line in item[COMMENT]]
+                item = {k: v for k, v in item.items() if k != COMMENT}
             if isinstance(item, dict) and item:
                 inner = block(item, indent + 2)
                 lines.append(pad + "- " + inner[0].lstrip())
@@ -58,6 +63,9 @@ def block(value: Any, indent: int) -> list[str]:
                 lines.append(f"{pad}- {flow(item)}")
         return lines
     for key, item in value.items():
+        if key == COMMENT:
+            lines += [f"{pad}# {line}" for line in item]
+            continue
         name = scalar(key)
         if isinstance(item, dict | list) and item and not _fits(item, indent, name):
             lines.append(f"{pad}{name}:")

@@ -8,6 +8,7 @@ out is listed in comments at the end, so nothing disappears silently.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from loadkit.har.build import (
     shape,
     step_name,
 )
+from loadkit.har.chains import redirect_chains, returns_from_elsewhere
 from loadkit.har.classify import Classified, Kind, classify, site_origin
-from loadkit.har.emit import block, scalar
+from loadkit.har.emit import COMMENT, block, scalar
 from loadkit.har.model import Har, read_har
 from loadkit.har.tokens import looks_like_token
 
@@ -48,9 +50,11 @@ def import_har(path: str | Path, name: str | None = None) -> str:
             hint="Record with the network panel open from the first page, 'Preserve log' on.",
         )
     names = Names()
-    reqs = build_requests(pages, names)
+    chains = redirect_chains(classified, site or "")
+    reqs = build_requests(pages, names, chains, returns_from_elsewhere(classified, site or ""))
     steps = _journey(reqs)
-    return _document(har, site or "", name or Path(path).stem, steps, names, classified)
+    hops = len(pages) - len(reqs)
+    return _document(har, site or "", name or Path(path).stem, steps, names, classified, hops)
 
 
 def _request_step(r: Req, captures: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -64,7 +68,7 @@ def _request_step(r: Req, captures: dict[str, Any] | None = None) -> dict[str, A
         request["json"] = r.json_body
     elif r.raw_body is not None:
         request["body"] = r.raw_body
-    if "next_url" in r.captures:  # the recorded hop is its own step: this one must not follow
+    if r.no_follow:  # its recorded hops are steps of their own (or must not be sent)
         request["follow_redirects"] = False
     recorded = shape(path_of(e.url))
     if r.hop or "{id}" in recorded:
@@ -73,12 +77,18 @@ def _request_step(r: Req, captures: dict[str, Any] | None = None) -> dict[str, A
     step: dict[str, Any] = {
         "name": step_name(e.url),
         "request": f"{e.method} {r.path}" if simple and e.method == "GET" else request,
-        "expect": {"status": e.status},
+        "expect": {"status": r.answer.status},
     }
+    if r.notes:
+        step = {COMMENT: [line for note in r.notes for line in _wrapped(note)], **step}
     caps = r.captures if captures is None else captures
     if caps:
         step["capture"] = caps
     return step
+
+
+def _wrapped(text: str, width: int = 88) -> list[str]:
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def _same_page(a: Req, b: Req) -> bool:
@@ -88,8 +98,8 @@ def _same_page(a: Req, b: Req) -> bool:
 def _marker(group: list[Req]) -> str | None:
     """An attribute (``data-state="admitted"``) on the last answer that no earlier one had:
     what the visitor was waiting for."""
-    earlier = {m for r in group[:-1] for m in ATTRIBUTE.findall(r.entry.content)}
-    new = (m for m in ATTRIBUTE.findall(group[-1].entry.content) if m not in earlier)
+    earlier = {m for r in group[:-1] for m in ATTRIBUTE.findall(r.answer.content)}
+    new = (m for m in ATTRIBUTE.findall(group[-1].answer.content) if m not in earlier)
     # not a per-answer random value (an id, a nonce): a replay would never see it again
     return next((m for m in new if not looks_like_token(m.split('="', 1)[1][:-1])), None)
 
@@ -106,7 +116,7 @@ def _poll(group: list[Req], n: int) -> dict[str, Any] | None:
         captures.update({k: {**v, "default": None} for k, v in r.captures.items()})
     gap_s = median_gap_s(group)
     asked = next(
-        (h for h in ("refresh", "retry-after") for r in group[:-1] if r.entry.response_header(h)),
+        (h for h in ("refresh", "retry-after") for r in group[:-1] if r.answer.response_header(h)),
         None,
     )
     interval: Any = f"{gap_s:.1f}s"
@@ -141,7 +151,7 @@ def _journey(reqs: list[Req]) -> list[dict[str, Any]]:
             steps.append(poll)
         else:
             steps.extend(_request_step(r) for r in group)
-        last_end, i = group[-1].entry.ended_s, j
+        last_end, i = group[-1].answer.ended_s, j
     return steps
 
 
@@ -167,6 +177,7 @@ def _document(
     steps: list[dict[str, Any]],
     names: Names,
     classified: list[Classified],
+    hops: int,
 ) -> str:
     counts = Counter(c.kind for c in classified)
     slug = re.sub(r"[^\w.-]+", "-", name)
@@ -174,11 +185,13 @@ def _document(
     head = [
         f"# Imported from {Path(har.path).name} (HAR {har.version}, {har.creator}) by"
         " `loadkit import-har`: a skeleton to review, then `loadkit validate` and `loadkit try`.",
-        f"# {counts[Kind.PAGE]} page requests became steps; left out: {counts[Kind.STATIC]}"
-        f" static assets, {counts[Kind.THIRD_PARTY]} requests to other hosts (listed at the end).",
+        f"# {counts[Kind.PAGE]} page requests became steps"
+        + (f" ({hops} redirect hops folded into the request that started them)" if hops else "")
+        + f"; left out: {counts[Kind.STATIC]} static assets, {counts[Kind.THIRD_PARTY]} requests"
+        " to other hosts (listed at the end).",
         "# Cookies are kept per visitor by loadkit's cookie jar: no Cookie header is copied.",
-        "# Each recorded redirect hop stays a step of its own: the request that answered 3xx does",
-        "# not follow it (follow_redirects: false); the next step GETs its captured Location.",
+        "# Redirects are followed as the browser did (loadkit follows them by default); a chain",
+        "# that could not be folded says why above its step, and its 3xx do not follow.",
         f"name: {scalar(slug)}",
         f"description: {scalar('Recorded journey on ' + site)}",
         f"host: {scalar(site)}",

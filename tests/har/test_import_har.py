@@ -277,7 +277,7 @@ def test_a_refreshed_page_becomes_a_poll_until_what_changed_appears(tmp_path: Pa
     load_scenario(_written(tmp_path, text))
 
 
-def test_a_redirect_chain_gets_each_location_captured(tmp_path: Path) -> None:
+def test_a_redirect_chain_folds_into_the_request_that_started_it(tmp_path: Path) -> None:
     har = _har(
         tmp_path,
         [
@@ -293,11 +293,14 @@ def test_a_redirect_chain_gets_each_location_captured(tmp_path: Path) -> None:
             _entry("GET", f"{SITE}/home", at=0.2, text="<p>home</p>"),
         ],
     )
-    steps = _steps(import_har(har))
-    assert [s.get("capture") for s in steps] == [{"next_url": {"header": "Location"}}] * 2 + [None]
-    assert [s["request"]["path"] for s in steps[1:]] == ["{{ next_url }}"] * 2
-    assert [s["expect"]["status"] for s in steps] == [302, 301, 200]
-    assert steps[0]["request"]["form"] == {"user": "fan"}
+    text = import_har(har)
+    [step] = _steps(text)
+    assert step == {
+        "name": "login",
+        "request": {"method": "POST", "path": "/login", "form": {"user": "fan"}},
+        "expect": {"status": 200},
+    }
+    assert "(2 redirect hops folded into the request that started them)" in text
 
 
 def test_browser_beacons_are_left_out_and_redirect_url_links_a_hop(tmp_path: Path) -> None:
@@ -307,9 +310,7 @@ def test_browser_beacons_are_left_out_and_redirect_url_links_a_hop(tmp_path: Pat
     moved["response"]["redirectURL"] = f"{SITE}/new"  # no Location header recorded
     har = _har(tmp_path, [moved, beacon, _entry("GET", f"{SITE}/new", at=0.6, text="<p/>")])
     text = import_har(har)
-    steps = _steps(text)
-    assert steps[0]["capture"] == {"next_url": {"header": "Location"}}
-    assert steps[1]["request"]["path"] == "{{ next_url }}"
+    assert _steps(text) == [{"name": "old", "request": "GET /old", "expect": {"status": 200}}]
     assert "#   POST https://shop.example.com/collect  (ping)" in text
 
 

@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from loadkit.cli import cli
 from loadkit.demo import ShopProcess
+from loadkit.results import open_run
 from loadkit.scenario import load_scenario
 from tests.conftest import FAST_CONFIG, FAST_FAULTS
 from tests.demo.browser import Browser, Page
@@ -81,6 +83,25 @@ def _record_journey(shop: ShopProcess, path: Path) -> tuple[Path, Page]:
     return rec.write(path), landing
 
 
+def _run_one_visitor(scenario: Path, host: str, tmp_path: Path) -> pd.DataFrame:
+    """``loadkit run`` with a profile of one arrival; its request records."""
+    profile = tmp_path / "one.yaml"
+    profile.write_text(
+        "name: one\narrivals: uniform\nduration: 1s\n"
+        "segments:\n  - {kind: constant, from: 0s, to: 1s, rate: 1/s}\n"
+    )
+    command = str(Path(sys.executable).with_name("loadkit"))
+    done = subprocess.run(
+        [command, "run", str(scenario), "-p", str(profile), "--host", host,
+         "--out", str(tmp_path / "out"), "--no-analyze"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={**os.environ, "CARD_NUMBER": "4242424242424242"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    return open_run(run).requests
+
+
 def test_a_recorded_storefront_journey_becomes_a_scenario_that_validates_and_tries(
     storefront: ShopProcess, tmp_path: Path
 ) -> None:
@@ -106,26 +127,55 @@ def test_a_recorded_storefront_journey_becomes_a_scenario_that_validates_and_tri
     assert kinds.count("poll") == 1 and "think" in kinds
     poll = next(s["poll"] for s in steps if "poll" in s)
     assert poll["interval"]["header"] == "Refresh"
-    assert poll["steps"][0]["request"]["path"] == "{{ next_url }}"
+    assert poll["steps"][0]["request"] == "GET /shop/queue"
     assert "data-queue-state" in poll["steps"][0]["capture"]["ready"]["regex"]
-    posts = {r["path"]: r for r in requests if isinstance(r, dict) and r["method"] == "POST"}
-    assert posts["/shop/join"]["form"] == {"csrf_token": "{{ csrf_token }}"}
-    assert posts["/shop/hold"]["form"] == {
+
+    # each POST -> 302 -> GET chain is one step that follows it, expecting the final page
+    posts = {s["name"]: s for s in steps if isinstance(s.get("request"), dict)}
+    assert list(posts) == ["shop.join", "shop.hold", "shop.checkout"]
+    assert {n: s["expect"] for n, s in posts.items()} == dict.fromkeys(posts, {"status": 200})
+    assert "follow_redirects" not in text and "next_url" not in text and "302" not in code
+    assert [r for r in requests if isinstance(r, str)] == ["GET /", "GET /shop/event"]
+    assert posts["shop.join"]["request"]["form"] == {"csrf_token": "{{ csrf_token }}"}
+    assert posts["shop.hold"]["request"]["form"] == {
         "csrf_token": "{{ csrf_token }}",
         "kind": "ga",
         "quantity": "2",
     }
-    assert posts["/shop/checkout"]["form"]["hold_id"] == "{{ hold_id }}"
-    assert posts["/shop/checkout"]["form"]["idempotency_key"] == "{{ idempotency_key }}"
+    # the cart page (the hold's final answer) served what the checkout sends
+    assert posts["shop.hold"]["capture"] == {
+        "csrf_token": {"form_field": "csrf_token"},
+        "hold_id": {"form_field": "hold_id"},
+        "idempotency_key": {"form_field": "idempotency_key"},
+    }
+    checkout = posts["shop.checkout"]["request"]
+    assert checkout["form"]["hold_id"] == "{{ hold_id }}"
+    assert checkout["form"]["idempotency_key"] == "{{ idempotency_key }}"
     assert [p.name for p in scenario.personas] == ["visitor"]
 
     before = invariants(storefront.url, storefront.admin_key)["checks"]["ga_within_quota"]
     tried = _try(out, storefront.url, env={"CARD_NUMBER": "4242424242424242"})
     assert tried.returncode == 0, tried.stdout + tried.stderr
     assert "→ completed" in tried.stdout, tried.stdout
+    lines = tried.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("shop.checkout"))
+    assert " 302 " in lines[at] and "↳ redirect 1" in lines[at + 1] and " 200 " in lines[at + 1]
     after = invariants(storefront.url, storefront.admin_key)
     assert after["ok"], after
     assert after["checks"]["ga_within_quota"]["detail"]["sold"] == before["detail"]["sold"] + 2
+
+    # the records keep every hop, under the step that started the chain
+    records = _run_one_visitor(out, storefront.url, tmp_path)
+    assert set(records["outcome"]) == {"ok"}, records[["step", "status", "error"]]
+    for step in ("shop.join", "shop.hold", "shop.checkout"):
+        chain = records[records["step"] == step].sort_values("hop")
+        assert list(chain["hop"]) == [0, 1], chain
+        assert list(chain["method"]) == ["POST", "GET"] and list(chain["status"]) == [302, 200]
+        assert chain["intent_ns"].nunique() == 1 and chain["name"].nunique() == 1
+    after_run = invariants(storefront.url, storefront.admin_key)
+    assert after_run["ok"], after_run
+    sold = after_run["checks"]["ga_within_quota"]["detail"]["sold"]
+    assert sold == before["detail"]["sold"] + 4
 
 
 @pytest.mark.parametrize("persona", ["fan", "forger"])
