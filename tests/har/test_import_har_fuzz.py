@@ -38,7 +38,7 @@ def entries(draw: st.DrawFn) -> list[dict[str, Any]]:
         query = draw(st.dictionaries(st.sampled_from(["q", "token", "page"]), words, max_size=2))
         url = host + path + (f"?{urlencode(query)}" if query else "")
         method = draw(st.sampled_from(["GET", "GET", "POST", "PUT", "DELETE", "OPTIONS"]))
-        status = draw(st.sampled_from([200, 201, 302, 303, 404, 0]))
+        status = draw(st.sampled_from([200, 201, 301, 302, 303, 307, 404, 0]))
         fields = draw(st.dictionaries(st.sampled_from(["csrf", "password", "name", "card"]), words))
         body = draw(
             st.sampled_from(
@@ -53,7 +53,7 @@ def entries(draw: st.DrawFn) -> list[dict[str, Any]]:
         hidden = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in fields.items())
         mime = draw(st.sampled_from(["text/html", "application/json", "text/css", "image/png"]))
         text = f"<form>{hidden}</form>" if mime == "text/html" else json.dumps(fields)
-        location = draw(st.sampled_from(["/a", "/b", "https://cdn.other.example/x"]))
+        location = draw(st.sampled_from(["/a", "/b#f", "https://cdn.other.example/x"]))
         out.append(
             _entry(
                 method,
