@@ -50,9 +50,14 @@ def is_redirect(e: HarEntry) -> bool:
     return e.status in REDIRECTS and bool(e.location)
 
 
-def target_of(e: HarEntry) -> str:
-    """The absolute URL a redirect points to, without a fragment (browsers never send it)."""
-    return urldefrag(urljoin(e.url, e.location.strip()))[0]
+def target_of(e: HarEntry) -> tuple[str, str] | None:
+    """The absolute URL a redirect points to, without a fragment (browsers never send it),
+    and its origin; None when the Location is not a URL (a bad port, a broken IPv6 host)."""
+    try:
+        target = urldefrag(urljoin(e.url, e.location.strip()))[0]
+        return target, origin(target)
+    except ValueError:
+        return None
 
 
 def redirect_chains(classified: list[Classified], site: str) -> dict[int, Chain]:
@@ -80,9 +85,9 @@ def returns_from_elsewhere(classified: list[Classified], site: str) -> dict[int,
         if c.kind is not Kind.THIRD_PARTY or not is_redirect(c.entry):
             continue
         target = target_of(c.entry)
-        if origin(target) != site:
+        if target is None or target[1] != site:
             continue
-        back = next((b for b in classified[at + 1 :] if urldefrag(b.entry.url)[0] == target), None)
+        back = next((b for b in classified[at + 1 :] if _url(b.entry) == target[0]), None)
         if back is not None and back.kind is Kind.PAGE:
             notes[back.entry.index] = (
                 f"the browser came here by a {c.entry.status} from {origin(c.entry.url)} (left "
@@ -96,8 +101,12 @@ def _chain(classified: list[Classified], at: int, site: str) -> Chain:
     members = [classified[at].entry]
     while True:
         cur = members[-1]
-        target = target_of(cur)
-        if origin(target) != site:
+        resolved = target_of(cur)
+        if resolved is None:
+            bad = f"this {cur.status} points to {cur.location[:80]!r}, which is not a usable URL"
+            return Chain(tuple(members), bad)
+        target, there = resolved
+        if there != site:
             return Chain(tuple(members), _elsewhere(cur, target, site))
         found = _follow_up(classified, at, target)
         if isinstance(found, str):
@@ -119,7 +128,13 @@ def _follow_up(classified: list[Classified], at: int, target: str) -> tuple[int,
     redirect = classified[at].entry
     for k in range(at + 1, len(classified)):
         c = classified[k]
-        if urldefrag(c.entry.url)[0] == target:
+        if c.kind is Kind.OTHER and c.why != "no response":
+            continue  # a preflight, a beacon: not the browser following the redirect
+        if _url(c.entry) == target:
+            if c.entry.status < 100:
+                return (f"the browser's request to {_short(target)} after this "
+                        f"{redirect.status} got no answer in the recording (cancelled or "
+                        "blocked): the final page's status is unknown")  # fmt: skip
             return k, c.entry
         if c.kind is Kind.PAGE:
             return (f"this {redirect.status} points to {_short(target)}, but the next request "
@@ -129,6 +144,10 @@ def _follow_up(classified: list[Classified], at: int, target: str) -> tuple[int,
             "request there is missing): following it would send a request the recording does "
             "not have; to follow it, delete follow_redirects: false and expect the final "
             "page's status")  # fmt: skip
+
+
+def _url(e: HarEntry) -> str:
+    return urldefrag(e.url)[0]
 
 
 def expected_method(status: int, method: str) -> str:
@@ -167,7 +186,7 @@ def _kept_headers(e: HarEntry) -> list[tuple[str, str]]:
 
 def _elsewhere(redirect: HarEntry, target: str, site: str) -> str:
     host = (urlsplit(target).hostname or "").lower()
-    there = origin(target)
+    there = origin(target)  # parsed once already (target_of): cannot raise here
     if urlsplit(target).scheme not in ("http", "https") or not host:
         return (f"this {redirect.status} points to {target[:80]!r}, not an http(s) URL on "
                 "the site: loadkit would refuse to follow it")  # fmt: skip

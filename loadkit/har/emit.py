@@ -15,6 +15,8 @@ WIDTH = 96
 COMMENT = "#"  # a key no scenario uses: its value (lines of text) becomes comment lines
 # characters YAML does not allow unescaped (json.dumps already escapes C0 controls)
 UNPRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+# on a comment line, also C0 controls and what YAML reads as a line break (U+2028, U+2029)
+COMMENT_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
 def scalar(value: Any) -> str:
@@ -30,6 +32,12 @@ def scalar(value: Any) -> str:
     return UNPRINTABLE.sub(
         lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
     )
+
+
+def comment(text: str) -> str:
+    """``text`` safe on one ``#`` comment line: characters YAML reads as a line break or does
+    not allow (a crafted URL's U+2028, a control character) escaped."""
+    return COMMENT_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def flow(value: Any) -> str:
@@ -53,7 +61,7 @@ def block(value: Any, indent: int) -> list[str]:
     if isinstance(value, list):
         for item in value:
             if isinstance(item, dict) and COMMENT in item:
-                lines += [f"{pad}# {line}" for line in item[COMMENT]]
+                lines += [f"{pad}# {comment(line)}" for line in item[COMMENT]]
                 item = {k: v for k, v in item.items() if k != COMMENT}
             if isinstance(item, dict) and item:
                 inner = block(item, indent + 2)
@@ -64,7 +72,7 @@ def block(value: Any, indent: int) -> list[str]:
         return lines
     for key, item in value.items():
         if key == COMMENT:
-            lines += [f"{pad}# {line}" for line in item]
+            lines += [f"{pad}# {comment(line)}" for line in item]
             continue
         name = scalar(key)
         if isinstance(item, dict | list) and item and not _fits(item, indent, name):

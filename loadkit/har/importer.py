@@ -26,7 +26,7 @@ from loadkit.har.build import (
 )
 from loadkit.har.chains import redirect_chains, returns_from_elsewhere
 from loadkit.har.classify import Classified, Kind, classify, site_origin
-from loadkit.har.emit import COMMENT, block, scalar
+from loadkit.har.emit import COMMENT, block, comment, scalar
 from loadkit.har.model import Har, read_har
 from loadkit.har.tokens import looks_like_token
 
@@ -53,7 +53,7 @@ def import_har(path: str | Path, name: str | None = None) -> str:
     chains = redirect_chains(classified, site or "")
     reqs = build_requests(pages, names, chains, returns_from_elsewhere(classified, site or ""))
     steps = _journey(reqs)
-    hops = len(pages) - len(reqs)
+    hops = sum(len(c.members) - 1 for c in chains.values() if c.folded)
     return _document(har, site or "", name or Path(path).stem, steps, names, classified, hops)
 
 
@@ -164,7 +164,8 @@ def _left_out(classified: list[Classified]) -> list[str]:
         lines.append(f"# Left out, {kind.value} ({len(items)}):")
         seen = Counter((c.entry.method, c.entry.url[:140], c.why) for c in items)
         for (method, url, why), n in list(seen.items())[:MAX_LISTED]:
-            lines.append(f"#   {method} {url}  ({why})" + (f" ×{n}" if n > 1 else ""))
+            line = f"#   {method} {url}  ({why})" + (f" ×{n}" if n > 1 else "")
+            lines.append(comment(line))
         if len(seen) > MAX_LISTED:
             lines.append(f"#   ... and {len(seen) - MAX_LISTED} more")
     return lines
@@ -200,8 +201,9 @@ def _document(
         head.append(f"allow_hosts: [{scalar(host)}]")
     if names.env:
         head.append("env:  # secrets from the recording: never stored here; export them")
-        head += [f"  {k}: null  # used by {v}" for k, v in sorted(names.env.items())]
+        head += [comment(f"  {k}: null  # used by {v}") for k, v in sorted(names.env.items())]
     body = block({"personas": {"visitor": {"weight": 1, "steps": steps}}}, 0)
+    head = [comment(line) if line.startswith("#") else line for line in head]
     return "\n".join([*head, *body, *_left_out(classified)]) + "\n"
 
 

@@ -232,3 +232,33 @@ def test_a_recording_that_ends_at_the_redirect_keeps_it_unfolded(tmp_path: Path)
     said = _comment_above(text, "checkout")
     assert "the recording ends at this 303 to /order/9" in said
     assert "delete follow_redirects: false and expect the final page's status" in said
+
+
+@pytest.mark.parametrize("location", ["http://[::1", f"{SITE}:99999/x", "/x\u2028evil: 1\nname: y"])
+def test_a_location_that_is_no_url_or_breaks_lines_is_written_safely(
+    tmp_path: Path, location: str
+) -> None:
+    start = _redirect("POST", "/pay", 302, location, at=0, body="a=1")
+    start["request"]["url"] = f"{SITE}/pay?\u2028steps: []"
+    text, steps = _imported(tmp_path, [start])  # validates: no line break reached the YAML
+    assert [s["name"] for s in steps] == ["pay"] and steps[0]["expect"] == {"status": 302}
+    assert steps[0]["request"]["follow_redirects"] is False
+    said = _comment_above(text, "pay")
+    assert said.startswith("Redirect not folded: ") and "302" in said, said
+    assert "\u2028" not in text  # escaped, as \\u2028, wherever it was written
+
+
+def test_a_hop_that_got_no_answer_in_the_browser_keeps_the_redirect_unfolded(
+    tmp_path: Path,
+) -> None:
+    text, steps = _imported(
+        tmp_path,
+        [
+            _redirect("POST", "/checkout", 302, "/order/9", at=0, body="qty=1"),
+            _entry("GET", f"{SITE}/order/9", 0, at=0.1),  # cancelled: status 0
+        ],
+    )
+    [checkout] = steps
+    assert checkout["request"]["follow_redirects"] is False and checkout["expect"]["status"] == 302
+    assert "got no answer in the recording" in _comment_above(text, "checkout")
+    assert "#   GET https://shop.example.com/order/9  (no response)" in text
