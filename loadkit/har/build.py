@@ -223,6 +223,7 @@ def build_requests(
     return reqs
 
 
-def median_gap_s(group: list[Req]) -> float:
-    gaps = [b.entry.started_s - a.entry.started_s for a, b in itertools.pairwise(group)]
+def median_gap_s(answers: list[HarEntry]) -> float:
+    """The median time between the starts of successive requests (at least 0.1 s)."""
+    gaps = [b.started_s - a.started_s for a, b in itertools.pairwise(answers)]
     return max(0.1, statistics.median(gaps)) if gaps else 1.0

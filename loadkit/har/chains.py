@@ -87,7 +87,7 @@ def returns_from_elsewhere(classified: list[Classified], site: str) -> dict[int,
         target = target_of(c.entry)
         if target is None or target[1] != site:
             continue
-        back = next((b for b in classified[at + 1 :] if _url(b.entry) == target[0]), None)
+        back = next((b for b in classified[at + 1 :] if url_of(b.entry) == target[0]), None)
         if back is not None and back.kind is Kind.PAGE:
             notes[back.entry.index] = (
                 f"the browser came here by a {c.entry.status} from {origin(c.entry.url)} (left "
@@ -130,7 +130,7 @@ def _follow_up(classified: list[Classified], at: int, target: str) -> tuple[int,
         c = classified[k]
         if c.kind is Kind.OTHER and c.why != "no response":
             continue  # a preflight, a beacon: not the browser following the redirect
-        if _url(c.entry) == target:
+        if url_of(c.entry) == target:
             if c.entry.status < 100:
                 return (f"the browser's request to {_short(target)} after this "
                         f"{redirect.status} got no answer in the recording (cancelled or "
@@ -146,7 +146,8 @@ def _follow_up(classified: list[Classified], at: int, target: str) -> tuple[int,
             "page's status")  # fmt: skip
 
 
-def _url(e: HarEntry) -> str:
+def url_of(e: HarEntry) -> str:
+    """The entry's URL without a fragment: what a Location is compared with."""
     return urldefrag(e.url)[0]
 
 

@@ -24,10 +24,10 @@ from loadkit.har.build import (
     shape,
     step_name,
 )
-from loadkit.har.chains import redirect_chains, returns_from_elsewhere
+from loadkit.har.chains import redirect_chains, returns_from_elsewhere, url_of
 from loadkit.har.classify import Classified, Kind, classify, site_origin
 from loadkit.har.emit import COMMENT, block, comment, scalar
-from loadkit.har.model import Har, read_har
+from loadkit.har.model import Har, HarEntry, read_har
 from loadkit.har.tokens import looks_like_token
 
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
@@ -95,17 +95,27 @@ def _same_page(a: Req, b: Req) -> bool:
     return b.entry.method == "GET" == a.entry.method and a.entry.url == b.entry.url
 
 
-def _marker(group: list[Req]) -> str | None:
+def _marker(answers: list[HarEntry]) -> str | None:
     """An attribute (``data-state="admitted"``) on the last answer that no earlier one had:
     what the visitor was waiting for."""
-    earlier = {m for r in group[:-1] for m in ATTRIBUTE.findall(r.answer.content)}
-    new = (m for m in ATTRIBUTE.findall(group[-1].answer.content) if m not in earlier)
+    earlier = {m for a in answers[:-1] for m in ATTRIBUTE.findall(a.content)}
+    new = (m for m in ATTRIBUTE.findall(answers[-1].content) if m not in earlier)
     # not a per-answer random value (an id, a nonce): a replay would never see it again
     return next((m for m in new if not looks_like_token(m.split('="', 1)[1][:-1])), None)
 
 
-def _poll(group: list[Req], n: int) -> dict[str, Any] | None:
-    marker = _marker(group)
+def _landed_on(prev: Req | None, r: Req) -> HarEntry | None:
+    """The final answer of the folded redirect chain just before ``r`` when it is the page
+    ``r`` fetches again (a join that redirects to the waiting-room page): the first look at
+    the page a poll refreshes."""
+    if prev is None or prev.chain is None or not prev.chain.folded or r.entry.method != "GET":
+        return None
+    return prev.answer if url_of(prev.answer) == url_of(r.entry) else None
+
+
+def _poll(group: list[Req], n: int, landed: HarEntry | None) -> dict[str, Any] | None:
+    answers = ([landed] if landed is not None else []) + [r.answer for r in group]
+    marker = _marker(answers) if len(answers) > 1 else None
     if marker is None:
         return None
     ready = "ready" if n == 1 else f"ready_{n}"
@@ -114,9 +124,9 @@ def _poll(group: list[Req], n: int) -> dict[str, Any] | None:
     }
     for r in group:  # a token served by the page: keep the last one seen
         captures.update({k: {**v, "default": None} for k, v in r.captures.items()})
-    gap_s = median_gap_s(group)
+    gap_s = median_gap_s(answers)
     asked = next(
-        (h for h in ("refresh", "retry-after") for r in group[:-1] if r.answer.response_header(h)),
+        (h for h in ("refresh", "retry-after") for a in answers[:-1] if a.response_header(h)),
         None,
     )
     interval: Any = f"{gap_s:.1f}s"
@@ -145,7 +155,7 @@ def _journey(reqs: list[Req]) -> list[dict[str, Any]]:
         gap_s = 0.0 if last_end is None else group[0].entry.started_s - last_end
         if gap_s >= MIN_THINK_S and not group[0].hop:
             steps.append({"think": f"{gap_s:.1f}s"})
-        poll = _poll(group, polls + 1) if len(group) > 1 else None
+        poll = _poll(group, polls + 1, _landed_on(reqs[i - 1] if i else None, group[0]))
         if poll is not None:
             polls += 1
             steps.append(poll)

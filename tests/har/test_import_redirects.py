@@ -262,3 +262,26 @@ def test_a_hop_that_got_no_answer_in_the_browser_keeps_the_redirect_unfolded(
     assert checkout["request"]["follow_redirects"] is False and checkout["expect"]["status"] == 302
     assert "got no answer in the recording" in _comment_above(text, "checkout")
     assert "#   GET https://shop.example.com/order/9  (no response)" in text
+
+
+def test_a_page_a_folded_chain_landed_on_and_refreshed_once_becomes_a_poll(
+    tmp_path: Path,
+) -> None:
+    def queue(state: str, at: float) -> dict[str, Any]:
+        page = f'<div data-queue-state="{state}">queue</div>'
+        return _entry("GET", f"{SITE}/queue", at=at, text=page, response_headers=[("Refresh", "1")])
+
+    _, steps = _imported(
+        tmp_path,
+        [
+            _redirect("POST", "/join", 302, "/queue", at=0, body="e=1"),
+            queue("waiting", 0.1),  # the join's final answer: the first look at the queue
+            queue("admitted", 1.1),  # one refresh
+        ],
+    )
+    assert [s.get("name") for s in steps] == ["join", None, "queue"]  # None: the think
+    assert steps[0]["expect"] == {"status": 200} and steps[1] == {"think": "1.0s"}
+    poll = steps[2]["poll"]
+    assert poll["steps"][0]["request"] == "GET /queue"
+    assert poll["steps"][0]["capture"]["ready"]["regex"] == 'data-queue-state="admitted"'
+    assert poll["interval"] == {"header": "Refresh", "fallback": "1.0s", "min": "0.2s"}
