@@ -201,6 +201,8 @@ def _query_and_headers(reqs: list[Req], k: int, names: Names) -> None:
         if not KEPT_HEADERS.match(name):
             continue  # browser headers and cookies: the runner and the jar supply their own
         title = "-".join(w.capitalize() for w in name.split("-"))
+        if title in r.headers:
+            continue  # a repeated header: the first one's value (and capture) stays
         scheme, _, token = value.partition(" ")
         if name == "authorization":
             var = _captured(reqs, k, names, token) if token else None

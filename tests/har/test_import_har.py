@@ -336,3 +336,18 @@ def test_an_idempotency_key_the_browser_made_up_is_fresh_per_visitor(tmp_path: P
     order = _steps(text)[-1]["request"]
     assert order["headers"] == {"Idempotency-Key": "{{ uuid() }}"} and key not in text
     load_scenario(_written(tmp_path, text))
+
+
+def test_a_repeated_header_keeps_its_first_value_and_capture(tmp_path: Path) -> None:
+    token = "a1b2c3d4e5f6a7b8c9d0"
+    page = f'<form><input type="hidden" name="csrf" value="{token}"></form>'
+    har = _har(
+        tmp_path,
+        [
+            _entry("GET", f"{SITE}/", text=page),
+            _entry("GET", f"{SITE}/next", at=1, headers=[("X-Token", token), ("X-Token", "")]),
+        ],
+    )
+    text = import_har(har)
+    assert _steps(text)[-1]["request"]["headers"] == {"X-Token": "{{ csrf }}"}
+    load_scenario(_written(tmp_path, text))  # the capture is used: the file validates
