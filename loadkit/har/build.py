@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from loadkit.har.chains import Chain, is_redirect
+from loadkit.har.chains import KEPT_HEADERS, Chain, is_redirect
 from loadkit.har.model import HarEntry
 from loadkit.har.tokens import find_source, looks_like_token
 
@@ -35,7 +35,6 @@ SECRET_NAME = re.compile(
     re.I,
 )
 FRESH_NAME = re.compile(r"idempotency|nonce", re.I)
-KEPT_HEADERS = re.compile(r"^(x-[\w-]+|authorization|idempotency-key)$", re.I)
 ID_SEGMENT = re.compile(r"^([0-9a-f]{8,}|[0-9a-f-]{36}|\d+)$", re.I)
 MIN_THINK_S = 0.3
 

@@ -12,6 +12,7 @@ stays a step per hop and carries the reason, written above its first step as a c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -21,7 +22,8 @@ from loadkit.hosts import is_loopback
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_HOPS = 10  # runner.journey.redirects.MAX_REDIRECTS (the runner is not imported here)
-KEPT_ON_HOP = ("authorization", "idempotency-key")  # headers loadkit re-sends on every hop
+# the request headers a generated step sends (the runner re-sends them on every hop)
+KEPT_HEADERS = re.compile(r"^(x-[\w-]+|authorization|idempotency-key)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def _body(e: HarEntry) -> str:
 
 
 def _kept_headers(e: HarEntry) -> list[tuple[str, str]]:
-    return sorted((k, v) for k, v in e.request_headers if k.startswith("x-") or k in KEPT_ON_HOP)
+    return sorted((k, v) for k, v in e.request_headers if KEPT_HEADERS.match(k))
 
 
 def _elsewhere(redirect: HarEntry, target: str, site: str) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from loadkit.har import import_har
+from loadkit.har import chains, import_har
+from loadkit.runner.journey.redirects import MAX_REDIRECTS, REDIRECT_STATUSES
 from loadkit.scenario import load_scenario
 from tests.har.test_import_har import SITE, _entry, _har, _steps
 
@@ -89,6 +90,11 @@ def test_a_307_keeps_the_post_and_its_body_and_folds(tmp_path: Path) -> None:
             "expect": {"status": 201},
         }
     ]
+
+
+def test_the_importer_folds_by_the_runner_s_redirect_rules() -> None:
+    # the importer may not import the runner: its copies of the rules must stay equal
+    assert (chains.MAX_HOPS, set(chains.REDIRECTS)) == (MAX_REDIRECTS, REDIRECT_STATUSES)
 
 
 def test_exactly_ten_hops_fold_and_eleven_stay_steps(tmp_path: Path) -> None:
