@@ -103,14 +103,15 @@ def _chain(classified: list[Classified], at: int, site: str) -> Chain:
     members = [classified[at].entry]
     while True:
         cur = members[-1]
+        which = _which(members)
         resolved = target_of(cur)
         if resolved is None:
-            bad = f"this {cur.status} points to {cur.location[:80]!r}, which is not a usable URL"
+            bad = f"{which} points to {cur.location[:80]!r}, which is not a usable URL"
             return Chain(tuple(members), bad)
         target, there = resolved
         if there != site:
-            return Chain(tuple(members), _elsewhere(cur, target, site))
-        found = _follow_up(classified, at, target)
+            return Chain(tuple(members), _elsewhere(which, target, site))
+        found = _follow_up(classified, at, target, which)
         if isinstance(found, str):
             return Chain(tuple(members), found)
         at, hop = found
@@ -123,26 +124,35 @@ def _chain(classified: list[Classified], at: int, site: str) -> Chain:
             return Chain(tuple(members), why)
 
 
-def _follow_up(classified: list[Classified], at: int, target: str) -> tuple[int, HarEntry] | str:
+def _which(members: list[HarEntry]) -> str:
+    """The chain's last 3xx, as the comment above its first request names it."""
+    last = members[-1]
+    if len(members) == 1:
+        return f"this {last.status}"
+    return f"the {last.status} of redirect {len(members) - 1} ({last.method} {_short(last.url)})"
+
+
+def _follow_up(
+    classified: list[Classified], at: int, target: str, which: str
+) -> tuple[int, HarEntry] | str:
     """The browser's request to ``target`` after entry ``at`` (assets, beacons and other hosts
     in between are skipped), or why there is none: another page request came first, or the
     recording ends."""
-    redirect = classified[at].entry
     for k in range(at + 1, len(classified)):
         c = classified[k]
         if c.kind is Kind.OTHER and c.why != "no response":
             continue  # a preflight, a beacon: not the browser following the redirect
         if url_of(c.entry) == target:
             if c.entry.status < 100:
-                return (f"the browser's request to {_short(target)} after this "
-                        f"{redirect.status} got no answer in the recording (cancelled or "
-                        "blocked): the final page's status is unknown")  # fmt: skip
+                return (f"the browser's request to {_short(target)} after {which} got no "
+                        "answer in the recording (cancelled or blocked): the final page's "
+                        "status is unknown")  # fmt: skip
             return k, c.entry
         if c.kind is Kind.PAGE:
-            return (f"this {redirect.status} points to {_short(target)}, but the next request "
+            return (f"{which} points to {_short(target)}, but the next request "
                     f"the browser made is {c.entry.method} {_short(c.entry.url)}: following "
                     "it would send a request the recording does not have")  # fmt: skip
-    return (f"the recording ends at this {redirect.status} to {_short(target)} (the browser's "
+    return (f"the recording ends at {which} to {_short(target)} (the browser's "
             "request there is missing): following it would send a request the recording does "
             "not have; to follow it, delete follow_redirects: false and expect the final "
             "page's status")  # fmt: skip
@@ -187,16 +197,16 @@ def _kept_headers(e: HarEntry) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in e.request_headers if KEPT_HEADERS.match(k))
 
 
-def _elsewhere(redirect: HarEntry, target: str, site: str) -> str:
+def _elsewhere(which: str, target: str, site: str) -> str:
     host = (urlsplit(target).hostname or "").lower()
     there = origin(target)  # parsed once already (target_of): cannot raise here
     if urlsplit(target).scheme not in ("http", "https") or not host:
-        return (f"this {redirect.status} points to {target[:80]!r}, not an http(s) URL on "
+        return (f"{which} points to {target[:80]!r}, not an http(s) URL on "
                 "the site: loadkit would refuse to follow it")  # fmt: skip
     if is_loopback(host) or host == (urlsplit(site).hostname or "").lower():
-        return (f"this {redirect.status} sends the browser to {there}, another origin than the "
+        return (f"{which} sends the browser to {there}, another origin than the "
                 f"site {site}: requests there were left out (listed at the end)")  # fmt: skip
-    return (f"this {redirect.status} sends the browser to {there}, another host (requests "
+    return (f"{which} sends the browser to {there}, another host (requests "
             f"there were left out, listed at the end). loadkit refuses a hop to a host not on "
             f"allow_hosts, so this request does not follow it. A sign-in or payment on another "
             f"host cannot be replayed from this recording: rehearse with test accounts the "

@@ -291,3 +291,20 @@ def test_a_page_a_folded_chain_landed_on_and_refreshed_once_becomes_a_poll(
     assert poll["steps"][0]["request"] == "GET /queue"
     assert poll["steps"][0]["capture"]["ready"]["regex"] == 'data-queue-state="admitted"'
     assert poll["interval"] == {"header": "Refresh", "fallback": "1.0s", "min": "0.2s"}
+
+
+def test_a_chain_that_leaves_the_site_midway_stays_a_step_per_hop(tmp_path: Path) -> None:
+    text, steps = _imported(
+        tmp_path,
+        [
+            _redirect("POST", "/pay", 302, "/pay/go", at=0, body="a=1"),
+            _redirect("GET", "/pay/go", 302, "https://psp.example/card", at=0.1),
+            _entry("GET", "https://psp.example/card", at=0.2, text="<form>card</form>"),
+        ],
+    )
+    assert [s["request"]["path"] for s in steps] == ["/pay", "{{ next_url }}"]
+    assert [s["request"]["follow_redirects"] for s in steps] == [False, False]
+    assert [s["expect"]["status"] for s in steps] == [302, 302]
+    said = _comment_above(text, "pay")
+    assert said.startswith("Redirect not folded: the 302 of redirect 1 (GET /pay/go) sends")
+    assert "https://psp.example, another host" in said
