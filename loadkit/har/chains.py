@@ -163,24 +163,26 @@ def url_of(e: HarEntry) -> str:
     return urldefrag(e.url)[0]
 
 
-def expected_method(status: int, method: str) -> str:
-    """The method a browser (and loadkit) uses for the hop after a ``status`` answer."""
-    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-        return "GET"
-    return method
+def becomes_get(status: int, method: str) -> bool:
+    """True when a browser (and loadkit) follows a ``status`` answer to ``method`` with a GET
+    without the body; else the hop keeps the method and the body."""
+    return (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST")
 
 
 def _differs(first: HarEntry, redirect: HarEntry, hop: HarEntry) -> str | None:
     """Why sending ``hop`` automatically (after ``redirect``) is not what the browser sent."""
-    method = expected_method(redirect.status, redirect.method)
+    to_get = becomes_get(redirect.status, redirect.method)
+    method = "GET" if to_get else redirect.method
     where = f"{hop.method} {_short(hop.url)}"
     if hop.method != method:
         return (f"a {redirect.status} to a {redirect.method} is followed with {method}, but the "
                 f"browser sent {where}: following would send another request than recorded")  # fmt: skip
-    keeps_body = method == redirect.method and redirect.status in (307, 308)
-    if _body(hop) != (_body(redirect) if keeps_body else ""):
-        return (f"the browser sent {where} with a body the redirect would not carry: "
-                "following would send another request than recorded")  # fmt: skip
+    if _body(hop) != ("" if to_get else _body(redirect)):
+        body = (
+            "a body the redirect would not carry" if to_get else "another body than the request's"
+        )
+        return (f"the browser sent {where} with {body}: following would send another request "
+                "than recorded")  # fmt: skip
     if _kept_headers(hop) != _kept_headers(first):
         return (f"the browser sent {where} with other headers (Authorization, X-*, "
                 "Idempotency-Key) than the request: following would re-send the request's")  # fmt: skip

@@ -92,6 +92,17 @@ def test_a_307_keeps_the_post_and_its_body_and_folds(tmp_path: Path) -> None:
     ]
 
 
+def test_a_302_to_a_put_keeps_the_put_and_its_body_and_folds(tmp_path: Path) -> None:
+    _, steps = _imported(
+        tmp_path,
+        [
+            _redirect("PUT", "/api/cart", 302, "/api/cart/v2", at=0, body="qty=2"),
+            _entry("PUT", f"{SITE}/api/cart/v2", 204, at=0.1, post=(FORM, "qty=2")),
+        ],
+    )
+    assert [(s["request"]["method"], s["expect"]["status"]) for s in steps] == [("PUT", 204)]
+
+
 def test_the_importer_folds_by_the_runner_s_redirect_rules() -> None:
     # the importer may not import the runner: its copies of the rules must stay equal
     assert (chains.MAX_HOPS, set(chains.REDIRECTS)) == (MAX_REDIRECTS, REDIRECT_STATUSES)
@@ -129,10 +140,15 @@ def test_exactly_ten_hops_fold_and_eleven_stay_steps(tmp_path: Path) -> None:
             ("GET", "b=2"),
             "the browser sent GET /next with a body the redirect would not carry",
         ),
+        (  # 302 keeps a PUT (only a POST becomes a GET): folded when the browser did so too
+            ("PUT", 302, "a=1"),
+            ("GET", None),
+            "a 302 to a PUT is followed with PUT, but the browser sent GET /next",
+        ),
         (  # 307 carries the body as it was; the recording shows another one
             ("POST", 307, "a=1"),
             ("POST", "a=2"),
-            "the browser sent POST /next with a body the redirect would not carry",
+            "the browser sent POST /next with another body than the request's",
         ),
     ],
 )
