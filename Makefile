@@ -26,9 +26,10 @@ venv: $(STAMP)
 demo: $(DEMO_STAMP)
 	$(VENV)/bin/loadkit demo
 
-## make test: lint, type-check, then the whole suite (unit, integration, notebooks).
+## make test: lint, type-check, then the whole suite: the unit layer on both cores at once, then
+## the layers that time real load (integration, notebooks, browser, netns) alone (tests/suite.py).
 test: $(STAMP) lint
-	$(PY) -m pytest -q
+	$(PY) -m tests.suite
 
 ## make test-fast: unit tests only (no demo shop, no real load, no notebooks).
 test-fast: $(STAMP)

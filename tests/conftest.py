@@ -21,6 +21,7 @@ and never decline (``FAST_FAULTS``). Tests that start a shop should be marked
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -79,3 +80,36 @@ def shop_factory() -> Iterator[ShopFactory]:
 @pytest.fixture
 def demo_shop(shop_factory: ShopFactory) -> ShopProcess:
     return shop_factory()
+
+
+_SHARD = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read once and taken out of the environment: a pytest that a test starts runs whole.
+    shard = os.environ.pop("LOADKIT_TEST_SHARD", "")
+    if shard:
+        config.stash[_SHARD] = shard
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``LOADKIT_TEST_SHARD=k/n`` keeps shard k of n (tests.suite runs the unit layer as two
+    shards at once): whole files, balanced by their number of tests, so module fixtures stay
+    in one process and every test runs in exactly one shard."""
+    shard = config.stash.get(_SHARD, None)
+    if not shard:
+        return
+    k, n = (int(part) for part in shard.split("/"))
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+    loads, owner = [0] * n, {}
+    for path in sorted(by_file, key=lambda p: (-len(by_file[p]), p)):
+        lightest = loads.index(min(loads))
+        owner[path] = lightest
+        loads[lightest] += len(by_file[path])
+    keep, drop = [], []
+    for item in items:
+        (keep if owner[item.nodeid.split("::")[0]] == k else drop).append(item)
+    config.hook.pytest_deselected(items=drop)
+    items[:] = keep

@@ -149,12 +149,18 @@ def _bomb(levels: int, width: int) -> str:
 @FUZZ
 @given(st.integers(1, 30), st.integers(1, 30))
 def test_alias_expansion_is_bounded(levels: int, width: int) -> None:
+    # Expanded in full, key l_i uses ``width`` aliases of l_(i-1), each of which uses its own:
+    # uses(l_i) = width × (1 + uses(l_(i-1))), and holds width^(i+1) leaves.
+    uses, leaves, per_key = 0, 0, 0
+    for i in range(levels):
+        per_key = 0 if i == 0 else width * (1 + per_key)
+        uses, leaves = uses + per_key, leaves + width ** (i + 1)
     with cpu_budget():
         try:
             load_yaml_text(_bomb(levels, width), "f.yaml")
         except InputError as exc:
             _readable(str(exc))
-            assert width**levels > 1_000 or levels * width > 1_000, str(exc)
+            assert uses > 1_000 or leaves > 100_000, f"{uses} uses, {leaves} leaves: {exc}"
 
 
 scalars = st.one_of(
