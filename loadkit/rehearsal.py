@@ -235,6 +235,7 @@ def rehearse(request: RunRequest, echo: Echo) -> int:
         connect_timeout_s=float(settings["connect_timeout_s"].value),
         drain_timeout_s=float(settings["drain_s"].value),
         thresholds=tuple(t.text for t in inputs.thresholds),
+        thresholds_file=str(request.thresholds_file.resolve()) if request.thresholds_file else None,
         settings=settings_json(settings),
         t0_ns=request.t0_ns,
         mode=RunMode.MASTER if "expect_workers" in settings else RunMode.LOCAL,

@@ -50,6 +50,8 @@ def table(run: Path, kind: str) -> list[dict[str, object]]:
 def test_run_against_the_demo_shop_records_every_arrival_and_passes(
     demo_shop: ShopProcess, tmp_path: Path
 ) -> None:
+    gates = tmp_path / "gates.txt"
+    gates.write_text("# CI gates\nerror_rate{step=landing} < 1%\n")
     done = loadkit(
         "run",
         str(SMOKE),
@@ -61,6 +63,8 @@ def test_run_against_the_demo_shop_records_every_arrival_and_passes(
         str(tmp_path),
         "--seed",
         "7",
+        "-t",
+        str(gates),
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -68,6 +72,12 @@ def test_run_against_the_demo_shop_records_every_arrival_and_passes(
     run = only_run(tmp_path)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["seed"] == 7
+    assert manifest["thresholds_file"]["path"] == str(gates.resolve())
+    again = loadkit("analyze", str(run), cwd=tmp_path)  # later, without -t: same gate, same line
+    assert again.returncode == 0, again.stdout + again.stderr
+    verdict = json.loads((run / "analysis" / "verdict.json").read_text())
+    gate = next(g for g in verdict["gates"] if g["text"] == "error_rate{step=landing} < 1%")
+    assert gate["location"] == f"{gates.resolve()}:2:1"
     arrivals = table(run, "arrivals")
     requests = table(run, "requests")
     assert len(arrivals) == manifest["planned"]["arrivals"] > 5

@@ -9,6 +9,7 @@ thresholds was written, so every gate reports its own file:line:col.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from loadkit.gates import (
     ThresholdSpec,
     check_selectors,
     evaluate_threshold,
+    load_thresholds_file,
 )
 from loadkit.scenario import load_scenario
 from loadkit.scenario.names import defined_names
@@ -56,20 +58,40 @@ class ScenarioFacts:
     specs: tuple[ThresholdSpec, ...]
 
 
+def _unchanged_file(entry: object) -> Path | None:
+    """The path of a manifest's ``{path, sha256}`` entry when that file is still as it was."""
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
+        return None
+    path = Path(entry["path"])
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    except OSError:
+        return None
+    return path if digest is not None and digest == entry.get("sha256") else None
+
+
 def scenario_facts(manifest: Mapping[str, Any]) -> ScenarioFacts | None:
     """The facts of the manifest's scenario, or None when the file is gone, changed since
-    the run (another sha256) or no longer loads."""
-    entry = manifest.get("scenario")
-    path = entry.get("path") if isinstance(entry, Mapping) else None
-    if not isinstance(path, str) or not Path(path).is_file():
+    the run (another sha256) or no longer loads. The specs include those of the run's
+    ``--thresholds`` file when it is unchanged too, so its gates keep their lines."""
+    path = _unchanged_file(manifest.get("scenario"))
+    if path is None:
         return None
     try:
-        scenario = load_scenario(Path(path))
+        scenario = load_scenario(path)
     except LoadkitError:  # the file no longer loads: judge without it
         return None
-    if scenario.sha256 != entry.get("sha256"):  # type: ignore[union-attr]
-        return None
-    return ScenarioFacts(defined_names(scenario), scenario.thresholds)
+    return ScenarioFacts(defined_names(scenario), scenario.thresholds + _file_specs(manifest))
+
+
+def _file_specs(manifest: Mapping[str, Any]) -> tuple[ThresholdSpec, ...]:
+    path = _unchanged_file(manifest.get("thresholds_file"))
+    if path is None:
+        return ()
+    try:
+        return load_thresholds_file(path)
+    except LoadkitError:
+        return ()
 
 
 def with_scenario(thresholds: Sequence[Threshold], facts: ScenarioFacts | None) -> list[Threshold]:

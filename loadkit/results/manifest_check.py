@@ -53,6 +53,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "duration_s": (_optional(_is_number), "a number of seconds"),
     "phases": (_optional(_list_of(_is_phase)), "a list of {name, start_s, end_s}"),
     "thresholds": (_optional(_list_of(_is_str)), "a list of threshold strings"),
+    "thresholds_file": (_optional(lambda v: isinstance(v, dict)), "an object {path, sha256}"),
     "workers": (_optional(_list_of(lambda w: isinstance(w, dict))), "a list of objects"),
     "versions": (_optional(lambda v: isinstance(v, dict)), "an object"),
     "scenario": (_optional(lambda v: isinstance(v, dict)), "an object"),

@@ -140,6 +140,7 @@ MANIFEST_KEYS = {
     "scenario": "{path, sha256, name, resolved: the loaded model as JSON}",
     "profile": "{path, sha256, name, resolved}",
     "thresholds": "[str]: threshold expressions in force",
+    "thresholds_file": "{path, sha256} of the --thresholds file, or null",
     "settings": "{name: {value, source}}: resolved settings and where each came from",
     "phases": "[{name, start_s, end_s}] relative to t0",
     "planned": "{arrivals, peak_rate_per_s, ...}",

@@ -394,6 +394,7 @@ def _manifest(spec: SyntheticRun, req: dict[int, int], arr: dict[int, int]) -> d
         "scenario": {"path": "synthetic.yaml", "sha256": "0" * 64, "name": "synthetic"},
         "profile": {"path": "synthetic.yaml", "sha256": "0" * 64, "name": "synthetic"},
         "thresholds": list(spec.thresholds),
+        "thresholds_file": None,
         "settings": {},
         "phases": [{"name": n, "start_s": a, "end_s": b} for n, a, b in spec.phase_spans()],
         "planned": {

@@ -31,6 +31,13 @@ def file_sha256(path: str | os.PathLike[str]) -> str | None:
         return None
 
 
+def thresholds_file_entry(spec: RunSpec) -> dict[str, str | None] | None:
+    """The manifest's ``thresholds_file``: the ``--thresholds`` file and its hash, or None."""
+    if not spec.thresholds_file:
+        return None
+    return {"path": spec.thresholds_file, "sha256": file_sha256(spec.thresholds_file)}
+
+
 def to_jsonable(obj: Any, _depth: int = 0) -> Any:
     """A JSON-safe copy of a loaded model (dataclasses, enums, tuples, paths, numpy scalars)."""
     if _depth > 40:
@@ -121,6 +128,7 @@ def start_manifest(
         "scenario": {"path": spec.scenario_path, "sha256": file_sha256(spec.scenario_path)},
         "profile": {"path": spec.profile_path, "sha256": file_sha256(spec.profile_path)},
         "thresholds": list(spec.thresholds),
+        "thresholds_file": thresholds_file_entry(spec),
         "settings": to_jsonable(spec.settings),
         "phases": [],
         "planned": {},

@@ -50,6 +50,7 @@ class RunSpec:
     request_timeout_s: float = defaults.DEFAULT_REQUEST_TIMEOUT_S
     connect_timeout_s: float = defaults.DEFAULT_CONNECT_TIMEOUT_S
     thresholds: tuple[str, ...] = ()
+    thresholds_file: str | None = None  # the --thresholds file, so a re-analysis finds its lines
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     start_delay_s: float = defaults.DEFAULT_START_DELAY_S
     duration_limit_s: float | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -101,6 +102,32 @@ def test_verdict_json_gates_carry_their_own_file_line_col_and_samples(
     assert where["p(99){step=landing} < 2s over 10s"] == f"{extra}:2:3"
     samples = {g["text"]: g["samples"] for g in doc["gates"]}
     assert samples["p(95){step=landing} < 1s"] == 200  # 40 s × 5 arrivals/s, one landing each
+
+
+def test_a_thresholds_file_given_to_run_keeps_its_lines_when_analyzed_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`loadkit run -t gates.txt`, then `loadkit analyze RUN` alone (the manifest names the
+    file and its hash): the gate still points at gates.txt:2:3 while the file is unchanged,
+    and at the manifest once it changed."""
+    extra = tmp_path / "gates.txt"
+    extra.write_text("# CI gates\n  p(99){step=landing} < 2s over 10s\n")
+    text = "p(99){step=landing} < 2s over 10s"
+    run = _from_scenario(tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["thresholds"].append(text)
+    digest = hashlib.sha256(extra.read_bytes()).hexdigest()
+    manifest["thresholds_file"] = {"path": str(extra), "sha256": digest}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+
+    def where() -> str:
+        assert run_cli(capsys, "analyze", str(run))[0] == 0
+        doc = json.loads((run / "analysis" / "verdict.json").read_text())
+        return str(next(g["location"] for g in doc["gates"] if g["text"] == text))
+
+    assert where() == f"{extra}:2:3"
+    extra.write_text("# CI gates, edited since the run\n\n" + text + "\n")
+    assert where().startswith(str(run / "manifest.json"))
 
 
 def test_a_step_the_scenario_defines_but_nobody_reached_is_no_data_everywhere(

@@ -20,6 +20,7 @@ import pyarrow as pa
 from loadkit.results.merge import LOST_REASON
 from loadkit.results.schema import ARRIVAL_SCHEMA, SCHEMA_VERSION, ArrivalOutcome, RunStatus
 from loadkit.runner.distributed.roster import WorkerSlot
+from loadkit.runner.manifest import thresholds_file_entry
 from loadkit.runner.spec import RunSpec
 
 
@@ -108,6 +109,7 @@ def build_manifest(
         "scenario": scenario,
         "profile": profile,
         "thresholds": list(spec.thresholds),
+        "thresholds_file": thresholds_file_entry(spec),
         "settings": {k: dict(v) for k, v in spec.settings.items()},
         "phases": plan.get("phases", []),
         "planned": {"arrivals": plan.get("arrivals")},
