@@ -27,6 +27,8 @@ def test_demo_starts_the_shop_rehearses_prints_the_verdict_and_stops_the_shop(
             str(REPO / "scenarios" / "onsale-demo.yaml"),
             "--profile",
             str(REPO / "profiles" / "smoke.yaml"),
+            "--seed",
+            "5",  # 20 arrivals, 2 of them bots: someone tries the shop without a token
         ],
         capture_output=True,
         text=True,
@@ -37,6 +39,7 @@ def test_demo_starts_the_shop_rehearses_prints_the_verdict_and_stops_the_shop(
     assert done.returncode == 0, out + done.stderr
     assert "verdict: PASSED" in out
     assert "probe invariants: ok" in out  # the shop's own checks were asked after the run
+    assert re.search(r"PASS +invariant\(no_shop_without_token\) +0 shop answers", out), out
     report = re.search(r"report: (\S+)", out)
     assert report and (tmp_path / report.group(1)).exists()
     pid = int(re.search(r"\(pid (\d+)\)", out).group(1))  # type: ignore[union-attr]

@@ -17,7 +17,8 @@ observed (arrival columns ``seats_bought``, ``shop_ok_without_token``, ``joined_
   in ``seats_bought``) ≤ N, the number on sale. Observed: tickets sold.
 
 An invariant whose facts no journey recorded (``no_oversell`` with no seat ids, ``quota``
-with neither quantities nor seats, ``admission_rate``/``fifo`` with no admissions) is **not
+with neither quantities nor seats, ``admission_rate``/``fifo`` with no admissions,
+``no_shop_without_token`` with no journey that tried without a token) is **not
 applicable**: a no-data gate saying so, never a pass that checked nothing.
 """
 
@@ -91,7 +92,12 @@ def _no_oversell(th: Threshold, arrivals: pd.DataFrame) -> GateResult:
 
 
 def _no_shop_without_token(th: Threshold, arrivals: pd.DataFrame) -> GateResult:
-    col = arrivals["shop_ok_without_token"].fillna(0).to_numpy(dtype=np.int64)
+    col = arrivals["shop_ok_without_token"].dropna().to_numpy(dtype=np.int64)
+    if col.size == 0:
+        return not_applicable(
+            th, "no journey tried the shop without a token (record "
+            "{shop_ok_without_token: \"{{ status < 300 }}\"} on the steps that do)", "0",
+        )  # fmt: skip
     n, visitors = int(col.sum()), int((col > 0).sum())
     return _result(
         th,

@@ -116,6 +116,7 @@ class SyntheticRun:
     fifo_inversions: int = 0  # adjacent pairs of post-on-sale joiners admitted in reverse order
     oversell_pairs: int = 0  # pairs of buyers given the same seat
     shop_ok_without_token: int = 0  # arrivals that got a shop 2xx without a token
+    token_probes: bool = True  # every arrival tried the shop without a token (else: null)
     retry_fraction: float = 0.0  # requests repeated as attempt 2
     workers: int = 2
     shards: int = 16
@@ -300,7 +301,7 @@ def _funnel_columns(
         "seats_held": [[f"A-{k}"] if k in held else None for k in range(n)],
         "seats_bought": [bought.get(k) if spec.seat_ids else None for k in range(n)],
         "order_id": [f"o-{k}" if k in bought else None for k in range(n)],
-        "shop_ok_without_token": list(no_token.tolist()),
+        "shop_ok_without_token": list(no_token.tolist()) if spec.token_probes else [None] * n,
         "tickets_bought": [
             spec.tickets_per_order if k in bought and spec.tickets_per_order else None
             for k in range(n)

@@ -29,6 +29,14 @@ def test_admission_invariants_without_admissions_are_not_applicable(check: Analy
         assert "not applicable: no visitor recorded an admission" in gate.observed_text
 
 
+def test_no_shop_without_token_when_nobody_tried_is_not_applicable(check: Analyze) -> None:
+    gate = check(["invariant(no_shop_without_token)"], token_probes=False).gates[0]
+    assert gate.status is GateStatus.NO_DATA
+    assert "not applicable: no journey tried the shop without a token" in gate.observed_text
+    tried = check(["invariant(no_shop_without_token)"], shop_ok_without_token=3).gates[0]
+    assert tried.status is GateStatus.FAILED and tried.observed == 3
+
+
 def test_quota_counts_recorded_quantities(check: Analyze, make_run: MakeRun) -> None:
     run = make_run(seat_ids=False, tickets_per_order=3)
     sold = int(run.arrivals["tickets_bought"].fillna(0).sum())

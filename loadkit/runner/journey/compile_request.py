@@ -150,7 +150,7 @@ def _fact_setter(fact: Fact) -> Callable[[ArrivalFacts, Any, int], None]:
         return put
 
     def count(f: ArrivalFacts, v: Any, _t: int) -> None:
-        f.shop_ok_without_token += int(v or 0)
+        f.shop_ok_without_token = (f.shop_ok_without_token or 0) + int(v or 0)
 
     def tickets(f: ArrivalFacts, v: Any, _t: int) -> None:
         if v is not None and v != "":

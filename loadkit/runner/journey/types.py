@@ -112,7 +112,7 @@ class ArrivalFacts:
     seats_held: list[str] = field(default_factory=list)
     seats_bought: list[str] = field(default_factory=list)
     order_id: str | None = None
-    shop_ok_without_token: int = 0
+    shop_ok_without_token: int | None = None  # None: the journey never tried without a token
     tickets_bought: int | None = None  # None: the journey never recorded a quantity
 
 
