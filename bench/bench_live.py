@@ -1,0 +1,324 @@
+"""What ``--live`` costs the generator, and how fast the live view answers (issue 15).
+
+``python -m bench live``. Our own nginx serves a static file on core 0 (``bench_runner.nginx``);
+the generator, pinned to core 1 (``taskset``), runs seeded Poisson arrivals at 2,000/s for 6 s,
+each a new visitor opening a connection and sending one GET (``bench._live_loadkit``), with the
+live view off and on in alternating rounds (off-on, then on-off, ...) so machine noise hits
+both. CPU per request = the generator process's user + system time over ``Session.run`` /
+requests recorded. During each ``on`` round a scraper thread pinned to core 0 fetches
+``/metrics``, ``/live.json`` and ``/`` in turn, one request every 200 ms on a new connection;
+only the answers started while arrivals were due count. Goals (issue 15): CPU per request
+rises by ≤ 3 %; the page and ``/metrics`` answer in ≤ 100 ms.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from bench.bench_runner import GENERATOR_CORE, ROOT, TARGET_CORE, _cpu_ticks, nginx
+
+RATE_PER_S = 2000
+SECONDS = 6.0
+ROUNDS = int(os.environ.get("LOADKIT_BENCH_LIVE_ROUNDS", "4"))  # per side
+SCRAPE_EVERY_S = 0.2
+PATHS = ("/metrics", "/live.json", "/")
+CPU_RISE_GOAL_PCT = 3.0
+ANSWER_GOAL_MS = 100.0
+CHILD_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Round:
+    """One generator run: ``live`` on or off, what it recorded, the CPU it took."""
+
+    live: bool
+    requests: int
+    cpu_s: float
+    seconds: float
+    dropped: int
+    errors: int
+    steal_pct: float
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_s / max(1, self.requests) * 1e6
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.seconds
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """One GET to the live server: when it started (epoch s), how long it took, its status
+    (0: no answer)."""
+
+    path: str
+    start_s: float
+    ms: float
+    status: int
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The answers of one path during the load: latency p50/p95 (numpy linear) and max, how
+    many took longer than the goal, how many failed (no answer, or not 200)."""
+
+    path: str
+    count: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    over_goal: int
+    failed: int
+
+
+def summarise_scrapes(
+    scrapes: Iterable[Scrape], windows: Sequence[tuple[float, float]], goal_ms: float
+) -> list[Answers]:
+    """Per path (in PATHS order, then any other), the scrapes that started inside one of the
+    load ``windows`` (epoch seconds, inclusive). A path with no scrape in a window is left out."""
+    inside = [s for s in scrapes if any(a <= s.start_s <= b for a, b in windows)]
+    paths = [p for p in PATHS if any(s.path == p for s in inside)]
+    paths += sorted({s.path for s in inside} - set(paths))
+    out = []
+    for path in paths:
+        mine = [s for s in inside if s.path == path]
+        ms = np.array([s.ms for s in mine if s.status == 200])
+        failed = sum(s.status != 200 for s in mine)
+        if len(ms) == 0:
+            out.append(Answers(path, len(mine), np.nan, np.nan, np.nan, 0, failed))
+            continue
+        out.append(
+            Answers(
+                path,
+                len(mine),
+                float(np.percentile(ms, 50)),
+                float(np.percentile(ms, 95)),
+                float(ms.max()),
+                int((ms > goal_ms).sum()),
+                failed,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Rise:
+    """CPU per request with the live view off and on (medians over rounds, µs), the rise of
+    the medians and the rise of each side-by-side pair (percent)."""
+
+    off_us: float
+    on_us: float
+    pct: float
+    pair_pcts: tuple[float, ...]
+
+
+def cpu_rise(rounds: Sequence[Round]) -> Rise:
+    """The rise of CPU per request from off to on. Pairs: the i-th off round with the i-th on
+    round (they ran next to each other). Raises ValueError without a round on each side."""
+    off = [r.cpu_us_per_request for r in rounds if not r.live]
+    on = [r.cpu_us_per_request for r in rounds if r.live]
+    if not off or not on:
+        raise ValueError("need at least one round with the live view off and one with it on")
+    off_us, on_us = statistics.median(off), statistics.median(on)
+    pairs = tuple((b / a - 1) * 100 for a, b in zip(off, on, strict=False))
+    return Rise(off_us, on_us, (on_us / off_us - 1) * 100, pairs)
+
+
+def verdict(rise: Rise, answers: Sequence[Answers]) -> str:
+    """One line: each of issue 15's goals, met or not, with the figure that decides it. The
+    answer goal is judged on every path's p95 and, stricter, on every single answer."""
+    cpu_ok = rise.pct <= CPU_RISE_GOAL_PCT
+    total = sum(a.count for a in answers)
+    failed = sum(a.failed for a in answers)
+    over = sum(a.over_goal for a in answers)
+    worst_p95 = max((a.p95_ms for a in answers if a.count > a.failed), default=np.nan)
+    worst_max = max((a.max_ms for a in answers if a.count > a.failed), default=np.nan)
+    p95_ok = bool(answers) and failed == 0 and worst_p95 <= ANSWER_GOAL_MS
+    all_ok = p95_ok and over == 0
+
+    def said(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    return (
+        f"Verdict (issue 15): CPU per request {rise.pct:+.1f} % with `--live` (goal ≤ "
+        f"{CPU_RISE_GOAL_PCT:g} %): {said(cpu_ok)}; answers during the load, worst p95 "
+        f"{worst_p95:.1f} ms (goal ≤ {ANSWER_GOAL_MS:g} ms): {said(p95_ok)}; every answer ≤ "
+        f"{ANSWER_GOAL_MS:g} ms: {said(all_ok)} ({over} of {total} over, max "
+        f"{worst_max:.1f} ms, {failed} failed)."
+    )
+
+
+def _get_ms(base: str, path: str) -> tuple[int, float]:
+    """(status, ms) of one GET on a new connection, body read; (0, ms) when it failed."""
+    parts = urlsplit(base)
+    t = time.perf_counter()
+    try:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=5)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            status = resp.status
+        finally:
+            conn.close()
+    except OSError:
+        status = 0
+    return status, (time.perf_counter() - t) * 1000
+
+
+def _scrape(base: str, stop: threading.Event, into: list[Scrape]) -> None:
+    """Every SCRAPE_EVERY_S, the next of PATHS, until ``stop``; on the target's core, so the
+    scraper takes no time from the generator's."""
+    os.sched_setaffinity(threading.get_native_id(), {int(TARGET_CORE)})
+    due, i = time.perf_counter(), 0
+    while not stop.is_set():
+        path = PATHS[i % len(PATHS)]
+        start_s = time.time()
+        status, ms = _get_ms(base, path)
+        into.append(Scrape(path, start_s, ms, status))
+        i += 1
+        due += SCRAPE_EVERY_S
+        stop.wait(max(0.0, due - time.perf_counter()))
+
+
+def _generator(url: str, live: bool, out: Path, scrapes: list[Scrape]) -> tuple[float, float]:
+    """Run the generator once (pinned to GENERATOR_CORE), writing its figures to ``out``; with
+    ``live`` on, scrape it into ``scrapes`` while it runs. Returns its load window (epoch s;
+    (0, 0) when off). Raises RuntimeError with the child's stderr when it wrote nothing."""
+    cmd = [
+        "taskset", "-c", GENERATOR_CORE, sys.executable, "-m", "bench._live_loadkit", url,
+        str(RATE_PER_S), str(SECONDS), "on" if live else "off", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    stop, scraper, window = threading.Event(), None, (0.0, 0.0)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:  # the child's one LIVE line, then EOF when it exits
+                if line.startswith("LIVE ") and scraper is None:
+                    _, base, t0_s, end_s = line.split()
+                    window = (float(t0_s), float(end_s))
+                    scraper = threading.Thread(target=_scrape, args=(base, stop, scrapes))
+                    scraper.start()
+            proc.wait(CHILD_TIMEOUT_S)
+        finally:
+            stop.set()
+            if scraper is not None:
+                scraper.join()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if not out.exists() or out.stat().st_size == 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"the live bench's generator failed ({proc.returncode}): {tail}")
+    return window
+
+
+def one_round(url: str, live: bool, scrapes: list[Scrape]) -> tuple[Round, tuple[float, float]]:
+    """One generator run with the live view on or off, and the steal time of its core."""
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    out.write_text("")
+    steal0, total0 = _cpu_ticks(GENERATOR_CORE)
+    try:
+        window = _generator(url, live, out, scrapes)
+        r = json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+    steal1, total1 = _cpu_ticks(GENERATOR_CORE)
+    steal_pct = 100.0 * (steal1 - steal0) / max(1, total1 - total0)
+    figures = Round(
+        live, int(r["requests"]), float(r["cpu_s"]), float(r["seconds"]), int(r["dropped"]),
+        int(r["errors"]), steal_pct,
+    )  # fmt: skip
+    return figures, window
+
+
+def _side(rounds: Sequence[Round], live: bool) -> str:
+    mine = [r for r in rounds if r.live == live]
+    cells = ", ".join(f"{r.cpu_us_per_request:.0f} µs ({r.requests_per_s:,.0f}/s)" for r in mine)
+    med = statistics.median(r.cpu_us_per_request for r in mine)
+    rps = statistics.median(r.requests_per_s for r in mine)
+    steal = statistics.median(r.steal_pct for r in mine)
+    return (
+        f"| {'on' if live else 'off'} | {med:.1f} µs | {rps:,.0f} | {sum(r.dropped for r in mine)} "
+        f"| {sum(r.errors for r in mine)} | {steal:.1f} % | {cells} |"
+    )
+
+
+def render(rounds: Sequence[Round], answers: Sequence[Answers], load: tuple[float, float]) -> str:
+    """The Markdown section of ``python -m bench live``."""
+    rise = cpu_rise(rounds)
+    pairs = ", ".join(f"{p:+.1f} %" for p in rise.pair_pcts)
+    rows = [
+        f"| `{a.path}` | {a.count} | {a.p50_ms:.1f} ms | **{a.p95_ms:.1f} ms** | {a.max_ms:.1f} ms "
+        f"| {a.over_goal} | {a.failed} |"
+        for a in answers
+    ]
+    return "\n".join(
+        [
+            "## Live view (`python -m bench live`)",
+            "",
+            f"nginx serving a static file on core {TARGET_CORE}; the generator on core "
+            f"{GENERATOR_CORE} (taskset) runs seeded Poisson arrivals at {RATE_PER_S:,}/s for "
+            f"{SECONDS:g} s, each a new visitor sending one GET on a new connection, recording "
+            "on, four thresholds; `--live 127.0.0.1:0` off and on in alternating rounds "
+            f"({len(rounds) // 2} per side, off-on then on-off). CPU per request = the "
+            "generator's user + system time over the run / requests recorded. During each `on` "
+            f"round a scraper on core {TARGET_CORE} fetches `/metrics`, `/live.json` and `/` in "
+            f"turn, one GET every {SCRAPE_EVERY_S * 1000:.0f} ms on a new connection; answers "
+            f"started while arrivals were due count. Machine load average {load[0]:.1f} before, "
+            f"{load[1]:.1f} after.",
+            "",
+            "| `--live` | CPU per request, median | requests/s, median | dropped | errors "
+            "| steal | rounds: CPU per request (requests/s) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            _side(rounds, False),
+            _side(rounds, True),
+            f"| **rise** | **{rise.pct:+.1f} %** | | | | | side-by-side pairs: {pairs} |",
+            "",
+            "| live path | answers | p50 | p95 | max | over 100 ms | failed |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *rows,
+            "",
+            verdict(rise, answers),
+            "",
+            "Reproduce: `python -m bench live` (needs nginx: `apt-get install nginx-light`); "
+            "`LOADKIT_BENCH_LIVE_ROUNDS=N` sets the rounds per side.",
+        ]
+    )
+
+
+def run() -> str:
+    load_before = os.getloadavg()[0]
+    rounds: list[Round] = []
+    scrapes: list[Scrape] = []
+    windows: list[tuple[float, float]] = []
+    with nginx() as url:
+        for i in range(ROUNDS):
+            for live in (False, True) if i % 2 == 0 else (True, False):
+                figures, window = one_round(url, live, scrapes)
+                rounds.append(figures)
+                if live:
+                    windows.append(window)
+    answers = summarise_scrapes(scrapes, windows, ANSWER_GOAL_MS)
+    return render(rounds, answers, (load_before, os.getloadavg()[0]))

@@ -1,0 +1,81 @@
+"""`python -m bench live`: the summaries and the verdict its section prints (no load here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.bench_live import (
+    Answers,
+    Round,
+    Scrape,
+    cpu_rise,
+    render,
+    summarise_scrapes,
+    verdict,
+)
+
+
+def _round(live: bool, cpu_us: float, requests: int = 12_000) -> Round:
+    return Round(live, requests, cpu_us * requests / 1e6, 6.0, 0, 0, 0.0)
+
+
+def test_only_answers_started_during_the_load_count_per_path() -> None:
+    scrapes = [
+        Scrape("/metrics", 99.9, 500.0, 200),  # before t0: the server was idle
+        *(Scrape("/metrics", 100.0 + i, float(i + 1), 200) for i in range(20)),
+        Scrape("/", 101.0, 150.0, 200),
+        Scrape("/", 102.0, 5.0, 0),  # no answer
+        Scrape("/live.json", 130.0, 900.0, 200),  # after the load ended
+    ]
+    answers = summarise_scrapes(scrapes, [(100.0, 120.0)], goal_ms=100.0)
+    assert [a.path for a in answers] == ["/metrics", "/"]
+    metrics, page = answers
+    assert (metrics.count, metrics.failed, metrics.over_goal) == (20, 0, 0)
+    assert metrics.p50_ms == pytest.approx(10.5)
+    assert metrics.p95_ms == pytest.approx(19.05)
+    assert metrics.max_ms == 20.0
+    assert (page.count, page.failed, page.over_goal, page.max_ms) == (2, 1, 1, 150.0)
+
+
+def test_the_rise_compares_medians_and_each_side_by_side_pair() -> None:
+    rounds = [
+        _round(False, 100.0),
+        _round(True, 102.0),
+        _round(True, 110.0),
+        _round(False, 104.0),
+        _round(False, 98.0),
+        _round(True, 101.0),
+    ]
+    rise = cpu_rise(rounds)
+    assert (rise.off_us, rise.on_us) == pytest.approx((100.0, 102.0))
+    assert rise.pct == pytest.approx(2.0)
+    assert rise.pair_pcts == pytest.approx((2.0, 110 / 104 * 100 - 100, 101 / 98 * 100 - 100))
+    with pytest.raises(ValueError, match="one with it on"):
+        cpu_rise([_round(False, 100.0)])
+
+
+def _answers(max_ms: float, p95_ms: float = 5.0, over: int = 0, failed: int = 0) -> Answers:
+    return Answers("/metrics", 30, 1.0, p95_ms, max_ms, over, failed)
+
+
+def test_the_verdict_says_which_goal_is_met() -> None:
+    small = cpu_rise([_round(False, 100.0), _round(True, 102.5)])
+    large = cpu_rise([_round(False, 100.0), _round(True, 104.0)])
+    good = verdict(small, [_answers(8.0)])
+    assert "+2.5 % with `--live` (goal ≤ 3 %): **met**" in good
+    assert "every answer ≤ 100 ms: **met** (0 of 30 over" in good
+    assert "+4.0 % with `--live` (goal ≤ 3 %): **not met**" in verdict(large, [_answers(8.0)])
+    one_slow = verdict(small, [_answers(113.0, over=1)])
+    assert "worst p95 5.0 ms (goal ≤ 100 ms): **met**" in one_slow
+    assert "every answer ≤ 100 ms: **not met** (1 of 30 over, max 113.0 ms" in one_slow
+    assert "(goal ≤ 100 ms): **not met**" in verdict(small, [_answers(8.0, failed=1)])
+    assert "(goal ≤ 100 ms): **not met**" in verdict(small, [])  # never scraped: not shown
+
+
+def test_the_section_names_the_command_and_both_sides() -> None:
+    rounds = [_round(False, 100.0), _round(True, 101.0), _round(True, 99.0), _round(False, 99.0)]
+    text = render(rounds, [_answers(8.0)], (1.0, 1.5))
+    assert text.startswith("## Live view (`python -m bench live`)")
+    assert "| off | 99.5 µs |" in text and "| on | 100.0 µs |" in text
+    assert "Reproduce: `python -m bench live`" in text
+    assert "Verdict (issue 15)" in text
