@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bench.bench_live import (
@@ -9,6 +11,7 @@ from bench.bench_live import (
     Round,
     Scrape,
     cpu_rise,
+    median_interval,
     render,
     summarise_scrapes,
     verdict,
@@ -59,13 +62,33 @@ def _answers(max_ms: float, p95_ms: float = 5.0, over: int = 0, failed: int = 0)
     return Answers("/metrics", 30, 1.0, p95_ms, max_ms, over, failed)
 
 
-def test_the_verdict_says_which_goal_is_met() -> None:
-    small = cpu_rise([_round(False, 100.0), _round(True, 102.5)])
-    large = cpu_rise([_round(False, 100.0), _round(True, 104.0)])
+def _pairs(*rises_pct: float) -> list[Round]:
+    rounds = []
+    for pct in rises_pct:
+        rounds += [_round(False, 100.0), _round(True, 100.0 + pct)]
+    return rounds
+
+
+def test_the_median_interval_is_the_sign_test_one() -> None:
+    assert median_interval([3.0, 1.0, 2.0, 5.0]) == (-math.inf, math.inf)  # 4 cannot reach 90 %
+    assert median_interval([5.0, 1.0, 4.0, 2.0, 3.0]) == (1.0, 5.0)  # 1 - 2/32 = 94 %
+    assert median_interval([float(i) for i in range(12)]) == (2.0, 9.0)  # 1 - 2 * 79/4096
+
+
+def test_the_verdict_says_which_goal_is_met_and_when_the_noise_decides_nothing() -> None:
+    small = cpu_rise(_pairs(1.0, 2.5, 2.0, 0.5, 1.5))
     good = verdict(small, [_answers(8.0)])
-    assert "+2.5 % with `--live` (median of 1 side-by-side pairs; goal ≤ 3 %): **met**" in good
+    assert (
+        "CPU per request +1.5 % with `--live` (median of 5 side-by-side pairs, 90 % interval "
+        "+0.5 to +2.5 %; goal ≤ 3 %): **met**;" in good
+    )
     assert "every answer ≤ 100 ms: **met** (0 of 30 over" in good
-    assert "pairs; goal ≤ 3 %): **not met**" in verdict(large, [_answers(8.0)])
+    large = verdict(cpu_rise(_pairs(4.0, 6.0, 5.0, 3.5, 7.0)), [_answers(8.0)])
+    assert "goal ≤ 3 %): **not met**;" in large
+    noisy = verdict(cpu_rise(_pairs(-16.0, 12.0, 6.6, 11.3, -5.5, 4.1)), [_answers(8.0)])
+    assert "median of 6 side-by-side pairs, 90 % interval -16.0 to +12.0 %" in noisy
+    assert "goal ≤ 3 %): **inconclusive** (the interval straddles the goal" in noisy
+    assert "**inconclusive**" in verdict(cpu_rise(_pairs(1.0, 1.0)), [_answers(8.0)])
     one_slow = verdict(small, [_answers(113.0, over=1)])
     assert "worst p95 5.0 ms (goal ≤ 100 ms): **met**" in one_slow
     assert "every answer ≤ 100 ms: **not met** (1 of 30 over, max 113.0 ms" in one_slow
