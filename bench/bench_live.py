@@ -22,6 +22,7 @@ import http.client
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from bench.bench_runner import GENERATOR_CORE, ROOT, TARGET_CORE, _cpu_ticks, nginx
+from bench.bench_runner import GENERATOR_CORE, ROOT, TARGET_CORE, nginx
 
 RATE_PER_S = 2000
 SECONDS = 6.0
@@ -58,6 +59,7 @@ class Round:
     dropped: int
     errors: int
     steal_pct: float
+    others_pct: float  # the generator core's time other processes used during the round
 
     @property
     def cpu_us_per_request(self) -> float:
@@ -289,21 +291,57 @@ def _generator(url: str, live: bool, out: Path, scrapes: list[Scrape]) -> tuple[
     return window
 
 
+@dataclass(frozen=True)
+class CoreTicks:
+    """One CPU's counters from /proc/stat, in clock ticks: busy (user, nice, system, irq,
+    softirq), steal (given to other guests by the hypervisor), and the total."""
+
+    busy: int
+    steal: int
+    total: int
+
+
+def parse_cpu_line(line: str) -> CoreTicks:
+    """A ``cpuN user nice system idle iowait irq softirq steal ...`` line of /proc/stat."""
+    t = [int(x) for x in line.split()[1:]]
+    return CoreTicks(busy=t[0] + t[1] + t[2] + t[5] + t[6], steal=t[7], total=sum(t[:8]))
+
+
+def _core_ticks(core: str) -> CoreTicks:
+    with open("/proc/stat") as f:
+        return parse_cpu_line(next(x for x in f if x.startswith(f"cpu{core} ")))
+
+
+def core_shares(
+    before: CoreTicks, after: CoreTicks, own_cpu_s: float, hz: int
+) -> tuple[float, float]:
+    """(others, steal) as percent of the core between two readings: others = its busy time
+    less ``own_cpu_s`` (the generator's, which was pinned to it), never below 0."""
+    total = max(1, after.total - before.total)
+    others = max(0.0, (after.busy - before.busy) - own_cpu_s * hz)
+    return 100.0 * others / total, 100.0 * (after.steal - before.steal) / total
+
+
+def _children_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def one_round(url: str, live: bool, scrapes: list[Scrape]) -> tuple[Round, tuple[float, float]]:
-    """One generator run with the live view on or off, and the steal time of its core."""
+    """One generator run with the live view on or off, and what else used its core."""
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     out.write_text("")
-    steal0, total0 = _cpu_ticks(GENERATOR_CORE)
+    ticks0, child0 = _core_ticks(GENERATOR_CORE), _children_cpu_s()
     try:
         window = _generator(url, live, out, scrapes)
         r = json.loads(out.read_text())
     finally:
         out.unlink(missing_ok=True)
-    steal1, total1 = _cpu_ticks(GENERATOR_CORE)
-    steal_pct = 100.0 * (steal1 - steal0) / max(1, total1 - total0)
+    ticks1, child_cpu_s = _core_ticks(GENERATOR_CORE), _children_cpu_s() - child0
+    others_pct, steal_pct = core_shares(ticks0, ticks1, child_cpu_s, os.sysconf("SC_CLK_TCK"))
     figures = Round(
         live, int(r["requests"]), float(r["cpu_s"]), float(r["seconds"]), int(r["dropped"]),
-        int(r["errors"]), steal_pct,
+        int(r["errors"]), steal_pct, others_pct,
     )  # fmt: skip
     return figures, window
 
@@ -314,9 +352,10 @@ def _side(rounds: Sequence[Round], live: bool) -> str:
     med = statistics.median(r.cpu_us_per_request for r in mine)
     rps = statistics.median(r.requests_per_s for r in mine)
     steal = statistics.median(r.steal_pct for r in mine)
+    others = statistics.median(r.others_pct for r in mine)
     return (
         f"| {'on' if live else 'off'} | {med:.1f} µs | {rps:,.0f} | {sum(r.dropped for r in mine)} "
-        f"| {sum(r.errors for r in mine)} | {steal:.1f} % | {cells} |"
+        f"| {sum(r.errors for r in mine)} | {others:.0f} % | {steal:.1f} % | {cells} |"
     )
 
 
@@ -342,17 +381,22 @@ def render(rounds: Sequence[Round], answers: Sequence[Answers], load: tuple[floa
             "generator's user + system time over the run / requests recorded. During each `on` "
             f"round a scraper on core {TARGET_CORE} fetches `/metrics`, `/live.json` and `/` in "
             f"turn, one GET every {SCRAPE_EVERY_S * 1000:.0f} ms on a new connection; answers "
-            f"started while arrivals were due count. Machine load average {load[0]:.1f} before, "
-            f"{load[1]:.1f} after.",
+            "started while arrivals were due count; the `on` side's CPU includes serving them "
+            "(five requests a second, what five open pages poll). *Others on the core*: the "
+            f"share of core {GENERATOR_CORE}'s time other processes used during the round "
+            "(/proc/stat busy time less the generator's own CPU); *steal*: the hypervisor's "
+            "share. `/` is a constant page: when it answers as slowly as `/metrics`, the time "
+            "went to the machine, not to computing the answer. Machine load average "
+            f"{load[0]:.1f} before, {load[1]:.1f} after.",
             "",
             "| `--live` | CPU per request, median | requests/s, median | dropped | errors "
-            "| steal | rounds: CPU per request (requests/s) |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| others on the core | steal | rounds: CPU per request (requests/s) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
             _side(rounds, False),
             _side(rounds, True),
             f"| **rise** | **{rise.pct:+.1f} %** (median of the pairs, 90 % interval "
             f"{lo:+.1f} to {hi:+.1f} %; of the medians {rise.medians_pct:+.1f} %) | | | | "
-            f"| side-by-side pairs: {pairs} |",
+            f"| | side-by-side pairs: {pairs} |",
             "",
             "| live path | answers | p50 | p95 | max | over 100 ms | failed |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",

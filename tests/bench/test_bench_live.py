@@ -10,8 +10,10 @@ from bench.bench_live import (
     Answers,
     Round,
     Scrape,
+    core_shares,
     cpu_rise,
     median_interval,
+    parse_cpu_line,
     render,
     summarise_scrapes,
     verdict,
@@ -19,7 +21,7 @@ from bench.bench_live import (
 
 
 def _round(live: bool, cpu_us: float, requests: int = 12_000) -> Round:
-    return Round(live, requests, cpu_us * requests / 1e6, 6.0, 0, 0, 0.0)
+    return Round(live, requests, cpu_us * requests / 1e6, 6.0, 0, 0, 0.0, 0.0)
 
 
 def test_only_answers_started_during_the_load_count_per_path() -> None:
@@ -94,6 +96,18 @@ def test_the_verdict_says_which_goal_is_met_and_when_the_noise_decides_nothing()
     assert "every answer ≤ 100 ms: **not met** (1 of 30 over, max 113.0 ms" in one_slow
     assert "(goal ≤ 100 ms): **not met**" in verdict(small, [_answers(8.0, failed=1)])
     assert "(goal ≤ 100 ms): **not met**" in verdict(small, [])  # never scraped: not shown
+
+
+def test_what_else_used_the_generator_core_comes_from_proc_stat() -> None:
+    #                     user nice system idle iowait irq softirq steal guest guest_nice
+    before = parse_cpu_line("cpu1 1000 10 500 8000 20 5 5 10 0 0")
+    after = parse_cpu_line("cpu1 1600 10 700 8200 20 5 15 20 0 0")
+    assert (before.busy, before.steal, before.total) == (1520, 10, 9550)
+    assert (after.busy, after.total) == (2330, 10570)
+    others, steal = core_shares(before, after, own_cpu_s=5.0, hz=100)  # 500 of the 810 busy
+    assert others == pytest.approx(100 * 310 / 1020)
+    assert steal == pytest.approx(100 * 10 / 1020)
+    assert core_shares(before, after, own_cpu_s=9.0, hz=100)[0] == 0.0  # never below 0
 
 
 def test_the_section_names_the_command_and_both_sides() -> None:
