@@ -69,6 +69,11 @@ class Round:
     def requests_per_s(self) -> float:
         return self.requests / self.seconds
 
+    @property
+    def clean(self) -> bool:
+        """Every arrival started and no request failed: the generator kept up."""
+        return self.dropped == 0 and self.errors == 0
+
 
 @dataclass(frozen=True)
 class Scrape:
@@ -146,11 +151,14 @@ class Rise:
     each side-by-side pair and their median (percent): the figure judged, since a pair ran in
     the same minute and a slow drift of the machine cancels out of it; ``interval_pct``: the
     90 % interval of that median (``median_interval``), how far the machine's noise lets the
-    figure be trusted."""
+    figure be trusted. ``left_out``: pairs not counted because a round of them dropped
+    arrivals or had errors (the machine stalled the generator: its cost per request is not
+    comparable)."""
 
     off_us: float
     on_us: float
     pair_pcts: tuple[float, ...]
+    left_out: int = 0
 
     @property
     def pct(self) -> float:
@@ -168,19 +176,29 @@ class Rise:
 
 def cpu_rise(rounds: Sequence[Round]) -> Rise:
     """The rise of CPU per request from off to on. Pairs: the i-th off round with the i-th on
-    round (they ran next to each other). Raises ValueError without a round on each side."""
-    off = [r.cpu_us_per_request for r in rounds if not r.live]
-    on = [r.cpu_us_per_request for r in rounds if r.live]
+    round (they ran next to each other); only pairs whose rounds both ran cleanly (no drops, no
+    errors) count, unless none did. The medians of each side are over clean rounds likewise.
+    Raises ValueError without a round on each side."""
+    off = [r for r in rounds if not r.live]
+    on = [r for r in rounds if r.live]
     if not off or not on:
         raise ValueError("need at least one round with the live view off and one with it on")
-    pairs = tuple((b / a - 1) * 100 for a, b in zip(off, on, strict=False))
-    return Rise(statistics.median(off), statistics.median(on), pairs)
+    pairs = list(zip(off, on, strict=False))
+    clean = [(a, b) for a, b in pairs if a.clean and b.clean] or pairs
+    rises = tuple((b.cpu_us_per_request / a.cpu_us_per_request - 1) * 100 for a, b in clean)
+    return Rise(
+        statistics.median(a.cpu_us_per_request for a, _ in clean),
+        statistics.median(b.cpu_us_per_request for _, b in clean),
+        rises,
+        len(pairs) - len(clean),
+    )
 
 
 def _cpu_verdict(rise: Rise) -> str:
     """Met when the whole interval is within the goal, not met when it is all above, else
     inconclusive: the machine's noise is larger than the difference asked about."""
     lo, hi = rise.interval_pct
+    left_out = f" ({rise.left_out} left out: drops or errors)" if rise.left_out else ""
     if hi <= CPU_RISE_GOAL_PCT:
         said = "**met**"
     elif lo > CPU_RISE_GOAL_PCT:
@@ -193,7 +211,7 @@ def _cpu_verdict(rise: Rise) -> str:
         )
     return (
         f"CPU per request {rise.pct:+.1f} % with `--live` (median of {len(rise.pair_pcts)} "
-        f"side-by-side pairs, 90 % interval {lo:+.1f} to {hi:+.1f} %; goal ≤ "
+        f"side-by-side pairs{left_out}, 90 % interval {lo:+.1f} to {hi:+.1f} %; goal ≤ "
         f"{CPU_RISE_GOAL_PCT:g} %): {said}"
     )
 
@@ -346,10 +364,15 @@ def one_round(url: str, live: bool, scrapes: list[Scrape]) -> tuple[Round, tuple
     return figures, window
 
 
-def _side(rounds: Sequence[Round], live: bool) -> str:
+def _side(rounds: Sequence[Round], rise: Rise, live: bool) -> str:
+    """One side's row: the CPU median over the clean pairs (as the rise), the rest over every
+    round; a round that dropped arrivals or had errors is marked †."""
     mine = [r for r in rounds if r.live == live]
-    cells = ", ".join(f"{r.cpu_us_per_request:.0f} µs ({r.requests_per_s:,.0f}/s)" for r in mine)
-    med = statistics.median(r.cpu_us_per_request for r in mine)
+    cells = ", ".join(
+        f"{r.cpu_us_per_request:.0f} µs ({r.requests_per_s:,.0f}/s){'' if r.clean else ' †'}"
+        for r in mine
+    )
+    med = rise.on_us if live else rise.off_us
     rps = statistics.median(r.requests_per_s for r in mine)
     steal = statistics.median(r.steal_pct for r in mine)
     others = statistics.median(r.others_pct for r in mine)
@@ -392,11 +415,14 @@ def render(rounds: Sequence[Round], answers: Sequence[Answers], load: tuple[floa
             "| `--live` | CPU per request, median | requests/s, median | dropped | errors "
             "| others on the core | steal | rounds: CPU per request (requests/s) |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-            _side(rounds, False),
-            _side(rounds, True),
-            f"| **rise** | **{rise.pct:+.1f} %** (median of the pairs, 90 % interval "
+            _side(rounds, rise, False),
+            _side(rounds, rise, True),
+            f"| **rise** | **{rise.pct:+.1f} %** (median of the clean pairs, 90 % interval "
             f"{lo:+.1f} to {hi:+.1f} %; of the medians {rise.medians_pct:+.1f} %) | | | | "
             f"| | side-by-side pairs: {pairs} |",
+            "",
+            "† the round dropped arrivals or had errors (the generator was stalled): its pair "
+            "is left out of the CPU medians and the rise.",
             "",
             "| live path | answers | p50 | p95 | max | over 100 ms | failed |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -60,6 +60,21 @@ def test_the_rise_is_the_median_of_the_side_by_side_pairs() -> None:
         cpu_rise([_round(False, 100.0)])
 
 
+def test_a_pair_whose_generator_stalled_is_left_out_and_marked() -> None:
+    stalled = Round(True, 10_000, 10_000 * 240e-6, 6.0, 1372, 10_006, 0.0, 56.0)
+    rounds = [*_pairs(1.0, 2.0, 1.5, 0.5, 2.5), _round(False, 100.0), stalled]
+    rise = cpu_rise(rounds)
+    assert rise.left_out == 1 and len(rise.pair_pcts) == 5
+    assert rise.pct == pytest.approx(1.5) and rise.on_us == pytest.approx(101.5)
+    assert "(median of 5 side-by-side pairs (1 left out: drops or errors)" in verdict(
+        rise, [_answers(8.0)]
+    )
+    text = render(rounds, [_answers(8.0)], (3.0, 3.1))
+    assert "240 µs (1,667/s) †" in text and "| on | 101.5 µs |" in text
+    all_stalled = cpu_rise([_round(False, 100.0), stalled])  # none clean: all count
+    assert all_stalled.left_out == 0 and all_stalled.pct == pytest.approx(140.0)
+
+
 def _answers(max_ms: float, p95_ms: float = 5.0, over: int = 0, failed: int = 0) -> Answers:
     return Answers("/metrics", 30, 1.0, p95_ms, max_ms, over, failed)
 
