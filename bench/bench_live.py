@@ -426,9 +426,15 @@ def render(rounds: Sequence[Round], answers: Sequence[Answers], load: tuple[floa
             f"{lo:+.1f} to {hi:+.1f} %; of the medians {rise.medians_pct:+.1f} %) | | | | "
             f"| | side-by-side pairs: {pairs} |",
             "",
-            "† the round dropped arrivals or had errors (the generator was stalled): its pair "
-            "is left out of the CPU medians and the rise.",
-            "",
+            *(
+                [
+                    "† the round dropped arrivals or had errors (the generator was stalled): "
+                    "its pair is left out of the CPU medians and the rise.",
+                    "",
+                ]
+                if not all(r.clean for r in rounds)
+                else []
+            ),
             "| live path | answers | p50 | p95 | max | over 100 ms | failed |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,

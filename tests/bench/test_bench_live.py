@@ -132,3 +132,4 @@ def test_the_section_names_the_command_and_both_sides() -> None:
     assert "| off | 99.5 µs |" in text and "| on | 100.0 µs |" in text
     assert "Reproduce: `python -m bench live`" in text
     assert "Verdict (issue 15)" in text
+    assert "†" not in text  # no round stalled: no mark, no footnote
