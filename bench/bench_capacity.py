@@ -125,7 +125,9 @@ def _median_service_ms(run_dirs: Sequence[str]) -> float | None:
         open_run(d).load_requests(["service_ms", "outcome"]).query("outcome == 'ok'")
         for d in run_dirs
     ]
-    values = np.concatenate([f["service_ms"].to_numpy() for f in frames]) if frames else []
+    if not frames:
+        return None
+    values = np.concatenate([f["service_ms"].to_numpy() for f in frames])
     return float(np.median(values)) if len(values) else None
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.bench_live import (
+from bench._live_figures import (
     Answers,
     Round,
     Scrape,
@@ -14,10 +14,10 @@ from bench.bench_live import (
     cpu_rise,
     median_interval,
     parse_cpu_line,
-    render,
     summarise_scrapes,
     verdict,
 )
+from bench.bench_live import render
 
 
 def _round(live: bool, cpu_us: float, requests: int = 12_000) -> Round:
