@@ -138,6 +138,14 @@ class Rise:
         return median_interval(self.pair_pcts)
 
     @property
+    def interval_text(self) -> str:
+        """``90 % interval A to B %``, or why there is none."""
+        lo, hi = self.interval_pct
+        if math.isinf(lo):
+            return "no 90 % interval: fewer than 5 pairs"
+        return f"90 % interval {lo:+.1f} to {hi:+.1f} %"
+
+    @property
     def medians_pct(self) -> float:
         """The rise of the medians (rounds of a side compared with all rounds of the other)."""
         return (self.on_us / self.off_us - 1) * 100
@@ -180,7 +188,7 @@ def _cpu_verdict(rise: Rise) -> str:
         )
     return (
         f"CPU per request {rise.pct:+.1f} % with `--live` (median of {len(rise.pair_pcts)} "
-        f"side-by-side pairs{left_out}, 90 % interval {lo:+.1f} to {hi:+.1f} %; goal ≤ "
+        f"side-by-side pairs{left_out}, {rise.interval_text}; goal ≤ "
         f"{CPU_RISE_GOAL_PCT:g} %): {said}"
     )
 

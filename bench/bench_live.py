@@ -180,7 +180,6 @@ def render(rounds: Sequence[Round], answers: Sequence[Answers], load: tuple[floa
     """The Markdown section of ``python -m bench live``."""
     rise = cpu_rise(rounds)
     pairs = ", ".join(f"{p:+.1f} %" for p in rise.pair_pcts)
-    lo, hi = rise.interval_pct
     rows = [
         f"| `{a.path}` | {a.count} | {a.p50_ms:.1f} ms | **{a.p95_ms:.1f} ms** | {a.max_ms:.1f} ms "
         f"| {a.over_goal} | {a.failed} |"
@@ -212,8 +211,8 @@ def render(rounds: Sequence[Round], answers: Sequence[Answers], load: tuple[floa
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
             _side(rounds, rise, False),
             _side(rounds, rise, True),
-            f"| **rise** | **{rise.pct:+.1f} %** (median of the clean pairs, 90 % interval "
-            f"{lo:+.1f} to {hi:+.1f} %; of the medians {rise.medians_pct:+.1f} %) | | | | "
+            f"| **rise** | **{rise.pct:+.1f} %** (median of the clean pairs, "
+            f"{rise.interval_text}; of the medians {rise.medians_pct:+.1f} %) | | | | "
             f"| | side-by-side pairs: {pairs} |",
             "",
             *(

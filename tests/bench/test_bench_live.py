@@ -105,7 +105,8 @@ def test_the_verdict_says_which_goal_is_met_and_when_the_noise_decides_nothing()
     noisy = verdict(cpu_rise(_pairs(-16.0, 12.0, 6.6, 11.3, -5.5, 4.1)), [_answers(8.0)])
     assert "median of 6 side-by-side pairs, 90 % interval -16.0 to +12.0 %" in noisy
     assert "goal ≤ 3 %): **inconclusive** (the interval straddles the goal" in noisy
-    assert "**inconclusive**" in verdict(cpu_rise(_pairs(1.0, 1.0)), [_answers(8.0)])
+    two = verdict(cpu_rise(_pairs(1.0, 1.0)), [_answers(8.0)])
+    assert "no 90 % interval: fewer than 5 pairs; goal ≤ 3 %): **inconclusive**" in two
     one_slow = verdict(small, [_answers(113.0, over=1)])
     assert "worst p95 5.0 ms (goal ≤ 100 ms): **met**" in one_slow
     assert "every answer ≤ 100 ms: **not met** (1 of 30 over, max 113.0 ms" in one_slow
