@@ -106,6 +106,8 @@ def _generator(url: str, live: bool, out: Path, scrapes: list[Scrape]) -> tuple[
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True
         )
+        deadline = threading.Timer(CHILD_TIMEOUT_S, proc.kill)  # a hung child ends the read
+        deadline.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:  # the child's one LIVE line, then EOF when it exits
@@ -116,6 +118,7 @@ def _generator(url: str, live: bool, out: Path, scrapes: list[Scrape]) -> tuple[
                     scraper.start()
             proc.wait(CHILD_TIMEOUT_S)
         finally:
+            deadline.cancel()
             stop.set()
             if scraper is not None:
                 scraper.join()
