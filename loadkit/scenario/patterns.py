@@ -10,13 +10,15 @@ is ``re``-compatible), whose searches take a ``timeout``; a search that runs pas
 
 Where the two engines read a pattern differently it is made to mean what ``re`` says: a ``{``
 that ``re`` takes literally (``/users/{id}``, ``foo{d}``) would be a fuzzy-matching constraint,
-or an error, for ``regex``, so it is escaped first. Nested counted repeats are capped
+or an error, for ``regex``, and a ``[`` inside a class could start a POSIX class, so both are
+escaped first (``[[:alpha:]]``, which ``re`` warns about, is refused with the fix). Nested counted repeats are capped
 (``MAX_REPEAT_PRODUCT``): ``regex`` compiles ``((a{255}){255}){255}`` in seconds per million.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 # re's own parser (private, stable since 3.11): the patterns' syntax tree, for their repeats
@@ -84,12 +86,17 @@ def compile_regex(source: str, timeout_s: float = DEFAULT_REGEX_TIMEOUT_S) -> Bo
     if len(source) > MAX_REGEX_CHARS:
         raise ValueError(f"longer than {MAX_REGEX_CHARS:,} characters")
     try:
-        re.compile(source)  # the documented syntax: what Python's re accepts
-        parsed = _parser.parse(source)  # its repeats (parsed again: validate time only)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            re.compile(source)  # the documented syntax: what Python's re accepts
+            parsed = _parser.parse(source)  # its repeats (parsed again: validate time only)
     except re.error as exc:
         raise ValueError(str(exc)) from None
     except (RecursionError, OverflowError):  # 3,000 nested groups, a{4294967296}
         raise ValueError("too deeply nested or too large") from None
+    for warning in caught:  # re warns where its reading will change: refuse, do not guess
+        if issubclass(warning.category, FutureWarning):
+            raise ValueError(_ambiguous_set(str(warning.message)))
     product = _repeat_product(parsed.data)
     if product > MAX_REPEAT_PRODUCT:
         raise ValueError(
@@ -102,6 +109,17 @@ def compile_regex(source: str, timeout_s: float = DEFAULT_REGEX_TIMEOUT_S) -> Bo
     except (RecursionError, OverflowError):
         raise ValueError("too deeply nested or too large") from None
     return BoundedRegex(source, timeout_s, compiled)
+
+
+def _ambiguous_set(warning: str) -> str:
+    """What to say about a ``[...]`` that ``re`` warns about (``[[:alpha:]]``, ``[a&&b]``)."""
+    where = warning[0].lower() + warning[1:]
+    if "nested set" in warning:
+        return (
+            f"{where}: re reads a '[' inside [...] as a plain '[', not as a class such as "
+            "[:alpha:]; escape it (\\[) or write the class out ([a-zA-Z])"
+        )
+    return f"{where}: a doubled '&', '~', '|' or '-' inside [...] is ambiguous; escape one"
 
 
 def _repeat_product(items: Any, depth: int = 0) -> int:
@@ -129,9 +147,10 @@ def _repeat_product(items: Any, depth: int = 0) -> int:
 
 
 def literal_braces(source: str) -> str:
-    """``source`` with each ``{`` that ``re`` reads as a literal character escaped, so that
-    ``regex`` reads it the same way (not as a fuzzy-matching constraint). Escaping a literal
-    brace never changes what ``re`` matches."""
+    """``source`` with each ``{`` that ``re`` reads as a literal character escaped, and each
+    ``[`` inside a class, so that ``regex`` reads them the same way (not as a fuzzy-matching
+    constraint, not as a POSIX class ``[:digit:]``). Escaping a literal never changes what
+    ``re`` matches."""
     out: list[str] = []
     i, n, in_class = 0, len(source), False
     while i < n:
@@ -144,6 +163,7 @@ def literal_braces(source: str) -> str:
             continue
         if in_class:
             in_class = ch != "]"
+            ch = "\\[" if ch == "[" else ch  # regex reads [:digit:] in a class as POSIX's
         elif ch == "[":  # a ']' first in a class (after an optional '^') is a member
             j = i + 1 + source.startswith("^", i + 1)
             j += source.startswith("]", j)

@@ -68,6 +68,8 @@ def test_the_default_limit_is_a_tenth_of_a_second() -> None:
         ("(" * 3000 + "a" + ")" * 3000, "too deeply nested"),
         ("x" * 20_001, "longer than 20,000 characters"),
         (r"\p{L}", "bad escape"),  # not re's syntax
+        ("[[:alpha:]]", "not as a class such as [:alpha:]; escape it"),  # regex: letters
+        ("[a&&b]", "possible set intersection at position 2"),
     ],
 )
 def test_a_pattern_re_refuses_or_too_costly_to_compile_is_refused(pattern: str, why: str) -> None:
