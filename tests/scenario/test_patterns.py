@@ -4,9 +4,12 @@ patterns whose compilation would itself take minutes refused at validate."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadkit.errors import InputError
 from loadkit.scenario import load_scenario
@@ -101,3 +104,34 @@ def test_a_bad_regex_timeout_is_exit_2_with_the_line(tmp_path: Path, value: str)
         load_scenario(_scenario(tmp_path, f"{{regex_timeout: {value}}}"))
     assert caught.value.exit_code == 2
     assert "s.yaml:2:" in str(caught.value) and "regex_timeout" in str(caught.value)
+
+
+# pieces where re and the regex engine could read a pattern differently (braces, classes,
+# POSIX-looking classes, set operators, escapes, verbose mode)
+ATOMS = [*"ab.^$*+?|(){}[]-\\,:&~ ed#\n", "(?:", "(?P<n>", "(?=", "(?<=", "(?>", r"\d", r"\w",
+         r"\b", "{2}", "{1,3}", "{,2}", "{}", "*+", "(?i)", "(?x)", "[^", "[a-z]", "[]",
+         "[:alpha:]", r"\[", "--", "&&", "{e}", "{d}", "{id}", r"\N{DIGIT ONE}"]  # fmt: skip
+TEXTS = ["", "a", "aab", "ba{2}", "{id}", "a:b", "[a]", "&&", "1", "e d", " #\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(ATOMS), min_size=1, max_size=6).map("".join))
+def test_every_pattern_re_accepts_matches_the_same_or_is_refused_with_a_reason(
+    pattern: str,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            want = re.compile(pattern)
+        except re.error:
+            with pytest.raises(ValueError):
+                compile_regex(pattern)
+            return
+    try:
+        got = compile_regex(pattern)
+    except ValueError as exc:  # only where re itself warns that its reading will change
+        assert "possible" in str(exc)
+        return
+    for text in TEXTS:
+        a, b = want.search(text), got.search(text)
+        assert (a and (a.span(), a.groups())) == (b and (b.span(), b.groups())), text
