@@ -192,7 +192,7 @@ def mark_unfinished(
         ended_at=utc_now_iso(),
         stop_reason=reason,
         records_complete=False,
-        crashed={"exit_code": code, "cause": _death(code), "marked_by": "loadkit cli"},
+        crashed={"exit_code": code, "cause": overrun or _death(code), "marked_by": "loadkit cli"},
     )
     manifest["workers"] = [_worker_fate(w, fate) for w in manifest.get("workers") or ()]
     write_manifest(run_dir, manifest)

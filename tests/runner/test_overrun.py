@@ -124,3 +124,4 @@ def test_a_killed_overrunning_runner_is_marked_failed_with_the_cause(tmp_path: P
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["records_complete"] is False
     assert manifest["workers"][0]["fate"] == "killed"
+    assert manifest["crashed"]["cause"] == "the runner was still going"  # not "out of memory?"
