@@ -13,6 +13,7 @@ import pytest
 from loadkit.results.schema import REQUEST_SCHEMA, ArrivalOutcome
 from loadkit.runner.journey.captures import captures_fn
 from loadkit.runner.journey.types import HttpResult
+from loadkit.runner.redact import MAX_ERROR_CHARS, redact
 from loadkit.scenario import load_scenario
 from tests.runner.journey_server import JourneyServer, serve
 from tests.runner.test_journey_steps import Ran, run
@@ -117,3 +118,11 @@ def test_an_unclosed_tag_in_a_big_page_does_not_stall_an_html_capture(tmp_path: 
     ctx = SimpleNamespace(vars={}, secrets=None)
     assert capture(ctx, r) is None
     assert ctx.vars["_t"] == "t-1"
+
+
+@pytest.mark.timeout(10)  # the URL rule took 14 s on 100,000 letters, quadratic in the word
+def test_a_huge_reason_is_redacted_and_clipped_without_stalling() -> None:
+    reason = "left: " + "a" * 200_000 + " token=s3cr3t-value https://u:pw@h/"
+    shown = redact(reason)
+    assert len(shown) == MAX_ERROR_CHARS and shown.endswith("…")
+    assert redact("see token=" + "s" * 200_000) == "see token=[redacted]…"  # no part shown
