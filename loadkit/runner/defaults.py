@@ -25,6 +25,12 @@ STOP_GRACE_S = 2.5
 # ...and the CLI, which waits for the runner, kills it this long after the stop if it is still
 # there (its own watchdog could not run: a C call holding the GIL), then marks the manifest.
 STOP_KILL_S = 4.5
+# A run never hangs, stop or no stop: when its gevent loop is stalled this long after the
+# planned end (t0 + profile + drain), the runner's watchdog ends it by force (exit 3)...
+OVERRUN_GRACE_S = 5.0
+# ...and the CLI kills it this long after the planned end if it also stopped sending its
+# heartbeat (its watchdog could not run: a C call holding the GIL), then marks the manifest.
+OVERRUN_KILL_S = 15.0
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -37,6 +43,8 @@ __all__ = [
     "DEFAULT_SHARDS",
     "DEFAULT_START_DELAY_S",
     "DEFAULT_WORKERS",
+    "OVERRUN_GRACE_S",
+    "OVERRUN_KILL_S",
     "STOP_GRACE_S",
     "STOP_KILL_S",
 ]

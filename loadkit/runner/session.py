@@ -118,17 +118,18 @@ class Session:
         self._stop_requested = True
         self.engine.stop(reason)
 
-    def force_end(self, reason: str) -> None:
+    def force_end(self, reason: str, *, status: RunStatus = RunStatus.ABORTED) -> None:
         """The stop watchdog's last resort (another OS thread; the loop is wedged): write what
-        was recorded and not yet flushed, and mark the manifest ``aborted``, records incomplete
-        (the journeys still in flight have no arrival row). The caller then exits."""
+        was recorded and not yet flushed, and mark the manifest ``status`` (``aborted`` after
+        a stop, ``failed`` for a run wedged past its end), records incomplete (the journeys
+        still in flight have no arrival row). The caller then exits."""
         self.flusher.rescue()
         if self._manifest is None:
             return
         final = finish_manifest(
             self._manifest,
             self.spec,
-            status=RunStatus.ABORTED,
+            status=status,
             stop_reason=f"{reason}; the load did not stop in time (a visitor was stuck in "
             "CPU-bound work), so the run was ended by force: journeys still in flight have "
             "no arrival row",

@@ -25,6 +25,7 @@ from loadkit.scenario.names import defined_names
 from loadkit.scenario.parse_funnel import parse_funnel
 from loadkit.scenario.parse_request import is_var_name
 from loadkit.scenario.parse_steps import StepParser
+from loadkit.scenario.patterns import DEFAULT_REGEX_TIMEOUT_S, MAX_REGEX_TIMEOUT_S
 from loadkit.scenario.reset import parse_reset
 from loadkit.scenario.templates import Template
 from loadkit.scenario.timeouts import timeout_s
@@ -49,7 +50,7 @@ TOP_KEYS = (
     "blocks", "personas", "thresholds", "probes", "allow_paths", "reset",
 )  # fmt: skip
 SETTINGS_KEYS = ("max_in_flight", "shards", "request_timeout", "connect_timeout", "time_scale",
-                 "follow_redirects")  # fmt: skip
+                 "follow_redirects", "regex_timeout")  # fmt: skip
 FEEDER_KEYS = ("file", "mode", "columns", "on_exhausted")
 _MAX_HEADER_CHARS = 64 * 1024
 
@@ -97,7 +98,7 @@ def _position(error: InputError) -> tuple[int, int]:
 def _build(top: YamlMap, path: Path, sha256: str, problems: Problems, lines: list[str]) -> Scenario:
     problems.check_keys(top, TOP_KEYS, ("personas",), "the scenario")
     settings = _settings(top, problems)
-    values = Values(problems, settings.time_scale, lines)
+    values = Values(problems, settings.time_scale, lines, settings.regex_timeout_s)
     env = _env(top, problems)
     variables = _variables(top, values, problems)
     feeders = _feeders(top, path.parent, values, problems)
@@ -157,8 +158,20 @@ def _settings(top: YamlMap, problems: Problems) -> ScenarioSettings:
         time_scale=problems.convert(m, "time_scale", positive_float, 1.0),
         connect_timeout_s=problems.convert(m, "connect_timeout", timeout_s, None),
         follow_redirects=problems.convert(m, "follow_redirects", yes_no, True),
+        regex_timeout_s=problems.convert(
+            m, "regex_timeout", regex_timeout_s, DEFAULT_REGEX_TIMEOUT_S
+        ),
         timeout_locations=tuple((k, m.value_loc(k)) for k in timeouts if k in m),
     )
+
+
+def regex_timeout_s(v: Any) -> float:
+    """``settings.regex_timeout``: how long one regex search may take (``100ms``, ``0.5``)."""
+    seconds = timeout_s(v)
+    if seconds > MAX_REGEX_TIMEOUT_S:
+        raise ValueError(f"at most {MAX_REGEX_TIMEOUT_S:g}s (a search holds up every visitor of "
+                         f"the process while it runs), got {v!r}")  # fmt: skip
+    return seconds
 
 
 def yes_no(v: Any) -> bool:

@@ -7,7 +7,6 @@ closure per step (``loadkit.runner.journey.compile_scenario``). Times are second
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
@@ -17,6 +16,7 @@ from loadkit.gates.model import ThresholdSpec
 from loadkit.results.schema import ArrivalOutcome
 from loadkit.scenario.expr import Expr
 from loadkit.scenario.jsonpath import JsonPath
+from loadkit.scenario.patterns import DEFAULT_REGEX_TIMEOUT_S, BoundedRegex
 from loadkit.scenario.templates import Template
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -32,6 +32,7 @@ class ScenarioSettings:
     time_scale: float = 1.0  # multiplies every think time and fixed poll interval
     connect_timeout_s: float | None = None  # opening a connection (TCP, TLS)
     follow_redirects: bool = True  # requests follow 3xx like a browser (a request may say no)
+    regex_timeout_s: float = DEFAULT_REGEX_TIMEOUT_S  # one regex search, then the request fails
     # where each timeout setting was written, for checks made once the run's length is known
     timeout_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 
@@ -87,7 +88,7 @@ class Capture:
     pattern: str  # JSONPath text, regex, header/cookie/field name, link text ("" = any csrf)
     location: Location
     jsonpath: JsonPath | None = field(default=None, repr=False)
-    regex: re.Pattern[str] | None = field(default=None, repr=False)
+    regex: BoundedRegex | None = field(default=None, repr=False)
     default: Template | None = None
     from_var: Template | None = None  # ``{{ VAR }}``: the value the pattern applies to
     secret: bool = False
@@ -109,7 +110,7 @@ class BodyCheck:
     (every JSONPath equal to its value). ``negate`` turns "contains" into "does not contain"."""
 
     text: str | None = None
-    regex: re.Pattern[str] | None = field(default=None, repr=False)
+    regex: BoundedRegex | None = field(default=None, repr=False)
     json: tuple[JsonCheck, ...] = ()
     negate: bool = False
 

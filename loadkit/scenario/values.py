@@ -15,6 +15,7 @@ from loadkit.scenario import budget
 from loadkit.scenario.expr import Expr, ExprError, compile_expr
 from loadkit.scenario.jsonpath import JsonPath, compile_jsonpath
 from loadkit.scenario.models import HazardStage, ThinkKind, ThinkSpec
+from loadkit.scenario.patterns import DEFAULT_REGEX_TIMEOUT_S, BoundedRegex, compile_regex
 from loadkit.scenario.templates import Template, compile_template, compile_value
 from loadkit.sources import Problems, YamlList, YamlMap, kind_of
 from loadkit.units import parse_duration_s, parse_fraction
@@ -36,10 +37,15 @@ class Values:
     """Located value parsing; remembers where each compiled template/expression came from."""
 
     def __init__(
-        self, problems: Problems, time_scale: float = 1.0, lines: list[str] | None = None
+        self,
+        problems: Problems,
+        time_scale: float = 1.0,
+        lines: list[str] | None = None,
+        regex_timeout_s: float = DEFAULT_REGEX_TIMEOUT_S,
     ) -> None:
         self.problems = problems
         self.time_scale = time_scale
+        self.regex_timeout_s = regex_timeout_s
         self.lines = lines or []  # the source, to point at the exact character of an error
         self.where: dict[int, Location] = {}
         self.folded = 0  # the footprint of every constant folded so far (see ``_folded_ok``)
@@ -124,17 +130,16 @@ class Values:
                               self._at(loc, value, exc.offset))  # fmt: skip
             return None
 
-    def regex(self, value: Any, loc: Location) -> re.Pattern[str] | None:
+    def regex(self, value: Any, loc: Location) -> BoundedRegex | None:
+        """A scenario regex, searched at run time within ``regex_timeout_s``."""
         if not isinstance(value, str):
             self.problems.add(f"a regex must be text, got {_kind(value)}.", loc)
             return None
         try:
-            return re.compile(value)
-        except re.error as exc:
-            self.problems.add(f"bad regex {value!r}: {exc}", loc)
-            return None
-        except (RecursionError, OverflowError):  # 3,000 nested groups, a{4294967296}
-            self.problems.add(f"bad regex {value!r}: too deeply nested or too large.", loc)
+            return compile_regex(value, self.regex_timeout_s)
+        except ValueError as exc:
+            shown = value if len(value) <= 200 else value[:200] + "…"
+            self.problems.add(f"bad regex {shown!r}: {exc}.", loc)
             return None
 
     def duration(self, value: Any, loc: Location, what: str = "duration") -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from html.parser import HTMLParser
 from typing import Any
 
@@ -19,6 +20,7 @@ from loadkit.runner.journey.types import Ctx, HttpResult
 from loadkit.scenario.expr import EvalError
 from loadkit.scenario.jsonpath import MISSING
 from loadkit.scenario.models import HTML_SOURCES, Capture, CaptureSource
+from loadkit.scenario.patterns import RegexTimeout
 
 MAX_HTML_CHARS = 2_000_000  # HTML beyond this is not searched (a page, not a download)
 CSRF_NAMES = ("csrf", "xsrf", "_token", "authenticity_token", "__requestverificationtoken")
@@ -103,11 +105,10 @@ def _html_fn(source: CaptureSource, pattern: str) -> Callable[[Ctx, HttpResult],
             kind = r.header("content-type") or "no Content-Type"
             return _Failed(f"response is not HTML ({kind}): {excerpt(text)!r}")
         finder = _Finder(source, pattern)
-        try:
+        # no close(): it only flushes trailing text, in time quadratic or worse in the length
+        # of an unclosed tag or comment ("<a b" * 20,000 takes 20 s in Python 3.11)
+        with suppress(AssertionError):  # html.parser gives up on some broken markup
             finder.feed(text[:MAX_HTML_CHARS])
-            finder.close()
-        except AssertionError:  # html.parser gives up on some broken markup: keep what it found
-            pass
         return finder.result()
 
     return from_html
@@ -158,10 +159,14 @@ def _capture_fn(cap: Capture) -> Callable[[Ctx, HttpResult], Found]:
         return from_json
     assert cap.regex is not None
     search, group = cap.regex.search, 1 if cap.regex.groups else 0
+    searched = "the body" if from_var is None else f"variable {_where(cap)[4:]!r}"
 
     def from_regex(c: Ctx, r: HttpResult) -> Found:
         text = r.text if from_var is None else _value_text(from_var.render(c))
-        m = search(text)
+        try:
+            m = search(text)
+        except RegexTimeout as exc:  # fails, even with a default: the pattern needs fixing
+            return _Failed(exc.describe(searched))
         return MISSING if m is None else m.group(group)
 
     return from_regex

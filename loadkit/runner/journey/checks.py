@@ -19,6 +19,7 @@ from loadkit.results.schema import Outcome
 from loadkit.runner.journey.types import HttpResult
 from loadkit.scenario.jsonpath import MISSING
 from loadkit.scenario.models import BodyCheck, Expect, JsonCheck
+from loadkit.scenario.patterns import RegexTimeout
 
 Classified = tuple[Outcome, str, str | None]  # outcome, label for `outcome`, error text
 _OK = Outcome.OK
@@ -144,7 +145,22 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
                 return _FAILED, "expectation_failed", error
         return _OK, "ok", None
 
+    if any(c.regex is not None for c in (*body, *(check for _, check in labels))):
+        return _bounded(classify)
     return classify
+
+
+def _bounded(classify: Callable[[HttpResult], Classified]) -> Callable[[HttpResult], Classified]:
+    """``classify`` where a regex search that ran past its time limit (a pattern that
+    backtracks catastrophically on this body) fails the request, saying so."""
+
+    def bounded(r: HttpResult) -> Classified:
+        try:
+            return classify(r)
+        except RegexTimeout as exc:
+            return _FAILED, "expectation_failed", exc.describe()
+
+    return bounded
 
 
 __all__ = ["EXCERPT_CHARS", "Classified", "classifier", "excerpt", "not_json"]
