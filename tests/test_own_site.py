@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from loadkit.demo import ShopProcess
 from loadkit.scenario import load_scenario
 from tests.conftest import FAST_CONFIG, FAST_FAULTS
 from tests.har.test_import_storefront import _record_journey
+from tests.own_site_stub import TEST_CARD as STUB_CARD
+from tests.own_site_stub import TICKET as STUB_TICKET
+from tests.own_site_stub import ShopStub
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "own-site.md"
@@ -140,3 +144,59 @@ def test_the_pages_path_from_a_recording_to_a_verdict_works_on_the_storefront(
             assert names == ["home", "shop.join", "shop.queue", "shop.event", "shop.hold",
                              "shop.checkout"]  # fmt: skip
     assert (tmp_path / "results" / "first-rehearsal" / "analysis" / "report.html").is_file()
+
+
+@pytest.fixture
+def stub_shop() -> Iterator[ShopStub]:
+    server = ShopStub()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _try_template(host: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = str(Path(sys.executable).with_name("loadkit"))
+    return subprocess.run(
+        [command, "try", str(TEMPLATE), "--host", host, "--time-scale", "0.01", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TEST_CARD": STUB_CARD},
+        timeout=120,
+    )
+
+
+def _ending(output: str, persona: str) -> str:
+    """The ``→ ...`` line that ends the persona's journey in ``try``'s output."""
+    block = output.split(f"persona {persona} ")[1]
+    return next(line.strip() for line in block.splitlines() if line.strip().startswith("→"))
+
+
+@pytest.mark.integration
+def test_the_template_runs_as_written_against_a_site_built_as_it_describes(
+    stub_shop: ShopStub,
+) -> None:
+    tried = _try_template(stub_shop.url)
+    out = tried.stdout
+    assert tried.returncode == 0, out + tried.stderr
+    fan = _ending(out, "fan")
+    assert fan.startswith("→ completed"), out
+    assert "order_id=o-1" in fan and "joined" in fan and "admitted" in fan, fan
+    assert "tickets_bought=" in fan, fan  # the quantity, for invariant(quota, max=N)
+    assert _ending(out, "looker").startswith("→ abandoned") and "just looking" in out, out
+    assert _ending(out, "bot").startswith("→ completed"), out
+    # the login's 302 was followed; the payment carried a fresh idempotency key
+    assert "↳ redirect 1" in out and stub_shop.orders[-1]["paid"], stub_shop.orders
+    # the CSRF token and the secret queue ticket never reach the terminal
+    assert STUB_TICKET not in out and not any(t in out for t in stub_shop.csrf_served), out
+    assert "[redacted]" in out
+
+    stub_shop.sold_out = True  # a 200 page that says so: a labelled answer and a leave reason
+    tried = _try_template(stub_shop.url, "--persona", "fan")
+    assert tried.returncode == 0, tried.stdout + tried.stderr
+    fan = _ending(tried.stdout, "fan")
+    assert fan.startswith("→ abandoned") and "sold out (event page)" in fan, tried.stdout
+    assert "sold_out" in tried.stdout, tried.stdout  # the label `try` shows beside the status
