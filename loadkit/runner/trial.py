@@ -134,7 +134,7 @@ _NO = object()
 def _facts_text(facts: Any) -> str:
     parts = []
     for name in ("joined_ns", "admitted_ns", "queue_position", "token_id", "seats_held",
-                 "seats_bought", "order_id", "shop_ok_without_token"):  # fmt: skip
+                 "seats_bought", "tickets_bought", "order_id", "shop_ok_without_token"):  # fmt: skip
         value = getattr(facts, name, None)
         if value in (None, [], 0):
             continue

@@ -27,8 +27,9 @@ from loadkit.scenario.parse_request import is_var_name
 from loadkit.scenario.parse_steps import StepParser
 from loadkit.scenario.patterns import DEFAULT_REGEX_TIMEOUT_S, MAX_REGEX_TIMEOUT_S
 from loadkit.scenario.reset import parse_reset
-from loadkit.scenario.templates import Template
+from loadkit.scenario.templates import Template, compile_template
 from loadkit.scenario.timeouts import timeout_s
+from loadkit.scenario.tokens import ExprError
 from loadkit.scenario.values import Values
 from loadkit.sources import (
     LIMITS,
@@ -346,14 +347,28 @@ def _probes(top: YamlMap, problems: Problems) -> tuple[ProbeSpec, ...]:
         expect = m.get("expect")
         if isinstance(expect, YamlList):
             for j, e in enumerate(expect):
-                if not isinstance(e, str) or not _PROBE_EXPECT_RE.match(e):
+                if isinstance(e, str) and "{{" in e:  # an expression, as the analyzer reads it
+                    _probe_expression(e, expect.item_loc(j), problems)
+                elif not isinstance(e, str) or not _PROBE_EXPECT_RE.match(e):
                     problems.add(f"bad probe expectation {e!r}: write 'path op value', "
-                                 "e.g. \"ok == true\".", expect.item_loc(j))  # fmt: skip
+                                 "e.g. \"ok == true\", or an expression, e.g. "
+                                 "\"{{ body.orders == figures.orders }}\".",
+                                 expect.item_loc(j))  # fmt: skip
         elif expect is not None and not isinstance(expect, YamlMap):
             problems.add("probe expect is a mapping {ok: true} or a list of 'path op value'.",
                          m.value_loc("expect"))  # fmt: skip
         out.append(ProbeSpec(str(m.get("name", f"probe{i + 1}")), _plain(m), m.loc))
     return tuple(out)
+
+
+def _probe_expression(text: str, loc: Location, problems: Problems) -> None:
+    """A probe expectation written ``{{ expression }}``: refused here only if it does not parse
+    (``analysis/probe_expect.py`` evaluates it after the run)."""
+    try:
+        compile_template(text)
+    except ExprError as exc:
+        problems.add(f"bad probe expectation {text!r}: {exc} (at character {exc.offset + 1}).",
+                     loc)  # fmt: skip
 
 
 def _thresholds(top: YamlMap, problems: Problems) -> tuple[ThresholdSpec, ...]:

@@ -166,3 +166,17 @@ probes: [{name: health, path: /healthz, expect: ["ok == true"]}]
     assert s.probes[0].raw == {"name": "health", "path": "/healthz", "expect": ["ok == true"]}
     assert len(s.sha256) == 64
     assert s.expected_journey_s() == pytest.approx((3 * 2.0 + 1 * 1.0) / 4)
+
+
+def test_probe_expectations_may_be_expressions_and_a_broken_one_is_located(
+    tmp_path: Path,
+) -> None:
+    head = "personas: {a: {weight: 1, steps: [{think: 1s}]}}\nprobes:\n  - name: stats\n"
+    good = tmp_path / "good.yaml"
+    good.write_text(head + '    path: /s\n    expect: ["{{ body.orders == figures.orders }}"]\n')
+    assert load_scenario(good).probes[0].raw["expect"] == ["{{ body.orders == figures.orders }}"]
+    got = _problems(tmp_path, head + '    path: /s\n    expect: ["{{ body.sold <= }}", "sold"]\n')
+    assert len(got) == 2, got
+    assert got[0].startswith("s.yaml:5:14: probes[0].expect[0]: bad probe expectation"), got
+    assert "unexpected end of expression" in got[0], got
+    assert "write 'path op value'" in got[1] and "or an expression" in got[1], got
