@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey.captures import captures_fn
 from loadkit.runner.journey.checks import classifier
+from loadkit.runner.journey.per_visitor import fixed_per_journey, once_per_journey
 from loadkit.runner.journey.redirects import REDIRECT_STATUSES, Redirects
 from loadkit.runner.journey.types import (
     ArrivalFacts,
     Ctx,
     EndJourney,
+    HttpResult,
     RetrySignal,
 )
 from loadkit.runner.redact import scrub
@@ -29,6 +31,7 @@ from loadkit.scenario.models import Fact, OnError, RequestStep
 from loadkit.scenario.templates import Template
 
 StepFn = Callable[[Ctx], None]
+Fn = TypeVar("Fn", bound=Callable[[Ctx], Any])
 _OK = Outcome.OK
 _ERROR_END = {OnError.FAIL: ArrivalOutcome.FAILED, OnError.LEAVE: ArrivalOutcome.ABANDONED}
 
@@ -195,14 +198,17 @@ def compile_request(
     *,
     follow_redirects: bool = True,
     allow_hosts: tuple[str, ...] = (),
+    constants: frozenset[str] = frozenset(),
 ) -> StepFn:
     """One closure for a request step (see the module docstring for what it does).
 
     ``follow_redirects`` is the scenario's setting (a request's own ``follow_redirects`` wins);
-    ``allow_hosts`` is the scenario's allow-list, which every redirect hop must pass."""
+    ``allow_hosts`` is the scenario's allow-list, which every redirect hop must pass;
+    ``constants`` are the variables fixed once a journey started (``journey_constants``): a
+    URL, header set or body that reads only those is rendered once per journey."""
     req = step.request
     method, rname, sname = req.method, req.request_name, step.name
-    url, headers, body = _url_fn(step), _headers_fn(step), _body_fn(step)
+    url, headers, body = _per_journey(step, constants)
     timeout = req.timeout_s if req.timeout_s is not None else timeout_s
     follow = req.follow_redirects if req.follow_redirects is not None else follow_redirects
     redirects = Redirects(allow_hosts, name=rname, step=sname, timeout_s=timeout)
@@ -222,34 +228,67 @@ def compile_request(
         u, h, b = url(c), headers(c), body(c)
         r = v.http(method, u, name=rname, step=sname, headers=h, body=b, timeout_s=timeout,
                    intended_ns=intended, attempt=c.attempt, intent_ns=intent)  # fmt: skip
-        refused = None
         if chain is not None and r.status in redirect_statuses:
             r, refused = chain(v, r, method, u, h, b, c.attempt, intent)
+            if refused is not None:
+                c.due_ns = r.end_ns
+                c.last = r
+                _settle(c, r, Outcome.HTTP_ERROR, "http_error", refused, on_error)
+                return
         c.due_ns = r.end_ns  # the next request is meant to follow this one's end at once
         c.last = r
-        if refused is None:
-            outcome, label, error = classify(r)
-        else:
-            outcome, label, error = Outcome.HTTP_ERROR, "http_error", refused
+        outcome, label, error = classify(r)
         if outcome is _OK and label == "ok":
             if capture is not None:
                 error = capture(c, r)
             if error is None and that is not None:
                 error = _check_that(that, c)
-            if error is not None:
-                outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
-        if error is not None and c.secrets:
-            error = scrub(error, c.secrets)
-        v.record(r, outcome, error, None if label == outcome.value else label)
-        variables = c.vars
-        variables["status"] = r.status
-        variables["outcome"] = label
-        if outcome is not _OK:
-            _on_failure(c, r.status, outcome, error or label, on_error)
-        elif facts is not None and label == "ok":
-            facts(c, r.end_ns)
+            if error is None:  # the common case: a plain "ok", no label, no error text
+                v.record(r, _OK)
+                variables = c.vars
+                variables["status"] = r.status
+                variables["outcome"] = "ok"
+                if facts is not None:
+                    facts(c, r.end_ns)
+                return
+            outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
+        _settle(c, r, outcome, label, error, on_error)
 
     return run
+
+
+def _per_journey(step: RequestStep, constants: frozenset[str]) -> tuple[
+    Callable[[Ctx], str], Callable[[Ctx], dict[str, str] | None], Callable[[Ctx], bytes | None]
+]:  # fmt: skip
+    """The URL, header and body renderers; each rendered once per journey when it reads only
+    ``constants`` (see ``per_visitor``)."""
+    req = step.request
+    url = _once_if(_url_fn(step), [req.path, *(t for _, t in req.query)], constants)
+    headers = _once_if(_headers_fn(step), [t for _, t in req.headers], constants)
+    bodies = [t for t in (req.json, req.form, req.body) if t is not None]
+    return url, headers, _once_if(_body_fn(step), bodies, constants)
+
+
+def _once_if(render: Fn, templates: list[Template], constants: frozenset[str]) -> Fn:
+    """``render`` kept once per journey when its templates allow it and are not all constant
+    (a constant costs nothing already)."""
+    if all(t.const for t in templates) or not fixed_per_journey(templates, constants):
+        return render
+    return once_per_journey(render)
+
+
+def _settle(
+    c: Ctx, r: HttpResult, outcome: Outcome, label: str, error: str | None, on_error: OnError
+) -> None:
+    """Record an answer that is not a plain ``ok`` (a label, or a failure) and act on it."""
+    if error is not None and c.secrets:
+        error = scrub(error, c.secrets)
+    c.visitor.record(r, outcome, error, None if label == outcome._value_ else label)
+    variables = c.vars
+    variables["status"] = r.status
+    variables["outcome"] = label
+    if outcome is not _OK:
+        _on_failure(c, r.status, outcome, error or label, on_error)
 
 
 def _intent(c: Ctx, key: tuple[str, str], intended_ns: int) -> int:

@@ -205,8 +205,8 @@ class Ctx:
     each request's end, plus every think, poll interval or backoff waited since.
     """
 
-    __slots__ = ("attempt", "due_ns", "intents", "last", "retry", "rng", "secrets", "step",
-                 "vars", "visitor")  # fmt: skip
+    __slots__ = ("attempt", "due_ns", "intents", "last", "memo", "retry", "rng", "secrets",
+                 "step", "vars", "visitor")  # fmt: skip
 
     def __init__(self, visitor: VisitorProtocol) -> None:
         self.visitor = visitor
@@ -221,6 +221,8 @@ class Ctx:
         self.step = ""
         # values captured as secret (CSRF tokens, ``secret: true``): scrubbed from error texts
         self.secrets: list[str] | None = None
+        # values rendered once per journey (``per_visitor.once_per_journey``), by their renderer
+        self.memo: dict[Any, Any] = {}
 
 
 class EndJourney(Exception):
