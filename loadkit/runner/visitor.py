@@ -426,7 +426,7 @@ class Visitor:
         """Append one request row (exactly once per ``http`` call); ``label`` is the outcome
         label the scenario gave this answer, if any."""
         self.requests += 1
-        value = outcome.value
+        value = outcome._value_  # ``.value`` is a property: ~0.1 µs per request
         if value != _OK:
             self.errors += 1
             self._recorder.error_count += 1

@@ -153,6 +153,21 @@ def _status_and_text(
     """``classify`` for the common ``expect``: statuses, and texts the body must contain (no
     outcome labels, no other body or JSON check) — the same order, fewer steps per answer."""
 
+    if len(needle_bytes) == 1:
+        ((needle, raw),) = needle_bytes
+
+        def classify_one(r: HttpResult) -> Classified:  # status, and one text
+            st = r.status
+            if st == 0:
+                return _no_answer(r)
+            if (st >= 400) if ok_set is None else (st not in ok_set):
+                return _bad_status(st)
+            if raw not in r.content:
+                return _missing(needle, r)
+            return _PASSED
+
+        return classify_one
+
     def classify(r: HttpResult) -> Classified:
         st = r.status
         if st == 0:

@@ -208,7 +208,8 @@ def compile_request(
     URL, header set or body that reads only those is rendered once per journey."""
     req = step.request
     method, rname, sname = req.method, req.request_name, step.name
-    url, headers, body = _per_journey(step, constants)
+    # each part: its value when it is the same for every visitor, else how to render it
+    (url_v, url), (headers_v, headers), (body_v, body) = _parts(step, constants)
     timeout = req.timeout_s if req.timeout_s is not None else timeout_s
     follow = req.follow_redirects if req.follow_redirects is not None else follow_redirects
     redirects = Redirects(allow_hosts, name=rname, step=sname, timeout_s=timeout)
@@ -225,7 +226,9 @@ def compile_request(
         v = c.visitor
         intended = c.due_ns
         intent = None if c.intents is None else _intent(c, (sname, rname), intended)
-        u, h, b = url(c), headers(c), body(c)
+        u = url_v if url is None else url(c)
+        h = headers_v if headers is None else headers(c)
+        b = body_v if body is None else body(c)
         r = v.http(method, u, name=rname, step=sname, headers=h, body=b, timeout_s=timeout,
                    intended_ns=intended, attempt=c.attempt, intent_ns=intent)  # fmt: skip
         if chain is not None and r.status in redirect_statuses:
@@ -257,24 +260,33 @@ def compile_request(
     return run
 
 
-def _per_journey(step: RequestStep, constants: frozenset[str]) -> tuple[
-    Callable[[Ctx], str], Callable[[Ctx], dict[str, str] | None], Callable[[Ctx], bytes | None]
+def _parts(step: RequestStep, constants: frozenset[str]) -> tuple[
+    tuple[str, Callable[[Ctx], str] | None],
+    tuple[dict[str, str] | None, Callable[[Ctx], dict[str, str] | None] | None],
+    tuple[bytes | None, Callable[[Ctx], bytes | None] | None],
 ]:  # fmt: skip
-    """The URL, header and body renderers; each rendered once per journey when it reads only
-    ``constants`` (see ``per_visitor``)."""
+    """The URL, headers and body of a request step, each as ``(value, None)`` when it is a
+    constant, else ``(None, renderer)``; a renderer runs once per journey when the part reads
+    only ``constants`` (see ``per_visitor``)."""
     req = step.request
-    url = _once_if(_url_fn(step), [req.path, *(t for _, t in req.query)], constants)
-    headers = _once_if(_headers_fn(step), [t for _, t in req.headers], constants)
-    bodies = [t for t in (req.json, req.form, req.body) if t is not None]
-    return url, headers, _once_if(_body_fn(step), bodies, constants)
+    url_parts = [req.path, *(t for _, t in req.query)]
+    header_parts = [t for _, t in req.headers]
+    body_parts = [t for t in (req.json, req.form, req.body) if t is not None]
+    return (
+        _part(_url_fn(step), url_parts, constants),
+        _part(_headers_fn(step), header_parts, constants),
+        _part(_body_fn(step), body_parts, constants),
+    )
 
 
-def _once_if(render: Fn, templates: list[Template], constants: frozenset[str]) -> Fn:
-    """``render`` kept once per journey when its templates allow it and are not all constant
-    (a constant costs nothing already)."""
-    if all(t.const for t in templates) or not fixed_per_journey(templates, constants):
-        return render
-    return once_per_journey(render)
+def _part(
+    render: Fn, templates: list[Template], constants: frozenset[str]
+) -> tuple[Any, Fn | None]:
+    if all(t.const for t in templates):
+        return render(None), None  # type: ignore[arg-type]  # a constant reads no scope
+    if fixed_per_journey(templates, constants):
+        return None, once_per_journey(render)
+    return None, render
 
 
 def _settle(

@@ -115,6 +115,17 @@ class Compiler:
         while_ = step.while_.fn if step.while_ else None
         until = step.until.fn if step.until else None
         index_var, name, capped = step.index_var, step.name, step.times is None
+        if while_ is not None and until is None and index_var is None:
+
+            def repeat_while(c: Ctx) -> None:  # the common `while:` loop, with fewer tests
+                for _ in range(times):
+                    if not while_(c):
+                        return
+                    body(c)
+                if capped:
+                    raise EndJourney(ArrivalOutcome.FAILED, f"{name}: looped {MAX_LOOP} times")
+
+            return repeat_while
 
         def repeat(c: Ctx) -> None:
             for i in range(times):
