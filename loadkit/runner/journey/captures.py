@@ -187,6 +187,19 @@ def captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | 
     secret = secret_vars(caps)
     if len(plan) == 1 and not secret:  # the common case, without the loop
         ((var1, fn1, cap1),) = plan
+        if cap1.source is CaptureSource.HEADER:
+            header = cap1.pattern
+
+            def capture_header(c: Ctx, r: HttpResult) -> str | None:
+                value = r.header(header)
+                if value is None:
+                    value = _instead(c, cap1, MISSING)
+                    if isinstance(value, _Failed):
+                        return value.error
+                c.vars[var1] = value
+                return None
+
+            return capture_header
 
         def capture_one(c: Ctx, r: HttpResult) -> str | None:
             value = fn1(c, r)
