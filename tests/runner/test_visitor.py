@@ -249,8 +249,10 @@ def test_answer_headers_are_read_in_any_case_first_value_first(tiny_server: Any)
     headers = Headers()
     for name, value in [("Set-Cookie", "a=1"), ("X-Id", "7"), ("set-cookie", "b=2")]:
         headers.add(name, value)
+    headers["X-Empty"] = []
     r = HttpResult(status=200, headers=headers)
     assert (r.header("set-cookie"), r.header("x-id"), r.header("x-other")) == ("a=1", "7", None)
+    assert r.header("x-empty") is None
     assert r.header_list("Set-Cookie") == ["a=1", "b=2"]
     # the client's headers are read with one lookup (a client storing them otherwise would not)
     assert journey_types._ClientHeaders is Headers

@@ -82,7 +82,7 @@ class HttpResult:
         headers = self.headers
         if type(headers) is _ClientHeaders:  # the real client's: one dict lookup, no copy
             entry = _dict_get(headers, name.lower())
-            if entry is None:
+            if not entry:  # absent (or set to an empty list)
                 return None
             return str(entry[1] if type(entry) is tuple else entry[0][1])
         getlist = getattr(headers, "getlist", None)
