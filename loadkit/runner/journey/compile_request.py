@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey.captures import captures_fn
 from loadkit.runner.journey.checks import classifier
-from loadkit.runner.journey.per_visitor import fixed_per_journey, once_per_journey
+from loadkit.runner.journey.per_visitor import fixed_per_journey
 from loadkit.runner.journey.redirects import REDIRECT_STATUSES, Redirects
 from loadkit.runner.journey.types import (
     ArrivalFacts,
@@ -205,11 +205,11 @@ def compile_request(
     ``follow_redirects`` is the scenario's setting (a request's own ``follow_redirects`` wins);
     ``allow_hosts`` is the scenario's allow-list, which every redirect hop must pass;
     ``constants`` are the variables fixed once a journey started (``journey_constants``): a
-    URL, header set or body that reads only those is rendered once per journey."""
+    request whose URL, headers and body read only those is rendered once per journey."""
     req = step.request
     method, rname, sname = req.method, req.request_name, step.name
-    # each part: its value when it is the same for every visitor, else how to render it
-    (url_v, url), (headers_v, headers), (body_v, body) = _parts(step, constants)
+    # the URL, headers and body: fixed for every visitor, or rendered (once per journey if can)
+    fixed, render, once = _parts(step, constants)
     timeout = req.timeout_s if req.timeout_s is not None else timeout_s
     follow = req.follow_redirects if req.follow_redirects is not None else follow_redirects
     redirects = Redirects(allow_hosts, name=rname, step=sname, timeout_s=timeout)
@@ -226,9 +226,15 @@ def compile_request(
         v = c.visitor
         intended = c.due_ns
         intent = None if c.intents is None else _intent(c, (sname, rname), intended)
-        u = url_v if url is None else url(c)
-        h = headers_v if headers is None else headers(c)
-        b = body_v if body is None else body(c)
+        if fixed is not None:
+            u, h, b = fixed
+        else:
+            parts = c.memo.get(render) if once else None
+            if parts is None:
+                parts = render(c)
+                if once:
+                    c.memo[render] = parts
+            u, h, b = parts
         r = v.http(method, u, name=rname, step=sname, headers=h, body=b, timeout_s=timeout,
                    intended_ns=intended, attempt=c.attempt, intent_ns=intent)  # fmt: skip
         if chain is not None and r.status in redirect_statuses:
@@ -260,33 +266,43 @@ def compile_request(
     return run
 
 
-def _parts(step: RequestStep, constants: frozenset[str]) -> tuple[
-    tuple[str, Callable[[Ctx], str] | None],
-    tuple[dict[str, str] | None, Callable[[Ctx], dict[str, str] | None] | None],
-    tuple[bytes | None, Callable[[Ctx], bytes | None] | None],
-]:  # fmt: skip
-    """The URL, headers and body of a request step, each as ``(value, None)`` when it is a
-    constant, else ``(None, renderer)``; a renderer runs once per journey when the part reads
-    only ``constants`` (see ``per_visitor``)."""
+Parts = tuple[str, dict[str, str] | None, bytes | None]  # a request's URL, headers, body
+
+
+def _parts(
+    step: RequestStep, constants: frozenset[str]
+) -> tuple[Parts | None, Callable[[Ctx], Parts], bool]:
+    """``(fixed, render, once)`` for the URL, headers and body of a request step: ``fixed``
+    when all three are constants (else None), ``render`` for the others, ``once`` when what it
+    renders reads only values fixed for the journey (see ``per_visitor``) and may be kept."""
     req = step.request
-    url_parts = [req.path, *(t for _, t in req.query)]
-    header_parts = [t for _, t in req.headers]
-    body_parts = [t for t in (req.json, req.form, req.body) if t is not None]
-    return (
-        _part(_url_fn(step), url_parts, constants),
-        _part(_headers_fn(step), header_parts, constants),
-        _part(_body_fn(step), body_parts, constants),
-    )
+    url_t = [req.path, *(t for _, t in req.query)]
+    headers_t = [t for _, t in req.headers]
+    body_t = [t for t in (req.json, req.form, req.body) if t is not None]
+    url, headers, body = _url_fn(step), _headers_fn(step), _body_fn(step)
+    # each part: its value when it is a constant, else how to render it
+    url_v, url_r = _part(url, url_t)
+    headers_v, headers_r = _part(headers, headers_t)
+    body_v, body_r = _part(body, body_t)
+    if url_r is None and headers_r is None and body_r is None:
+        return (url_v, headers_v, body_v), _unused, False
+
+    def render(c: Ctx) -> Parts:
+        return (url_v if url_r is None else url_r(c),
+                headers_v if headers_r is None else headers_r(c),
+                body_v if body_r is None else body_r(c))  # fmt: skip
+
+    return None, render, fixed_per_journey([*url_t, *headers_t, *body_t], constants)
 
 
-def _part(
-    render: Fn, templates: list[Template], constants: frozenset[str]
-) -> tuple[Any, Fn | None]:
+def _part(render: Fn, templates: list[Template]) -> tuple[Any, Fn | None]:
     if all(t.const for t in templates):
         return render(None), None  # type: ignore[arg-type]  # a constant reads no scope
-    if fixed_per_journey(templates, constants):
-        return None, once_per_journey(render)
     return None, render
+
+
+def _unused(_c: Ctx) -> Parts:  # pragma: no cover - fixed parts are never rendered
+    raise AssertionError("fixed request parts are not rendered")
 
 
 def _settle(

@@ -4,17 +4,16 @@ A visitor's ``arrival_id`` and ``persona``, the environment and the scenario's `
 set when its journey starts; unless some step assigns one of them again (a ``capture``, ``set``,
 ``feed``, a ``repeat`` index, or a request's ``status``/``outcome``), they stay as they are. A
 template that reads only such names and calls only pure functions (no ``now()``, ``uuid()``,
-``random()``, ...) therefore renders the same value on every request of the journey: the
-journey renders it on first use and keeps the result in ``Ctx.memo`` (e.g. a request header
-``X-Visitor: "v{{ arrival_id }}"`` inside a loop). Anything else is rendered every time.
+``random()``, ...) therefore renders the same value on every request of the journey: a request
+step whose URL, headers and body are all such templates (or constants) renders them on its
+first request and keeps them in ``Ctx.memo`` (e.g. a header ``X-Visitor: "v{{ arrival_id }}"``
+inside a loop). Anything else is rendered every time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
 
-from loadkit.runner.journey.types import Ctx
 from loadkit.scenario.checks import AFTER_REQUEST, BUILTINS
 from loadkit.scenario.functions import FUNCTIONS
 from loadkit.scenario.models import (
@@ -35,7 +34,6 @@ from loadkit.scenario.models import (
 )
 from loadkit.scenario.templates import Template
 
-Fn = TypeVar("Fn", bound=Callable[[Ctx], Any])
 _NO_ASSIGNMENT = (ThinkStep, LeaveStep, RecordStep, ClearCookiesStep)
 
 
@@ -95,20 +93,4 @@ def fixed_per_journey(templates: Iterable[Template], constants: frozenset[str]) 
     return True
 
 
-def once_per_journey(render: Fn) -> Fn:
-    """``render`` called on a journey's first use only; later calls return that value.
-
-    Only for what ``fixed_per_journey`` allows: the value is shared, never mutate it."""
-
-    def memoized(c: Ctx) -> Any:
-        memo = c.memo
-        try:
-            return memo[memoized]
-        except KeyError:
-            value = memo[memoized] = render(c)
-            return value
-
-    return memoized  # type: ignore[return-value]
-
-
-__all__ = ["fixed_per_journey", "journey_constants", "once_per_journey"]
+__all__ = ["fixed_per_journey", "journey_constants"]

@@ -246,7 +246,7 @@ class Ctx:
         self.step = ""
         # values captured as secret (CSRF tokens, ``secret: true``): scrubbed from error texts
         self.secrets: list[str] | None = None
-        # values rendered once per journey (``per_visitor.once_per_journey``), by their renderer
+        # request parts rendered once per journey (see ``per_visitor``), by their renderer
         self.memo: dict[Any, Any] = {}
 
 
