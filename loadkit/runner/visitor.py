@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import gevent
 from gevent import getcurrent
 from geventhttpclient.client import HTTPClient
+from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPParseError
 
 from loadkit.errors import TargetError
@@ -40,10 +41,12 @@ from loadkit.runner.clock import Clock
 from loadkit.runner.cookies import CookieJar
 from loadkit.runner.defaults import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S
 from loadkit.runner.journey import ArrivalFacts, HttpResult
+from loadkit.runner.journey.types import register_client_headers
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.redact import redact
 
 USER_AGENT = "loadkit (geventhttpclient)"
+register_client_headers(Headers)  # answers' headers read with one lookup (HttpResult.header)
 _OK = Outcome.OK.value
 
 
@@ -426,7 +429,7 @@ class Visitor:
         """Append one request row (exactly once per ``http`` call); ``label`` is the outcome
         label the scenario gave this answer, if any."""
         self.requests += 1
-        value = outcome.value
+        value = outcome._value_  # ``.value`` is a property: ~0.1 µs per request
         if value != _OK:
             self.errors += 1
             self._recorder.error_count += 1

@@ -6,11 +6,14 @@ import socket
 from typing import Any
 
 import pytest
+from geventhttpclient.header import Headers
 
 from loadkit.errors import TargetError
 from loadkit.results.schema import REQUEST_SCHEMA, Outcome
 from loadkit.runner.clock import Clock
 from loadkit.runner.cookies import CookieJar
+from loadkit.runner.journey import HttpResult
+from loadkit.runner.journey import types as journey_types
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.redact import redact
 from loadkit.runner.visitor import RunState, Target, Visitor
@@ -234,3 +237,22 @@ def test_a_zero_timeout_times_out_at_once_instead_of_never() -> None:
         result = v.http("GET", "/never", name="n", step="s", timeout_s=0.0)
         v.close()
     assert result.error_kind == "timeout" and result.service_ms < 100
+
+
+def test_answer_headers_are_read_in_any_case_first_value_first(tiny_server: Any) -> None:
+    v = _visitor(tiny_server.url)
+    result = v.http("GET", "/cookie/set", name="set", step="set")
+    v.close()
+    assert result.header("set-cookie") == result.header("SET-COOKIE") == "sid=abc123; Path=/"
+    assert result.header("Content-Length") == "3" and result.header("Location") is None
+    # a repeated header, as the client stores it
+    headers = Headers()
+    for name, value in [("Set-Cookie", "a=1"), ("X-Id", "7"), ("set-cookie", "b=2")]:
+        headers.add(name, value)
+    headers["X-Empty"] = []
+    r = HttpResult(status=200, headers=headers)
+    assert (r.header("set-cookie"), r.header("x-id"), r.header("x-other")) == ("a=1", "7", None)
+    assert r.header("x-empty") is None
+    assert r.header_list("Set-Cookie") == ["a=1", "b=2"]
+    # the client's headers are read with one lookup (a client storing them otherwise would not)
+    assert journey_types._ClientHeaders is Headers

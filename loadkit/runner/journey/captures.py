@@ -130,7 +130,12 @@ def _capture_fn(cap: Capture) -> Callable[[Ctx, HttpResult], Found]:
         return _html_fn(source, cap.pattern)
     name, from_var = cap.pattern, cap.from_var
     if source is CaptureSource.HEADER:
-        return lambda _c, r: _or_missing(r.header(name))
+
+        def from_header(_c: Ctx, r: HttpResult) -> Found:
+            value = r.header(name)
+            return MISSING if value is None else value
+
+        return from_header
     if source is CaptureSource.COOKIE:
         return lambda c, _r: _or_missing(c.visitor.cookie(name))
     if source is CaptureSource.JSON:
@@ -183,23 +188,43 @@ def _or_missing(value: Any) -> Any:
 def captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | None]:
     """Run every capture into ``ctx.vars``, in order; return the error text of the first
     failure (nothing found and no default, a body of the wrong kind), else None."""
-    plan = [(c.var, _capture_fn(c), c.default, c.source, c.pattern, _where(c)) for c in caps]
+    plan = [(c.var, _capture_fn(c), c) for c in caps]
     secret = secret_vars(caps)
+    if len(plan) == 1 and not secret:  # the common case, without the loop
+        ((var1, fn1, cap1),) = plan
+        if cap1.source is CaptureSource.HEADER:
+            header = cap1.pattern
+
+            def capture_header(c: Ctx, r: HttpResult) -> str | None:
+                value = r.header(header)
+                if value is None:
+                    value = _instead(c, cap1, MISSING)
+                    if isinstance(value, _Failed):
+                        return value.error
+                c.vars[var1] = value
+                return None
+
+            return capture_header
+
+        def capture_one(c: Ctx, r: HttpResult) -> str | None:
+            value = fn1(c, r)
+            if value is MISSING or value is None or isinstance(value, _Failed):
+                value = _instead(c, cap1, value)
+                if isinstance(value, _Failed):
+                    return value.error
+            c.vars[var1] = value
+            return None
+
+        return capture_one
 
     def capture(c: Ctx, r: HttpResult) -> str | None:
         v = c.vars
-        for var, fn, default, source, pattern, where in plan:
+        for var, fn, cap in plan:
             value = fn(c, r)
-            if isinstance(value, _Failed):
-                return f"capture '{var}': {value.error}"
-            if value is MISSING or value is None:
-                if default is None:
-                    what = "found nothing" if value is MISSING else "found null"
-                    return f"capture '{var}': {source.value} {pattern!r}{where} {what}"
-                try:
-                    value = default.render(c)
-                except EvalError as exc:  # still record the request before the journey ends
-                    return f"capture '{var}' default: {exc}"
+            if value is MISSING or value is None or isinstance(value, _Failed):
+                value = _instead(c, cap, value)
+                if isinstance(value, _Failed):
+                    return value.error
             v[var] = value
             if secret and var in secret:
                 if c.secrets is None:
@@ -208,6 +233,21 @@ def captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | 
         return None
 
     return capture
+
+
+def _instead(c: Ctx, cap: Capture, found: Found) -> Found:
+    """What a capture that found nothing, a null or a body of the wrong kind sets instead: its
+    default, or a ``_Failed`` whose error is the request's error text."""
+    var = cap.var
+    if isinstance(found, _Failed):
+        return _Failed(f"capture '{var}': {found.error}")
+    if cap.default is None:
+        what = "found nothing" if found is MISSING else "found null"
+        return _Failed(f"capture '{var}': {cap.source.value} {cap.pattern!r}{_where(cap)} {what}")
+    try:
+        return cap.default.render(c)
+    except EvalError as exc:  # still record the request before the journey ends
+        return _Failed(f"capture '{var}' default: {exc}")
 
 
 def secret_vars(caps: tuple[Capture, ...]) -> frozenset[str]:

@@ -114,18 +114,19 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
     needle_bytes = tuple((n, n.encode("utf-8")) for n in needles)
     body = tuple(c for c in expect.body if c.text is None or c.negate)
     checks = expect.json
+    if not (business or labels or body or checks):
+        return _status_and_text(ok_set, needle_bytes)
     looks = bool(labels or needles or body)
 
     def classify(r: HttpResult) -> Classified:
         st = r.status
         if st == 0:
-            kind = Outcome.TIMEOUT if r.error_kind == "timeout" else Outcome.CONNECTION_ERROR
-            return kind, kind.value, r.error or kind.value
+            return _no_answer(r)
         label = business.get(st)
         if label is not None:
             return _OK, label, None
         if (st >= 400) if ok_set is None else (st not in ok_set):
-            return Outcome.HTTP_ERROR, "http_error", f"unexpected status {st}"
+            return _bad_status(st)
         if looks:
             for name, check in labels:
                 if _holds(check, r.text, r)[0]:
@@ -133,8 +134,7 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
             content = r.content
             for needle, raw in needle_bytes:
                 if raw not in content:
-                    return _FAILED, "expectation_failed", (
-                        f"expected the body to contain {needle!r}; it starts {excerpt(r.text)!r}")  # fmt: skip
+                    return _missing(needle, r)
             for check in body:
                 held, why = _holds(check, r.text, r)
                 if not held:
@@ -143,7 +143,7 @@ def classifier(expect: Expect) -> Callable[[HttpResult], Classified]:
             error = _json_fails(checks, r)
             if error is not None:
                 return _FAILED, "expectation_failed", error
-        return _OK, "ok", None
+        return _PASSED
 
     if any(c.regex is not None for c in (*body, *(check for _, check in labels))):
         return _bounded(classify)
@@ -161,6 +161,60 @@ def _bounded(classify: Callable[[HttpResult], Classified]) -> Callable[[HttpResu
             return _FAILED, "expectation_failed", exc.describe()
 
     return bounded
+
+
+def _status_and_text(
+    ok_set: frozenset[int] | None, needle_bytes: tuple[tuple[str, bytes], ...]
+) -> Callable[[HttpResult], Classified]:
+    """``classify`` for the common ``expect``: statuses, and texts the body must contain (no
+    outcome labels, no other body or JSON check) — the same order, fewer steps per answer."""
+
+    if len(needle_bytes) == 1:
+        ((needle, raw),) = needle_bytes
+
+        def classify_one(r: HttpResult) -> Classified:  # status, and one text
+            st = r.status
+            if st == 0:
+                return _no_answer(r)
+            if (st >= 400) if ok_set is None else (st not in ok_set):
+                return _bad_status(st)
+            if raw not in r.content:
+                return _missing(needle, r)
+            return _PASSED
+
+        return classify_one
+
+    def classify(r: HttpResult) -> Classified:
+        st = r.status
+        if st == 0:
+            return _no_answer(r)
+        if (st >= 400) if ok_set is None else (st not in ok_set):
+            return _bad_status(st)
+        if needle_bytes:
+            content = r.content
+            for needle, raw in needle_bytes:
+                if raw not in content:
+                    return _missing(needle, r)
+        return _PASSED
+
+    return classify
+
+
+_PASSED: Classified = (_OK, "ok", None)
+
+
+def _no_answer(r: HttpResult) -> Classified:
+    kind = Outcome.TIMEOUT if r.error_kind == "timeout" else Outcome.CONNECTION_ERROR
+    return kind, kind.value, r.error or kind.value
+
+
+def _bad_status(status: int) -> Classified:
+    return Outcome.HTTP_ERROR, "http_error", f"unexpected status {status}"
+
+
+def _missing(needle: str, r: HttpResult) -> Classified:
+    return _FAILED, "expectation_failed", (
+        f"expected the body to contain {needle!r}; it starts {excerpt(r.text)!r}")  # fmt: skip
 
 
 __all__ = ["EXCERPT_CHARS", "Classified", "classifier", "excerpt", "not_json"]

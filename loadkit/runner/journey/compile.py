@@ -22,6 +22,7 @@ from loadkit.runner.defaults import DEFAULT_SHARDS
 from loadkit.runner.journey.compile_request import StepFn
 from loadkit.runner.journey.compile_steps import Compiler
 from loadkit.runner.journey.feeders import FeederState, read_rows
+from loadkit.runner.journey.per_visitor import journey_constants
 from loadkit.runner.journey.types import (
     Ctx,
     EndJourney,
@@ -123,7 +124,8 @@ def compile_scenario(
     feeders = {f.name: FeederState(f, read_rows(f), shard_count) for f in scenario.feeders}
     timeout = request_timeout_s or scenario.settings.request_timeout_s
     compiler = Compiler(timeout, feeders, follow_redirects=scenario.settings.follow_redirects,
-                        allow_hosts=scenario.allow_hosts)  # fmt: skip
+                        allow_hosts=scenario.allow_hosts,
+                        constants=journey_constants(scenario))  # fmt: skip
     variables = _variables(scenario, env)
     personas = [
         CompiledPersona(p.name, p.weight, compiler.steps(p.steps), variables)

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey.captures import captures_fn
 from loadkit.runner.journey.checks import classifier
+from loadkit.runner.journey.per_visitor import fixed_per_journey
 from loadkit.runner.journey.redirects import REDIRECT_STATUSES, Redirects
 from loadkit.runner.journey.types import (
     ArrivalFacts,
     Ctx,
     EndJourney,
+    HttpResult,
     RetrySignal,
 )
 from loadkit.runner.redact import scrub
@@ -29,6 +31,7 @@ from loadkit.scenario.models import Fact, OnError, RequestStep
 from loadkit.scenario.templates import Template
 
 StepFn = Callable[[Ctx], None]
+Fn = TypeVar("Fn", bound=Callable[[Ctx], Any])
 _OK = Outcome.OK
 _ERROR_END = {OnError.FAIL: ArrivalOutcome.FAILED, OnError.LEAVE: ArrivalOutcome.ABANDONED}
 
@@ -195,14 +198,18 @@ def compile_request(
     *,
     follow_redirects: bool = True,
     allow_hosts: tuple[str, ...] = (),
+    constants: frozenset[str] = frozenset(),
 ) -> StepFn:
     """One closure for a request step (see the module docstring for what it does).
 
     ``follow_redirects`` is the scenario's setting (a request's own ``follow_redirects`` wins);
-    ``allow_hosts`` is the scenario's allow-list, which every redirect hop must pass."""
+    ``allow_hosts`` is the scenario's allow-list, which every redirect hop must pass;
+    ``constants`` are the variables fixed once a journey started (``journey_constants``): a
+    request whose URL, headers and body read only those is rendered once per journey."""
     req = step.request
     method, rname, sname = req.method, req.request_name, step.name
-    url, headers, body = _url_fn(step), _headers_fn(step), _body_fn(step)
+    # the URL, headers and body: fixed for every visitor, or rendered (once per journey if can)
+    fixed, render, once = _parts(step, constants)
     timeout = req.timeout_s if req.timeout_s is not None else timeout_s
     follow = req.follow_redirects if req.follow_redirects is not None else follow_redirects
     redirects = Redirects(allow_hosts, name=rname, step=sname, timeout_s=timeout)
@@ -219,37 +226,97 @@ def compile_request(
         v = c.visitor
         intended = c.due_ns
         intent = None if c.intents is None else _intent(c, (sname, rname), intended)
-        u, h, b = url(c), headers(c), body(c)
+        if fixed is not None:
+            u, h, b = fixed
+        else:
+            parts = c.memo.get(render) if once else None
+            if parts is None:
+                parts = render(c)
+                if once:
+                    c.memo[render] = parts
+            u, h, b = parts
         r = v.http(method, u, name=rname, step=sname, headers=h, body=b, timeout_s=timeout,
                    intended_ns=intended, attempt=c.attempt, intent_ns=intent)  # fmt: skip
-        refused = None
         if chain is not None and r.status in redirect_statuses:
             r, refused = chain(v, r, method, u, h, b, c.attempt, intent)
+            if refused is not None:
+                c.due_ns = r.end_ns
+                c.last = r
+                _settle(c, r, Outcome.HTTP_ERROR, "http_error", refused, on_error)
+                return
         c.due_ns = r.end_ns  # the next request is meant to follow this one's end at once
         c.last = r
-        if refused is None:
-            outcome, label, error = classify(r)
-        else:
-            outcome, label, error = Outcome.HTTP_ERROR, "http_error", refused
+        outcome, label, error = classify(r)
         if outcome is _OK and label == "ok":
             if capture is not None:
                 error = capture(c, r)
             if error is None and that is not None:
                 error = _check_that(that, c)
-            if error is not None:
-                outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
-        if error is not None and c.secrets:
-            error = scrub(error, c.secrets)
-        v.record(r, outcome, error, None if label == outcome.value else label)
-        variables = c.vars
-        variables["status"] = r.status
-        variables["outcome"] = label
-        if outcome is not _OK:
-            _on_failure(c, r.status, outcome, error or label, on_error)
-        elif facts is not None and label == "ok":
-            facts(c, r.end_ns)
+            if error is None:  # the common case: a plain "ok", no label, no error text
+                v.record(r, _OK)
+                variables = c.vars
+                variables["status"] = r.status
+                variables["outcome"] = "ok"
+                if facts is not None:
+                    facts(c, r.end_ns)
+                return
+            outcome, label = Outcome.EXPECTATION_FAILED, "expectation_failed"
+        _settle(c, r, outcome, label, error, on_error)
 
     return run
+
+
+Parts = tuple[str, dict[str, str] | None, bytes | None]  # a request's URL, headers, body
+
+
+def _parts(
+    step: RequestStep, constants: frozenset[str]
+) -> tuple[Parts | None, Callable[[Ctx], Parts], bool]:
+    """``(fixed, render, once)`` for the URL, headers and body of a request step: ``fixed``
+    when all three are constants (else None), ``render`` for the others, ``once`` when what it
+    renders reads only values fixed for the journey (see ``per_visitor``) and may be kept."""
+    req = step.request
+    url_t = [req.path, *(t for _, t in req.query)]
+    headers_t = [t for _, t in req.headers]
+    body_t = [t for t in (req.json, req.form, req.body) if t is not None]
+    url, headers, body = _url_fn(step), _headers_fn(step), _body_fn(step)
+    # each part: its value when it is a constant, else how to render it
+    url_v, url_r = _part(url, url_t)
+    headers_v, headers_r = _part(headers, headers_t)
+    body_v, body_r = _part(body, body_t)
+    if url_r is None and headers_r is None and body_r is None:
+        return (url_v, headers_v, body_v), _unused, False
+
+    def render(c: Ctx) -> Parts:
+        return (url_v if url_r is None else url_r(c),
+                headers_v if headers_r is None else headers_r(c),
+                body_v if body_r is None else body_r(c))  # fmt: skip
+
+    return None, render, fixed_per_journey([*url_t, *headers_t, *body_t], constants)
+
+
+def _part(render: Fn, templates: list[Template]) -> tuple[Any, Fn | None]:
+    if all(t.const for t in templates):
+        return render(None), None  # type: ignore[arg-type]  # a constant reads no scope
+    return None, render
+
+
+def _unused(_c: Ctx) -> Parts:  # pragma: no cover - fixed parts are never rendered
+    raise AssertionError("fixed request parts are not rendered")
+
+
+def _settle(
+    c: Ctx, r: HttpResult, outcome: Outcome, label: str, error: str | None, on_error: OnError
+) -> None:
+    """Record an answer that is not a plain ``ok`` (a label, or a failure) and act on it."""
+    if error is not None and c.secrets:
+        error = scrub(error, c.secrets)
+    c.visitor.record(r, outcome, error, None if label == outcome._value_ else label)
+    variables = c.vars
+    variables["status"] = r.status
+    variables["outcome"] = label
+    if outcome is not _OK:
+        _on_failure(c, r.status, outcome, error or label, on_error)
 
 
 def _intent(c: Ctx, key: tuple[str, str], intended_ns: int) -> int:

@@ -57,11 +57,13 @@ class Compiler:
         *,
         follow_redirects: bool = True,
         allow_hosts: tuple[str, ...] = (),
+        constants: frozenset[str] = frozenset(),
     ) -> None:
         self.request_timeout_s = request_timeout_s
         self.feeders = feeders
         self.follow_redirects = follow_redirects
         self.allow_hosts = allow_hosts
+        self.constants = constants  # variables fixed once a journey started (per_visitor.py)
 
     def steps(self, steps: Sequence[Step]) -> StepFn:
         fns = [self.step(s) for s in steps]
@@ -83,7 +85,7 @@ class Compiler:
     def _request(self, step: RequestStep) -> StepFn:
         return compile_request(step, self.request_timeout_s,
                                follow_redirects=self.follow_redirects,
-                               allow_hosts=self.allow_hosts)  # fmt: skip
+                               allow_hosts=self.allow_hosts, constants=self.constants)  # fmt: skip
 
     def _choice(self, step: ChoiceStep) -> StepFn:
         bodies = [self.steps(b.steps) for b in step.branches]
@@ -113,6 +115,17 @@ class Compiler:
         while_ = step.while_.fn if step.while_ else None
         until = step.until.fn if step.until else None
         index_var, name, capped = step.index_var, step.name, step.times is None
+        if while_ is not None and until is None and index_var is None:
+
+            def repeat_while(c: Ctx) -> None:  # the common `while:` loop, with fewer tests
+                for _ in range(times):
+                    if not while_(c):
+                        return
+                    body(c)
+                if capped:
+                    raise EndJourney(ArrivalOutcome.FAILED, f"{name}: looped {MAX_LOOP} times")
+
+            return repeat_while
 
         def repeat(c: Ctx) -> None:
             for i in range(times):

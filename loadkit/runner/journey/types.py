@@ -79,7 +79,13 @@ class HttpResult:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or None."""
-        getlist = getattr(self.headers, "getlist", None)
+        headers = self.headers
+        if type(headers) is _ClientHeaders:  # the real client's: one dict lookup, no copy
+            entry = _dict_get(headers, name.lower())
+            if not entry:  # absent (or set to an empty list)
+                return None
+            return str(entry[1] if type(entry) is tuple else entry[0][1])
+        getlist = getattr(headers, "getlist", None)
         if getlist is not None:  # the real client's headers: no copy of the list
             values = getlist(name)
             return str(values[0]) if values else None
@@ -99,6 +105,25 @@ class HttpResult:
                 if str(key).lower() == lower:
                     return list(value) if isinstance(value, list) else [str(value)]
         return []
+
+
+_ClientHeaders: Any = None  # the HTTP client's header type, when registered (below)
+_dict_get = dict.get
+
+
+def register_client_headers(cls: type) -> None:
+    """Let ``HttpResult.header`` read headers of type ``cls`` (geventhttpclient's ``Headers``,
+    registered by ``runner/visitor.py``) with one dict lookup, if it stores under each
+    lower-cased name ``(name, value)`` or a list of such pairs — checked here, so a client that
+    stores them otherwise only keeps the general path."""
+    global _ClientHeaders
+    h = cls()
+    h.add("X-One", "1")
+    h.add("X-Two", "2")
+    h.add("x-two", "3")
+    one, two = _dict_get(h, "x-one"), _dict_get(h, "x-two")
+    if one == ("X-One", "1") and two == [("X-Two", "2"), ("x-two", "3")]:
+        _ClientHeaders = cls
 
 
 @dataclass(slots=True)
@@ -205,8 +230,8 @@ class Ctx:
     each request's end, plus every think, poll interval or backoff waited since.
     """
 
-    __slots__ = ("attempt", "due_ns", "intents", "last", "retry", "rng", "secrets", "step",
-                 "vars", "visitor")  # fmt: skip
+    __slots__ = ("attempt", "due_ns", "intents", "last", "memo", "retry", "rng", "secrets",
+                 "step", "vars", "visitor")  # fmt: skip
 
     def __init__(self, visitor: VisitorProtocol) -> None:
         self.visitor = visitor
@@ -221,6 +246,8 @@ class Ctx:
         self.step = ""
         # values captured as secret (CSRF tokens, ``secret: true``): scrubbed from error texts
         self.secrets: list[str] | None = None
+        # request parts rendered once per journey (see ``per_visitor``), by their renderer
+        self.memo: dict[Any, Any] = {}
 
 
 class EndJourney(Exception):
@@ -249,4 +276,5 @@ __all__ = [
     "RetryScope",
     "RetrySignal",
     "VisitorProtocol",
+    "register_client_headers",
 ]
