@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from gevent import monkey
 
 from loadkit.runner.child import mark_unfinished
 from loadkit.runner.overrun import SILENT_S, OverrunGuard, planned_end_epoch_s
@@ -18,7 +19,9 @@ from loadkit.runner.watchdog import OVERRUN_STALL_S, STALL_SAY_S, StopWatchdog
 def _watchdog(planned_end_s: float | None, lines: list[str]) -> StopWatchdog:
     dog = StopWatchdog(lambda reason, overrun: None, say=lines.append, overrun_grace_s=5.0)
     dog.planned_end_s = planned_end_s
-    dog._main_thread = threading.get_ident()  # what start() records: here, this thread
+    # what start() records: this OS thread's id (not gevent's patched get_ident, which an
+    # earlier test in this process may have installed and which names a greenlet)
+    dog._main_thread = monkey.get_original("_thread", "get_ident")()
     return dog
 
 
