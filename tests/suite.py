@@ -1,9 +1,10 @@
 """``make test``: the whole suite, using both cores where that cannot disturb a measurement.
 
-1. The unit layer (no demo shop, no real load, no notebooks) runs as two pytest processes at
-   once, each on half of the files (``LOADKIT_TEST_SHARD``, see tests/conftest.py).
-2. Then the layers that time real load (integration, notebooks, browser, netns) run in one
-   process, alone on the machine, as they would on a laptop.
+1. The unit layer (no real load) runs as two pytest processes at once, each on half of the
+   files (``LOADKIT_TEST_SHARD``, see tests/conftest.py), with the ``functional`` tests: they
+   start the demo shop or a notebook kernel but check behaviour only, never timing.
+2. Then the layers that time real load (integration, notebooks, browser, netns, less the
+   functional tests) run in one process, alone on the machine, as they would on a laptop.
 
 ``python -m tests.suite [pytest args]`` passes the arguments to every pytest it starts. The
 exit status is the first failing layer's pytest exit code (0 when all pass).
@@ -18,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TIMED = "integration or notebooks or netns or browser"
+TIMED = "(integration or notebooks or netns or browser) and not functional"
 SHARDS = 2
 
 

@@ -52,6 +52,7 @@ def execute(name: str, tmp_path: Path, env: dict[str, str]) -> str:
 
 
 @pytest.mark.notebooks
+@pytest.mark.functional
 def test_explore_run_works_on_a_run_without_a_checkout_step(tmp_path: Path) -> None:
     from loadkit.results.synthetic import ErrorBurst, StepSpec, SyntheticRun, write_synthetic_run
 
@@ -70,6 +71,7 @@ def test_explore_run_works_on_a_run_without_a_checkout_step(tmp_path: Path) -> N
 
 
 @pytest.mark.notebooks
+@pytest.mark.functional
 def test_capacity_notebook_walks_its_synthetic_search(tmp_path: Path) -> None:
     outputs = execute("capacity-search.ipynb", tmp_path, {"LOADKIT_CAPACITY_DIR": ""})
     assert "holds" in outputs and "fails at" in outputs and "stopped: found" in outputs
@@ -78,6 +80,7 @@ def test_capacity_notebook_walks_its_synthetic_search(tmp_path: Path) -> None:
 
 
 @pytest.mark.notebooks
+@pytest.mark.functional
 def test_capacity_notebook_reads_a_chosen_folder(tmp_path: Path) -> None:
     from loadkit.results.synthetic import SyntheticRun, write_synthetic_run
 

@@ -10,7 +10,7 @@ import pytest
 from loadkit.demo import ShopProcess
 from tests.demo.client import Visitor, admin, request
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.functional]
 
 
 def test_admin_endpoints_need_the_admin_key(shop: ShopProcess) -> None:

@@ -25,7 +25,7 @@ from loadkit.demo.config import ShopConfig
 from tests.conftest import FAST_CONFIG, FAST_FAULTS
 from tests.demo.client import EVENT, Reply, Visitor, admin, invariants, request
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.functional]
 
 FUZZ = settings(
     max_examples=300,

@@ -10,7 +10,7 @@ import pytest
 from loadkit.demo import ShopProcess
 from tests.demo.client import EVENT, Visitor, configure, failed_checks, invariants, request
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.functional]
 
 
 def _ga(v: Visitor, quantity: int) -> dict[str, object]:

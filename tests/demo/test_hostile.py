@@ -13,7 +13,7 @@ from loadkit.demo import ShopProcess
 from loadkit.demo.limits import MAX_HEAD_BYTES, MAX_HEADER_LINE_BYTES, MAX_HEADERS
 from tests.demo.client import Visitor, admin, invariants, request
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.functional]
 
 
 def _audit_kinds(shop: ShopProcess) -> list[str]:

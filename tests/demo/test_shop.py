@@ -20,7 +20,7 @@ from tests.demo.client import (
     request,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.functional]
 
 
 def _contend(visitors: list[Visitor], seat_ids: list[str]) -> list[Reply]:

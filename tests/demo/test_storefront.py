@@ -18,7 +18,7 @@ from tests.conftest import FAST_CONFIG, FAST_FAULTS
 from tests.demo.browser import Browser, Page, checkout, enter_shop, hold
 from tests.demo.client import admin, configure, invariants
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.functional]
 
 
 @pytest.fixture(scope="module")

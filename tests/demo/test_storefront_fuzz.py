@@ -23,7 +23,7 @@ from tests.conftest import FAST_CONFIG, FAST_FAULTS
 from tests.demo.browser import Browser, enter_shop, hold
 from tests.demo.client import admin, invariants
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.functional]
 
 FUZZ = settings(
     max_examples=150,
