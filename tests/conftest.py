@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -86,6 +87,11 @@ _SHARD = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background command (`cmd &` without job control) with SIGINT ignored,
+    # and an ignored signal stays ignored in every process started from it: the tests that
+    # press Ctrl-C on a run would see it ignored. Handled, it is reset to default at exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # Read once and taken out of the environment: a pytest that a test starts runs whole.
     shard = os.environ.pop("LOADKIT_TEST_SHARD", "")
     if shard:
