@@ -140,7 +140,13 @@ def _list_ends(steps: Sequence[Step]) -> bool:
 
 
 def _settable(scenario: Scenario) -> set[str]:
-    names = set(BUILTINS) | AFTER_REQUEST | {n for n, _ in scenario.variables}
+    return set(BUILTINS) | {n for n, _ in scenario.variables} | assigned_by_steps(scenario)
+
+
+def assigned_by_steps(scenario: Scenario) -> set[str]:
+    """Every variable some step of ``scenario`` assigns: captures, ``set``, ``feed``, a
+    ``repeat`` index, and the ``status``/``outcome`` of every request."""
+    names = set(AFTER_REQUEST)
     for step in _all_steps(p.steps for p in scenario.personas):
         if isinstance(step, RequestStep):
             names |= {c.var for c in step.captures}

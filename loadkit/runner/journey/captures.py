@@ -190,32 +190,20 @@ def captures_fn(caps: tuple[Capture, ...]) -> Callable[[Ctx, HttpResult], str | 
     failure (nothing found and no default, a body of the wrong kind), else None."""
     plan = [(c.var, _capture_fn(c), c) for c in caps]
     secret = secret_vars(caps)
-    if len(plan) == 1 and not secret:  # the common case, without the loop
-        ((var1, fn1, cap1),) = plan
-        if cap1.source is CaptureSource.HEADER:
-            header = cap1.pattern
+    if len(plan) == 1 and not secret and caps[0].source is CaptureSource.HEADER:
+        # the common case (a session or a rate-limit header), read without the loop
+        var1, cap1, header = caps[0].var, caps[0], caps[0].pattern
 
-            def capture_header(c: Ctx, r: HttpResult) -> str | None:
-                value = r.header(header)
-                if value is None:
-                    value = _instead(c, cap1, MISSING)
-                    if isinstance(value, _Failed):
-                        return value.error
-                c.vars[var1] = value
-                return None
-
-            return capture_header
-
-        def capture_one(c: Ctx, r: HttpResult) -> str | None:
-            value = fn1(c, r)
-            if value is MISSING or value is None or isinstance(value, _Failed):
-                value = _instead(c, cap1, value)
+        def capture_header(c: Ctx, r: HttpResult) -> str | None:
+            value = r.header(header)
+            if value is None:
+                value = _instead(c, cap1, MISSING)
                 if isinstance(value, _Failed):
                     return value.error
             c.vars[var1] = value
             return None
 
-        return capture_one
+        return capture_header
 
     def capture(c: Ctx, r: HttpResult) -> str | None:
         v = c.vars
