@@ -60,23 +60,39 @@ def _head(*lines: bytes) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("head", "status", "error"),
+    ("head", "status", "answers"),
     [
-        (_head(*(b"X-N%d: v\r\n" % i for i in range(10_000))), 431, b"headers_too_large"),
-        (_head(*(b"X-N%d: v\r\n" % i for i in range(MAX_HEADERS + 1))), 431, b"too_many_headers"),
-        (_head(b"X-Big: " + b"a" * 1_000_000 + b"\r\n"), 431, b"headers_too_large"),
-        (_head(b"X-Big: " + b"a" * MAX_HEADER_LINE_BYTES + b"\r\n"), 431, b"header_too_large"),
-        (_head(b"Cookie: " + b"c" * (MAX_HEADER_LINE_BYTES - 16) + b"\r\n") * 1, 200, b'"ok"'),
-        (b"GET /healthz?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: shop\r\n\r\n", 414, b"uri_too_long"),
+        # ~100 KB of short headers breaks two limits; which one the shop meets first depends on
+        # how TCP hands it the bytes (one read: the head size; a first read < 64 KiB: the count).
+        (
+            _head(*(b"X-N%d: v\r\n" % i for i in range(10_000))),
+            431,
+            (b"too_many_headers", b"headers_too_large"),
+        ),
+        (
+            _head(*(b"X-N%d: v\r\n" % i for i in range(MAX_HEADERS + 1))),
+            431,
+            (b"too_many_headers",),
+        ),
+        (_head(b"X-Big: " + b"a" * 1_000_000 + b"\r\n"), 431, (b"headers_too_large",)),
+        (_head(b"X-Big: " + b"a" * MAX_HEADER_LINE_BYTES + b"\r\n"), 431, (b"header_too_large",)),
+        (_head(b"Cookie: " + b"c" * (MAX_HEADER_LINE_BYTES - 16) + b"\r\n") * 1, 200, (b'"ok"',)),
+        (
+            b"GET /healthz?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: shop\r\n\r\n",
+            414,
+            (b"uri_too_long",),
+        ),
     ],
     ids=["10k headers", "101 headers", "1 MB header", "8 KiB line", "a long cookie", "long url"],
 )
-def test_request_head_limits(shop: ShopProcess, head: bytes, status: int, error: bytes) -> None:
+def test_request_head_limits(
+    shop: ShopProcess, head: bytes, status: int, answers: tuple[bytes, ...]
+) -> None:
     if status == 200:
         head = head.replace(b"Host: shop\r\n", b"Host: shop\r\nConnection: close\r\n")
     answer = _raw(shop.url, head)
     assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:200]
-    assert error in answer
+    assert any(expected in answer for expected in answers), answer[:300]
 
 
 def test_many_ordinary_headers_within_the_limits_are_served(shop: ShopProcess) -> None:
