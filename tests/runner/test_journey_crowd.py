@@ -13,7 +13,7 @@ import pytest
 
 from loadkit.results.schema import ArrivalOutcome
 from loadkit.runner.clock import Clock
-from loadkit.runner.journey import JourneyEnd, compile_scenario
+from loadkit.runner.journey import CompiledScenario, JourneyEnd, compile_scenario
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.trial import TraceVisitor
 from loadkit.runner.visitor import Target, Visitor
@@ -65,3 +65,36 @@ def test_a_crowd_of_fans_and_bots_buys_without_oversell(demo_shop: object) -> No
     request = urllib.request.Request(url + "/admin/invariants", headers={"X-Admin-Key": admin_key})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.loads(response.read())["ok"] is True
+
+
+def _bot_crowd(url: str, admin_key: str, count: int) -> tuple[list[Visitor], list[JourneyEnd]]:
+    """``count`` bots of onsale-demo.yaml, one after another, against the shop at ``url``."""
+    scenario = load_scenario(ROOT / "scenarios" / "onsale-demo.yaml")
+    compiled: CompiledScenario = compile_scenario(
+        scenario, seed=7, environ={"LOADKIT_DEMO_ADMIN_KEY": admin_key}
+    )
+    bot = next(p for p in compiled.personas if p.name == "bot")
+    recorder, clock, target = Recorder(), Clock.measure(), Target.from_url(url)
+    visitors: list[Visitor] = []
+    ends: list[JourneyEnd] = []
+    for arrival_id in range(count):
+        inner = Visitor(arrival_id, "bot", seed=7, target=target, recorder=recorder, clock=clock)
+        visitors.append(inner)
+        try:
+            ends.append(bot.run(TraceVisitor(inner, io.StringIO(), time_scale=0.05)))
+        finally:
+            inner.close()
+    return visitors, ends
+
+
+@pytest.mark.integration
+def test_a_bot_whose_card_is_declined_does_not_count_its_unspent_token_as_a_breach(
+    shop_factory: object,
+) -> None:
+    """A declined payment leaves the token unspent (DOMAIN.md: only a paid order consumes it),
+    so the shop rightly lets the bot hold again; the scenario must not record that as shop
+    access without a token (`make demo` failed its own invariant on it, now and then)."""
+    shop = shop_factory(faults={"payment": {"decline_rate": 1.0}})  # type: ignore[operator]
+    visitors, ends = _bot_crowd(shop.url, shop.admin_key, 3)
+    assert [e.reason for e in ends] == ["payment declined"] * 3, ends
+    assert {v.facts.shop_ok_without_token for v in visitors} == {0}  # the probe was refused
