@@ -136,7 +136,8 @@ def _facts_text(facts: Any) -> str:
     for name in ("joined_ns", "admitted_ns", "queue_position", "token_id", "seats_held",
                  "seats_bought", "tickets_bought", "order_id", "shop_ok_without_token"):  # fmt: skip
         value = getattr(facts, name, None)
-        if value in (None, [], 0):
+        # 0 is news for the one fact that is a count of breaches: "the shop refused every try"
+        if value in (None, []) or (value == 0 and name != "shop_ok_without_token"):
             continue
         if name.endswith("_ns"):
             parts.append(name.removesuffix("_ns"))

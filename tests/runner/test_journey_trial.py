@@ -142,3 +142,22 @@ def test_the_try_command_takes_time_scale(
     with pytest.raises(SystemExit) as bad:
         main(["try", path, "--time-scale", "0"])
     assert bad.value.code == 2 and "--time-scale" in capfd.readouterr().err
+
+
+def test_try_shows_that_the_shop_refused_a_probe_without_a_token(
+    tmp_path: Path, server: JourneyServer
+) -> None:
+    """0 breaches is what a prober's trace is for: it is shown, not folded into "facts: none"."""
+    prober = """\
+name: probe
+personas:
+  bot:
+    steps:
+      - name: shop.probe
+        request: GET /status/403
+        expect: {outcomes: {403: refused}}
+      - record: {shop_ok_without_token: "{{ status < 300 }}"}
+"""
+    out = io.StringIO()
+    assert trial.trial([_write(tmp_path, prober), "--host", server.url], out) == 0
+    assert "facts: shop_ok_without_token=0" in out.getvalue(), out.getvalue()
