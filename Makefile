@@ -26,8 +26,9 @@ venv: $(STAMP)
 demo: $(DEMO_STAMP)
 	$(VENV)/bin/loadkit demo
 
-## make test: lint, type-check, then the whole suite: the unit layer on both cores at once, then
-## the layers that time real load (integration, notebooks, browser, netns) alone (tests/suite.py).
+## make test: lint, type-check, then the whole suite (tests/suite.py): the unit layer, then the
+## real-load layers (integration, notebooks, browser, netns), each on both cores at once; then
+## the `exclusive` tests, which time real work to the millisecond, alone.
 test: $(STAMP) lint
 	$(PY) -m tests.suite
 

@@ -98,10 +98,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_SHARD] = shard
 
 
+# What a test takes when it has no ``slow(seconds)`` mark: real processes and load, or not.
+_REAL_WORK_S = 4.0
+_UNIT_S = 0.1
+_REAL_WORK_MARKS = ("integration", "functional", "notebooks", "netns", "browser")
+
+
+def _expected_s(item: pytest.Item) -> float:
+    slow = item.get_closest_marker("slow")
+    if slow is not None:
+        return float(slow.args[0])
+    real = any(item.get_closest_marker(name) for name in _REAL_WORK_MARKS)
+    return _REAL_WORK_S if real else _UNIT_S
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``LOADKIT_TEST_SHARD=k/n`` keeps shard k of n (tests.suite runs the unit layer as two
-    shards at once): whole files, balanced by their number of tests, so module fixtures stay
-    in one process and every test runs in exactly one shard."""
+    """``LOADKIT_TEST_SHARD=k/n`` keeps shard k of n (tests.suite runs layers as two shards
+    at once): whole files, so module fixtures stay in one process and every test runs in
+    exactly one shard, balanced by the seconds their tests are expected to take
+    (``slow(seconds)`` marks, else a default for unit tests and for tests doing real work)."""
     shard = config.stash.get(_SHARD, None)
     if not shard:
         return
@@ -109,11 +124,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     by_file: dict[str, list[pytest.Item]] = {}
     for item in items:
         by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
-    loads, owner = [0] * n, {}
-    for path in sorted(by_file, key=lambda p: (-len(by_file[p]), p)):
+    expected_s = {path: sum(_expected_s(i) for i in tests) for path, tests in by_file.items()}
+    loads, owner = [0.0] * n, {}
+    for path in sorted(by_file, key=lambda p: (-expected_s[p], p)):
         lightest = loads.index(min(loads))
         owner[path] = lightest
-        loads[lightest] += len(by_file[path])
+        loads[lightest] += expected_s[path]
     keep, drop = [], []
     for item in items:
         (keep if owner[item.nodeid.split("::")[0]] == k else drop).append(item)

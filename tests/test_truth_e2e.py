@@ -24,7 +24,7 @@ import pytest
 
 from tests.runner.truth_server import Seen, TruthServer, truth_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 # a record's start precedes the server's receipt of that request by at most this much (a
 # connect, a send and a server thread waking: ~0.5 ms typical, 6 ms seen on a loaded 2-core

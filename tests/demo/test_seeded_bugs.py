@@ -12,7 +12,7 @@ import pytest
 from loadkit.demo import ShopProcess
 from tests.demo.client import Reply, Visitor, admin, admitted_visitors, configure, failed_checks
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 
 def _bug(shop: ShopProcess, name: str) -> None:

@@ -11,7 +11,7 @@ from loadkit.demo import ShopProcess
 from tests.conftest import ShopFactory
 from tests.demo.client import Visitor, admin, configure, invariants, request
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 
 def _admit_order(url: str, key: str) -> list[str]:
