@@ -51,7 +51,7 @@ class FuncSpec:
                 return impl(*values)
             except EvalError:
                 raise
-            except TypeError:
+            except (TypeError, AttributeError):  # a method the value's type does not have
                 shown = values[1:] if self.uses_rng else values
                 kinds = ", ".join(kind_of(v) for v in shown) or "no arguments"
                 raise EvalError(f"{name}() does not work on {kinds}") from None
@@ -127,7 +127,9 @@ def _join(items: Sequence[Any], sep: str = ",") -> str:
 
 
 def _split(text: str, sep: str = ",") -> list[str]:
-    if isinstance(text, str) and isinstance(sep, str) and sep:
+    if not isinstance(text, str):
+        raise TypeError("split() takes text")
+    if isinstance(sep, str) and sep:
         budget.grown_list(text.count(sep) + 1, "split()")
     return text.split(sep)
 

@@ -92,6 +92,10 @@ def test_type_mismatches_name_kinds_not_python_types() -> None:
     with pytest.raises(EvalError) as info:
         compile_expr("len(x)")(Scope(x=None))
     assert str(info.value) == "len() does not work on nothing (null)"
+    for text_function in ("split(x)", "lower(x)", "upper(x)", "join(x)"):  # methods of text
+        with pytest.raises(EvalError) as info:
+            compile_expr(text_function)(Scope(x=1))
+        assert "does not work on a number" in str(info.value), text_function
 
 
 def _bomb(levels: int) -> str:
