@@ -21,7 +21,6 @@ and never decline (``FAST_FAULTS``). Tests that start a shop should be marked
 from __future__ import annotations
 
 import gc
-import os
 import signal
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import pytest
 
 from loadkit.demo import ShopProcess
+from tests import sharding
 
 
 @pytest.fixture(autouse=True)
@@ -83,55 +83,19 @@ def demo_shop(shop_factory: ShopFactory) -> ShopProcess:
     return shop_factory()
 
 
-_SHARD = pytest.StashKey[str]()
-
-
 def pytest_configure(config: pytest.Config) -> None:
     # A shell starts a background command (`cmd &` without job control) with SIGINT ignored,
     # and an ignored signal stays ignored in every process started from it: the tests that
     # press Ctrl-C on a run would see it ignored. Handled, it is reset to default at exec.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    # Read once and taken out of the environment: a pytest that a test starts runs whole.
-    shard = os.environ.pop("LOADKIT_TEST_SHARD", "")
-    if shard:
-        config.stash[_SHARD] = shard
+    sharding.take_shard_setting(config)
 
 
-# What a test takes when it has no ``slow(seconds)`` mark: real processes and load, or not.
-_REAL_WORK_S = 4.0
-_UNIT_S = 0.1
-_REAL_WORK_MARKS = ("integration", "functional", "notebooks", "netns", "browser")
-
-
-def _expected_s(item: pytest.Item) -> float:
-    slow = item.get_closest_marker("slow")
-    if slow is not None:
-        return float(slow.args[0])
-    real = any(item.get_closest_marker(name) for name in _REAL_WORK_MARKS)
-    return _REAL_WORK_S if real else _UNIT_S
-
-
+@pytest.hookimpl(trylast=True)  # after -m and -k took out what this run does not select
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``LOADKIT_TEST_SHARD=k/n`` keeps shard k of n (tests.suite runs layers as two shards
-    at once): whole files, so module fixtures stay in one process and every test runs in
-    exactly one shard, balanced by the seconds their tests are expected to take
-    (``slow(seconds)`` marks, else a default for unit tests and for tests doing real work)."""
-    shard = config.stash.get(_SHARD, None)
-    if not shard:
-        return
-    k, n = (int(part) for part in shard.split("/"))
-    by_file: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
-    expected_s = {path: sum(_expected_s(i) for i in tests) for path, tests in by_file.items()}
-    loads, owner = [0.0] * n, {}
-    for path in sorted(by_file, key=lambda p: (-expected_s[p], p)):
-        lightest = loads.index(min(loads))
-        owner[path] = lightest
-        loads[lightest] += expected_s[path]
-    keep, drop = [], []
-    for item in items:
-        (keep if owner[item.nodeid.split("::")[0]] == k else drop).append(item)
-    config.hook.pytest_deselected(items=drop)
-    items[:] = keep
+    sharding.keep_shard(config, items)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    sharding.record(report)

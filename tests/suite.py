@@ -1,7 +1,7 @@
 """``make test``: the whole suite, using both cores where that cannot disturb a measurement.
 
 1. The unit layer (no real load) runs as two pytest processes at once, each on half of the
-   files (``LOADKIT_TEST_SHARD``, see tests/conftest.py), with the ``functional`` tests: they
+   files by time (``LOADKIT_TEST_SHARD``, see tests/sharding.py), with the ``functional`` tests: they
    start the demo shop or a notebook kernel but check behaviour only, never timing.
 2. The layers that send real load (integration, notebooks, browser, netns) run next, again as
    two processes at once: their tests mostly wait on real clocks (think times, drains, shops
@@ -13,6 +13,8 @@
 
 ``python -m tests.suite [pytest args]`` passes the arguments to every pytest it starts. The
 exit status is the first failing layer's pytest exit code (0 when all pass).
+``python -m tests.suite --record-durations`` also rewrites tests/durations.json (what the
+shards are balanced by) from this run's times.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tests import sharding
 
 REAL = "(integration or notebooks or netns or browser) and not functional"
 LAYERS = (  # (what make test prints, the tests, how many processes at once)
@@ -67,7 +71,15 @@ def _layer(title: str, marks: str, shards: int, extra: list[str]) -> int:
 
 
 def main(extra: list[str]) -> int:
-    codes = [_layer(title, marks, shards, extra) for title, marks, shards in LAYERS]
+    record = "--record-durations" in extra
+    extra = [arg for arg in extra if arg != "--record-durations"]
+    with tempfile.NamedTemporaryFile(prefix="loadkit-durations-", suffix=".jsonl") as times:
+        if record:
+            os.environ["LOADKIT_TEST_DURATIONS_OUT"] = times.name
+        codes = [_layer(title, marks, shards, extra) for title, marks, shards in LAYERS]
+        if record:
+            kept = sharding.write_durations(Path(times.name).read_text().splitlines())
+            print(f"{sharding.DURATIONS}: {kept} tests over {sharding.RECORDED_MIN_S} s")
     failing = [c for c in codes if c not in (0, 5)]
     if failing:
         return failing[0]

@@ -13,7 +13,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow(40)
 @pytest.mark.integration
 def test_demo_starts_the_shop_rehearses_prints_the_verdict_and_stops_the_shop(
     tmp_path: Path,

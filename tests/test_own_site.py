@@ -112,7 +112,6 @@ def storefront() -> Iterator[ShopProcess]:
         shop.stop()
 
 
-@pytest.mark.slow(20)
 @pytest.mark.integration
 def test_the_pages_path_from_a_recording_to_a_verdict_works_on_the_storefront(
     storefront: ShopProcess, tmp_path: Path

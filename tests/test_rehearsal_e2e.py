@@ -47,7 +47,6 @@ def table(run: Path, kind: str) -> list[dict[str, object]]:
     return ds.dataset(files, format="parquet").to_table().to_pylist()
 
 
-@pytest.mark.slow(15)
 def test_run_against_the_demo_shop_records_every_arrival_and_passes(
     demo_shop: ShopProcess, tmp_path: Path
 ) -> None:
@@ -92,7 +91,6 @@ def test_run_against_the_demo_shop_records_every_arrival_and_passes(
         assert (run / "analysis" / name).exists()
 
 
-@pytest.mark.slow(11)
 def test_unreachable_target_completes_counts_connection_errors_and_fails(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -115,7 +113,6 @@ def test_unreachable_target_completes_counts_connection_errors_and_fails(tmp_pat
     assert all(r["status"] == 0 for r in requests)
 
 
-@pytest.mark.slow(13)
 def test_two_local_workers_share_the_schedule(demo_shop: ShopProcess, tmp_path: Path) -> None:
     done = loadkit(
         "run",
@@ -187,7 +184,6 @@ def test_ctrl_c_stops_flushes_marks_aborted_and_exits_130(
     assert last_start_ns < sent_ns + 2_000_000_000
 
 
-@pytest.mark.slow(13)
 def test_master_and_worker_commands_run_one_rehearsal(
     demo_shop: ShopProcess, tmp_path: Path
 ) -> None:

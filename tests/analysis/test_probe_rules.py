@@ -260,7 +260,6 @@ def test_run_refuses_a_bad_probe_before_sending_load(
     assert not out.exists() or not any(out.iterdir())
 
 
-@pytest.mark.slow(12)
 @pytest.mark.integration
 def test_a_run_whose_probe_is_refused_still_writes_its_analysis(
     demo_shop: ShopProcess, target: _Server, tmp_path: Path

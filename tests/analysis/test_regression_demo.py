@@ -50,7 +50,6 @@ def loadkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.slow(11)
 def test_two_runs_of_the_same_build_do_not_fail_a_p95_regression_gate(
     shop_factory: ShopFactory, tmp_path: Path
 ) -> None:

@@ -56,7 +56,6 @@ def _capacity(
 
 
 @pytest.mark.exclusive
-@pytest.mark.slow(50)
 def test_finds_the_concurrency_limit_within_15_percent(
     shop_factory: ShopFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,7 +112,6 @@ def test_a_generator_that_cannot_keep_up_is_said_not_reported_as_capacity(
     assert doc["holds_per_s"] is None
 
 
-@pytest.mark.slow(10)
 def test_gates_that_never_pass_end_the_search_after_a_few_probes(
     shop_factory: ShopFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,7 +129,6 @@ def test_gates_that_never_pass_end_the_search_after_a_few_probes(
     assert isinstance(doc["probes"], list) and len(doc["probes"]) <= 4
 
 
-@pytest.mark.slow(10)
 def test_ctrl_c_keeps_and_summarises_the_probes_so_far(
     shop_factory: ShopFactory, tmp_path: Path
 ) -> None:

@@ -102,7 +102,6 @@ def _run_one_visitor(scenario: Path, host: str, tmp_path: Path) -> pd.DataFrame:
     return open_run(run).requests
 
 
-@pytest.mark.slow(10)
 def test_a_recorded_storefront_journey_becomes_a_scenario_that_validates_and_tries(
     storefront: ShopProcess, tmp_path: Path
 ) -> None:

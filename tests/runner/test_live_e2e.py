@@ -145,7 +145,6 @@ def wait_until(check: object, timeout_s: float = 30.0) -> None:
     raise AssertionError("timed out")
 
 
-@pytest.mark.slow(17)
 def test_metrics_move_during_the_run_and_agree_with_the_records(
     live_run: type[LiveRun], tmp_path: Path
 ) -> None:

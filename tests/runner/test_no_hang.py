@@ -92,7 +92,6 @@ def _overrun(tmp_path: Path, url: str, mode: str) -> tuple[Path, list[str]]:
     return run_dir, [sys.executable, "-m", "tests.runner.overrun_run", str(run_dir), url, mode]
 
 
-@pytest.mark.slow(9)
 @pytest.mark.integration
 def test_a_runner_wedged_in_python_past_its_planned_end_ends_itself(
     tmp_path: Path, tiny_server: Any
