@@ -18,7 +18,8 @@ Probes obey the rules load obeys (``loadkit.hosts``): http(s) only, hosts on the
 allow-list (loopback by default), no proxies. A redirect is followed only to an allowed host,
 and a redirect to another origin (scheme, host or port) goes without the probe's headers, so an
 admin key or ``Authorization`` never reaches another host. A refused or failed probe is a failed
-gate with the reason; it never stops the analysis.
+gate with the reason; it never stops the analysis. How the GET is sent (redirects, secret
+headers, the answer's size and time caps) is ``loadkit.analysis.probe_http``.
 """
 
 from __future__ import annotations
@@ -27,14 +28,11 @@ import http.client
 import json
 import os
 import re
-import time
 import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import SplitResult, urlsplit
+from typing import Any
 
 from loadkit.analysis.model import GateKind, GateResult, GateStatus
 from loadkit.analysis.probe_expect import (
@@ -45,6 +43,7 @@ from loadkit.analysis.probe_expect import (
     scenario_variables,
     template,
 )
+from loadkit.analysis.probe_http import MAX_ANSWER_BYTES, RedirectRefused, fetch
 from loadkit.errors import InputError, Location, TargetError
 from loadkit.hosts import check_url
 from loadkit.scenario import EvalError, ProbeSpec, Template
@@ -52,10 +51,7 @@ from loadkit.units import parse_duration_s
 
 _EXPECT_RE = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # a URL with a scheme, not a path
-MAX_ANSWER_BYTES = 10 * 1024 * 1024  # a probe answer is a small JSON document
 MAX_TIMEOUT_S = 300.0
-# Never sent across origins, whether or not the probe set them.
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-admin-key"})
 
 
 @dataclass(frozen=True)
@@ -247,72 +243,6 @@ def probe_problems(specs: Iterable[ProbeSpec], allow_hosts: Sequence[str]) -> li
     return problems
 
 
-def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
-    default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
-
-
-class _RedirectRefused(urllib.error.URLError):
-    pass
-
-
-class _AllowListRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect only to an allowed http(s) host; to another origin, without the
-    probe's headers (its admin key, Authorization) and without cookies."""
-
-    def __init__(self, allow_hosts: Sequence[str], header_names: Iterable[str]) -> None:
-        self.allow_hosts = tuple(allow_hosts)
-        self.dropped = _SECRET_HEADERS | {h.lower() for h in header_names}
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: http.client.HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        try:
-            parts = check_url(newurl, self.allow_hosts, what="redirect to")
-        except TargetError as exc:
-            fp.close()
-            raise _RedirectRefused(str(exc)) from None
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and _origin(parts) != _origin(urlsplit(req.full_url)):
-            new.headers = {k: v for k, v in new.headers.items() if k.lower() not in self.dropped}
-        return new
-
-
-def _opener(probe: Probe, allow_hosts: Sequence[str]) -> urllib.request.OpenerDirector:
-    """http(s) and allow-listed redirects only: no file:, ftp:, data: handlers, no proxies."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(),
-        urllib.request.HTTPDefaultErrorHandler(),
-        urllib.request.HTTPErrorProcessor(),
-        _AllowListRedirects(allow_hosts, (k for k, _ in probe.headers)),
-    ):
-        opener.add_handler(handler)
-    return opener
-
-
-def _read_capped(stream: Any, deadline: float) -> bytes | None:
-    """The whole body, None when over ``MAX_ANSWER_BYTES``; TimeoutError past ``deadline``
-    (each read returns what one receive got, so a server that drips bytes cannot hold on)."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := stream.read1(65536):
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            return None
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer took longer than the probe's timeout")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def execute_probe(
     probe: Probe,
     target_url: str,
@@ -342,19 +272,11 @@ def execute_probe(
     if broken:  # http.client would refuse it with the value (a secret) in its message
         error = f"refused: header {broken[0]} holds a line break or NUL once {{{{ env }}}} is read"
         return ProbeResult(probe.name, url, 0, (), None, error)
-    deadline = time.monotonic() + probe.timeout_s
     try:
-        try:
-            response = _opener(probe, allow_hosts).open(
-                urllib.request.Request(url, headers=headers), timeout=probe.timeout_s
-            )
-        except _RedirectRefused:
-            raise
-        except urllib.error.HTTPError as exc:  # an error status: its body is still checked
-            response = exc
-        with response:
-            status, body = int(response.getcode()), _read_capped(response, deadline)
-    except _RedirectRefused as exc:
+        status, body = fetch(
+            url, headers, (k for k, _ in probe.headers), allow_hosts, probe.timeout_s
+        )
+    except RedirectRefused as exc:
         return ProbeResult(probe.name, url, 0, (), None, f"refused: {exc.reason}")
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         return ProbeResult(probe.name, url, 0, (), None, f"no answer: {exc}")

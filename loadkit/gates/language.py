@@ -19,17 +19,17 @@ A parse error is an ``InputError`` (exit 2) showing the text with a caret under 
 what was expected, and the closest valid word. Numbers must be finite; durations, limits
 (except a regression's) and sample counts must not be negative; ``over`` must be positive.
 Which steps exist is checked against the scenario by ``loadkit.gates.rules.check_selectors``.
+Reading the text (tokens, values, caret errors) is ``loadkit.gates.scanner``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from loadkit.errors import InputError, Location, did_you_mean
+from loadkit.errors import Location, did_you_mean
 from loadkit.gates.model import (
     INVARIANTS,
     LATENCY_KINDS,
@@ -42,6 +42,7 @@ from loadkit.gates.model import (
     Threshold,
     TimeRef,
 )
+from loadkit.gates.scanner import Scanner, caret_error
 from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.units import parse_duration_s, parse_fraction, parse_rate_per_s
 
@@ -82,108 +83,7 @@ _KNOWN_WORDS = tuple(
 GLOB_CHARS = "*?["
 
 
-def caret_error(
-    text: str, location: Location | None, col: int, problem: str, hint: str
-) -> InputError:
-    """An ``InputError`` about ``text`` with a caret under 0-based ``col``; the location's
-    column is moved to the caret."""
-    loc = location or Location("<threshold>", 1, None)
-    if loc.column is not None and loc.line is not None:
-        loc = replace(loc, column=loc.column + col)
-    else:
-        loc = replace(loc, column=col + 1, line=loc.line or 1)
-    return InputError(f"{problem}\n    {text}\n    {' ' * col}^", location=loc, hint=hint)
-
-
-class _Parser:
-    def __init__(self, text: str, location: Location | None) -> None:
-        self.text = text
-        self.location = location
-        self.pos = 0
-
-    def fail(
-        self, problem: str, expected: str, at: int | None = None, near: str = ""
-    ) -> InputError:
-        hint = f"Expected {expected}." + (did_you_mean(near, _KNOWN_WORDS) if near else "")
-        col = self.pos if at is None else at
-        return caret_error(
-            self.text, self.location, col, f"cannot parse threshold: {problem}", hint
-        )
-
-    def skip(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-
-    def here(self) -> int:
-        self.skip()
-        return self.pos
-
-    def at_end(self) -> bool:
-        self.skip()
-        return self.pos >= len(self.text)
-
-    def peek(self, token: str) -> bool:
-        self.skip()
-        return self.text.startswith(token, self.pos)
-
-    def take(self, token: str) -> bool:
-        if self.peek(token):
-            self.pos += len(token)
-            return True
-        return False
-
-    def expect(self, token: str, what: str) -> None:
-        if not self.take(token):
-            raise self.fail(f"missing '{token}'", what)
-
-    def match(self, pattern: str) -> str | None:
-        self.skip()
-        m = re.compile(pattern).match(self.text, self.pos)
-        if not m or not m.group(0):
-            return None
-        self.pos = m.end()
-        return m.group(0)
-
-    def word(self) -> str | None:
-        return self.match(r"[A-Za-z_][A-Za-z0-9_]*")
-
-    def token(self) -> str | None:
-        quoted = self.match(r'"[^"]*"|\'[^\']*\'')
-        if quoted:
-            return quoted[1:-1]
-        return self.match(r"[A-Za-z0-9_.\-/*:%+?\[\]]+")
-
-    def keyword(self, word: str) -> bool:
-        self.skip()
-        m = re.compile(rf"{word}\b").match(self.text, self.pos)
-        if m:
-            self.pos = m.end()
-        return m is not None
-
-    def value(
-        self, what: str, convert: Callable[[Any], float], *, negative: bool = False
-    ) -> tuple[float, str, int]:
-        """A number with its unit, converted; refused when not finite, or negative unless
-        ``negative`` allows it."""
-        start = self.here()
-        raw = self.match(r"-?[0-9.]+(?:[A-Za-zµ%]+[0-9.]*)*(?:/[A-Za-z]+)?|-?\.[0-9]+")
-        if raw is None:
-            raise self.fail("missing value", what)
-        try:
-            value = float(convert(raw))
-        except (ValueError, OverflowError) as exc:
-            raise self.fail(f"bad value '{raw}': {exc}", what, at=start) from None
-        if not math.isfinite(value):
-            raise self.fail(f"'{raw}' is too large", what, at=start)
-        if value < 0 and not negative:
-            raise self.fail(f"'{raw}' is negative", what, at=start)
-        return value, raw, start
-
-    def duration_s(self, what: str = "a duration such as 10s or 500ms") -> float:
-        return self.value(what, parse_duration_s)[0]
-
-
-def _stat(p: _Parser) -> Stat:
+def _stat(p: Scanner) -> Stat:
     start = p.here()
     name = p.match(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[0-9]+)?")
     if name is None:
@@ -211,7 +111,7 @@ def _stat(p: _Parser) -> Stat:
     raise p.fail(f"unknown stat '{name}'", "a stat: " + ", ".join(STAT_NAMES), start, name)
 
 
-def _selector(p: _Parser) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
+def _selector(p: Scanner) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
     if not p.take("{"):
         return (), ()
     pairs: list[tuple[str, str]] = []
@@ -250,14 +150,14 @@ def _selector(p: _Parser) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]
         p.expect(",", "',' or '}' in the selector")
 
 
-def _comparison(p: _Parser) -> Comparison:
+def _comparison(p: Scanner) -> Comparison:
     for op in ("<=", ">=", "==", "!=", "<", ">"):
         if p.take(op):
             return Comparison(op)
     raise p.fail("missing comparison", "one of <, <=, >, >=, ==, !=")
 
 
-def _limit(p: _Parser, stat: Stat, regression: bool) -> tuple[float, str]:
+def _limit(p: Scanner, stat: Stat, regression: bool) -> tuple[float, str]:
     if regression:
         what = "a change such as 10% (negative: an improvement is required)"
         value, raw, _ = p.value(what, parse_fraction, negative=True)
@@ -279,7 +179,7 @@ def _limit(p: _Parser, stat: Stat, regression: bool) -> tuple[float, str]:
     return value, raw
 
 
-def _time_ref(p: _Parser) -> TimeRef:
+def _time_ref(p: Scanner) -> TimeRef:
     anchor = p.word()
     if anchor not in ("t0", "onsale"):
         raise p.fail("missing time", "t0 or onsale, optionally +/- a duration (t0+30s)")
@@ -287,7 +187,7 @@ def _time_ref(p: _Parser) -> TimeRef:
     return TimeRef(anchor, sign * p.duration_s() if sign else 0.0)
 
 
-def _min_samples(p: _Parser) -> int:
+def _min_samples(p: Scanner) -> int:
     what = "a whole number of samples, 0 or more (min 20 samples)"
     value, raw, at = p.value(what, float)
     if not value.is_integer():
@@ -296,7 +196,7 @@ def _min_samples(p: _Parser) -> int:
     return int(value)
 
 
-def _clause(p: _Parser, fields: dict[str, object]) -> bool:
+def _clause(p: Scanner, fields: dict[str, object]) -> bool:
     """One window/range/sample clause into ``fields``; False when none starts here."""
     at = p.here()
     if p.keyword("over"):
@@ -333,7 +233,7 @@ def _clause(p: _Parser, fields: dict[str, object]) -> bool:
     return True
 
 
-def _clauses(p: _Parser, fields: dict[str, object]) -> None:
+def _clauses(p: Scanner, fields: dict[str, object]) -> None:
     expected = "over, for, in N% of windows, during, from, min N samples, or ',' and an action"
     while not p.at_end() and not p.peek(","):
         at = p.here()
@@ -341,7 +241,7 @@ def _clauses(p: _Parser, fields: dict[str, object]) -> None:
             raise p.fail(f"unexpected '{p.text[at:].split()[0]}'", expected, at)
 
 
-def _actions(p: _Parser, fields: dict[str, object]) -> None:
+def _actions(p: Scanner, fields: dict[str, object]) -> None:
     while p.take(","):
         at = p.here()
         if p.keyword("abort"):
@@ -358,7 +258,7 @@ def _actions(p: _Parser, fields: dict[str, object]) -> None:
         raise p.fail("unexpected text", "',' and an action, or the end of the threshold")
 
 
-def _invariant(p: _Parser, fields: dict[str, object]) -> None:
+def _invariant(p: Scanner, fields: dict[str, object]) -> None:
     p.expect("(", "'(' after invariant")
     at = p.here()
     name = p.word() or ""
@@ -401,7 +301,7 @@ def _invariant(p: _Parser, fields: dict[str, object]) -> None:
 
 def parse_threshold(text: str, location: Location | None = None) -> Threshold:
     """Parse one threshold line. Raises ``InputError`` (exit 2) with a caret on bad input."""
-    p = _Parser(text, location)
+    p = Scanner(text, location, _KNOWN_WORDS)
     if p.at_end():
         raise p.fail("the threshold is empty", "a stat, e.g. p(95){step=checkout} < 800ms")
     fields: dict[str, object] = {}

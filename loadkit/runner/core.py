@@ -9,7 +9,9 @@ Every arrival's lateness (actual start - scheduled start, measured when its gree
 run) is recorded; an arrival never starts early.
 
 Inputs are plain (arrays and persona objects, ``loadkit.runner.engine_types``, re-exported
-here), so the engine is testable without YAML.
+here), so the engine is testable without YAML. What it reports while it runs and at the end
+(progress, the monitor's CPU samples and live thresholds, the result) is
+``loadkit.runner.engine_report``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ import gevent.pool
 import numpy as np
 
 from loadkit.profiles import Phase
-from loadkit.results.schema import ArrivalOutcome, RunStatus
+from loadkit.results.schema import ArrivalOutcome
 from loadkit.runner.clock import Clock
+from loadkit.runner.engine_report import (
+    MONITOR_S,
+    engine_result,
+    monitor_loop,
+    progress_loop,
+    progress_snapshot,
+)
 from loadkit.runner.engine_types import (
     Arrivals,
     EngineOptions,
@@ -37,7 +46,7 @@ from loadkit.runner.engine_types import (
     threshold_stop_reason,
 )
 from loadkit.runner.flusher import Flusher
-from loadkit.runner.progress import CpuMeter, Progress, percentile, phase_at
+from loadkit.runner.progress import CpuMeter, Progress
 from loadkit.runner.recorder import arrival_row
 from loadkit.runner.redact import redact
 from loadkit.runner.start_timer import StartTimer, start_timer
@@ -45,7 +54,6 @@ from loadkit.runner.visitor import RunState, Target, Visitor
 
 POLL_S = 0.05
 STOPPED_REASON = "cut: the run was stopped before the journey ended"
-MONITOR_S = 1.0  # CPU samples and live threshold checks
 MAX_IDLE_RUNNERS = 1024  # parked visitor greenlets kept for reuse; more just end
 
 
@@ -85,7 +93,7 @@ class Engine:
         self.guard = guard
         self.aborted_by_threshold: str | None = None
         self.cpu = CpuMeter()  # 1 s samples, for the manifest
-        self._cpu_line = CpuMeter()  # one sample per progress line
+        self.cpu_line = CpuMeter()  # one sample per progress line
         self.started = 0
         self.dropped = 0
         self.in_flight = 0
@@ -131,8 +139,8 @@ class Engine:
         # cyclic collector's full passes, which would otherwise stall the loop mid-run
         gc.freeze()
         scheduler = gevent.spawn(self._schedule)
-        ticker = gevent.spawn(self._progress_loop)
-        monitor = gevent.spawn(self._monitor_loop)
+        ticker = gevent.spawn(progress_loop, self)
+        monitor = gevent.spawn(monitor_loop, self)
         self._wait_for_end()
         self.state.stopping = True  # the scheduler and every visitor check this flag
         self._stop_mono_ns = time.monotonic_ns()
@@ -148,7 +156,7 @@ class Engine:
             gc.unfreeze()
         if self.on_progress is not None:
             self.on_progress(self.snapshot(final=True))
-        return self._result()
+        return engine_result(self)
 
     def _wait_for_end(self) -> None:
         """Return when every journey ended, stop() was called, or the duration limit passed.
@@ -356,32 +364,13 @@ class Engine:
             )
             self._check_finished()
 
-    # -- reporting -----------------------------------------------------------------------------
+    # -- reporting (engine_report: per tick, never per arrival) ------------------------------
 
     def snapshot(
         self, *, final: bool = False, since: tuple[float, int, int] | None = None
     ) -> Progress:
         """Progress now; ``since`` = (monotonic s, requests, lateness count) of the last tick."""
-        now_s = time.monotonic()
-        requests = self.flusher.pending_requests()
-        if since is None:
-            since = self._start_mark
-        dt_s = max(1e-9, now_s - since[0])
-        window = self.lateness_ms if final else self.lateness_ms[since[2] :]
-        elapsed_s = (self.clock.now_ns() - self.t0_ns) / 1e9
-        return Progress(
-            elapsed_s=elapsed_s,
-            phase=phase_at(self.phases, elapsed_s),
-            scheduled=self.due_count() if not final else self.started + self.dropped,
-            started=self.started,
-            dropped=self.dropped,
-            in_flight=self.in_flight,
-            requests_per_s=(requests - since[1]) / dt_s,
-            errors=self.recorder.error_count,
-            lateness_p99_ms=percentile(window, 99.0),
-            final=final,
-            cpu_percent=self._cpu_line.sample(),
-        )
+        return progress_snapshot(self, final=final, since=since)
 
     def due_count(self) -> int:
         """Arrivals whose scheduled time has passed."""
@@ -389,49 +378,14 @@ class Engine:
         return int(np.searchsorted(self.arrivals.offsets_ns, elapsed_ns, side="right"))
 
     @property
-    def _start_mark(self) -> tuple[float, int, int]:
-        t0_mono_s = self.clock.to_monotonic_ns(self.t0_ns) / 1e9
-        return (t0_mono_s, 0, 0)
+    def stop_reason(self) -> str | None:
+        """Why the run stopped early or was cut (None: it ran to its end)."""
+        return self._stop_reason
 
-    def _progress_loop(self) -> None:
-        mark = (time.monotonic(), self.flusher.pending_requests(), 0)
-        while True:
-            gevent.sleep(self.options.progress_interval_s)
-            snap = self.snapshot(since=mark)
-            mark = (time.monotonic(), self.flusher.pending_requests(), len(self.lateness_ms))
-            if self.on_progress is not None:
-                self.on_progress(snap)
-
-    def _monitor_loop(self) -> None:
-        """Every ``MONITOR_S``: sample CPU, and check the live thresholds (off the hot path)."""
-        while True:
-            gevent.sleep(MONITOR_S)
-            self.cpu.sample()
-            if self.guard is None or self._stop_reason is not None:
-                continue
-            tripped = self.guard.check((self.clock.now_ns() - self.t0_ns) / 1e9)
-            if tripped is not None and self._stop_reason is None:
-                self.aborted_by_threshold = tripped
-                self.stop(threshold_stop_reason(tripped))
-
-    def _result(self) -> EngineResult:
-        status = RunStatus.ABORTED if self._aborted else RunStatus.COMPLETED
-        cpu = self.cpu.summary()
-        return EngineResult(
-            status=status,
-            stop_reason=self._stop_reason,
-            scheduled=self.started + self.dropped,
-            started=self.started,
-            dropped=self.dropped,
-            requests=self.flusher.pending_requests(),
-            errors=self.recorder.error_count,
-            lateness_p99_ms=percentile(self.lateness_ms, 99.0),
-            lateness_max_ms=max(self.lateness_ms, default=None),
-            aborted_by_threshold=self.aborted_by_threshold,
-            cpu_percent_max=cpu.get("cpu_percent_max"),
-            cpu_percent_p95=cpu.get("cpu_percent_p95"),
-            start_timer=self.timer_kind,
-        )
+    @property
+    def aborted(self) -> bool:
+        """True once ``stop`` was called (the result's status is then aborted)."""
+        return self._aborted
 
 
 __all__ = [

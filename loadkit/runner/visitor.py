@@ -17,17 +17,14 @@ send the target's cookies to another host). A step's own request on another orig
 Timeouts (docs/scenarios.md): every request owns its full ``request_timeout``, from the moment
 it is sent to the last byte of its answer (a new connection's connect included), however many
 requests the visitor made before; ``connect_timeout`` separately bounds opening a connection.
+The target itself (base URL, timeouts, resolved address) is ``loadkit.runner.target``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import random
-import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 from gevent import getcurrent
@@ -35,15 +32,14 @@ from geventhttpclient.client import HTTPClient
 from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPParseError
 
-from loadkit.errors import TargetError
 from loadkit.results.schema import Outcome
 from loadkit.runner.clock import Clock
 from loadkit.runner.cookies import CookieJar
-from loadkit.runner.defaults import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S
 from loadkit.runner.journey import ArrivalFacts, HttpResult
 from loadkit.runner.journey.types import register_client_headers
 from loadkit.runner.recorder import Recorder
 from loadkit.runner.redact import redact
+from loadkit.runner.target import Origin, Target, split_origin
 
 USER_AGENT = "loadkit (geventhttpclient)"
 register_client_headers(Headers)  # answers' headers read with one lookup (HttpResult.header)
@@ -62,90 +58,6 @@ class RunState:
 
     def __init__(self) -> None:
         self.stopping = False
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where visitors send requests: a parsed base URL plus the timeouts, in seconds."""
-
-    scheme: str
-    host: str
-    port: int
-    base_path: str
-    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
-    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
-    # getaddrinfo() result, resolved once per run (``resolve``): through gevent's thread-pool
-    # resolver every new connection would cost ~0.2 ms and a thread hop per arrival
-    addrinfo: tuple[tuple[Any, ...], ...] | None = None
-
-    def resolve(self) -> Target:
-        """This target with its address resolved now (blocking; call before the load starts).
-
-        Raises TargetError when the host name does not resolve.
-        """
-        try:
-            info = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM, socket.SOL_TCP)
-        except OSError as exc:
-            raise TargetError(f"cannot resolve target host {self.host!r}: {exc}") from None
-        return dataclasses.replace(self, addrinfo=tuple(info))
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
-        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
-    ) -> Target:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TargetError(f"target {url!r} is not an http(s) base URL")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return cls(
-            parts.scheme,
-            parts.hostname,
-            port,
-            parts.path.rstrip("/"),
-            request_timeout_s,
-            connect_timeout_s,
-        )
-
-    @property
-    def origin(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-    def path_of(self, url_or_path: str) -> str:
-        """The request target for a path (joined to the base path) or a same-origin URL.
-
-        Raises TargetError for an absolute URL on another origin (the allow-list covers the base
-        URL only).
-        """
-        if url_or_path.startswith(("http://", "https://")):
-            origin, path = split_origin(url_or_path)
-            if origin != (self.scheme, self.host, self.port):
-                raise TargetError(f"refusing a request to {url_or_path.split('/', 3)[2]!r}")
-            return path
-        if not url_or_path.startswith("/"):
-            url_or_path = "/" + url_or_path
-        return self.base_path + url_or_path
-
-    def url_of(self, url_or_path: str) -> str:
-        """The absolute URL of a request path or URL (for resolving a redirect's Location)."""
-        if url_or_path.startswith(("http://", "https://")):
-            return url_or_path
-        return self.origin + self.path_of(url_or_path)
-
-
-Origin = tuple[str, str, int]  # (scheme, host, port)
-
-
-def split_origin(url: str) -> tuple[Origin, str]:
-    """``((scheme, host, port), request target)`` of an absolute http(s) URL."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    path = parts.path or "/"
-    return (scheme, parts.hostname or "", port), f"{path}?{parts.query}" if parts.query else path
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
@@ -460,3 +372,6 @@ class Visitor:
                 label,
             )
         )
+
+
+__all__ = ["USER_AGENT", "Origin", "RunState", "Target", "Visitor", "split_origin"]

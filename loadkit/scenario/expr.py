@@ -23,30 +23,34 @@ run time (the journey then ends ``failed`` with that message). Budgets (``budget
 the text, nesting and number size of an expression at compile time, and the values it makes
 when it runs: going over raises ``BudgetError`` (an ``EvalError``), or ``ExprError`` when the
 over-budget part is folded at compile time.
+
+This module is the parser; the closures it builds (nodes, constant folding, the operators and
+their run-time errors) are ``expr_nodes``.
 """
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from loadkit.scenario import budget
 from loadkit.scenario.budget import BudgetError, EvalError
+from loadkit.scenario.expr_nodes import (
+    BINARY,
+    METERED_OPS,
+    Fn,
+    Node,
+    Scope,
+    const_node,
+    fold,
+    get_item,
+    metered_root,
+    var_fn,
+    wrap_binary,
+)
 from loadkit.scenario.functions import FUNCTIONS
 from loadkit.scenario.tokens import ExprError, Tok, tokenize, unquote
-from loadkit.sources import kind_of
-
-
-class Scope(Protocol):
-    """What an expression reads at run time: the visitor's variables and its random source."""
-
-    vars: dict[str, Any]
-    rng: Any  # random.Random
-
-
-Fn = Callable[[Scope], Any]
 
 
 @dataclass(frozen=True)
@@ -66,103 +70,6 @@ class Expr:
         return self.fn(scope)
 
 
-@dataclass
-class _Node:
-    """A compiled sub-expression during parsing; ``depth`` counts the closures inside it."""
-
-    fn: Fn
-    const: bool
-    value: Any = None
-    depth: int = 1
-
-
-def _const(value: Any) -> _Node:
-    return _Node(lambda _c: value, True, value)
-
-
-def _fold(fn: Fn, *parts: _Node) -> _Node:
-    """Evaluate now when every part is constant (constant strings stay constant).
-
-    A ``BudgetError`` is not deferred to run time: it propagates (the parser reports it).
-    """
-    depth = 1 + max((p.depth for p in parts), default=0)
-    if all(p.const for p in parts):
-        budget.start()
-        try:
-            value = fn(_NO_SCOPE)
-        except BudgetError:
-            raise
-        except EvalError:
-            return _Node(fn, False, depth=depth)
-        node = _const(value)
-        node.depth = depth
-        return node
-    return _Node(fn, False, depth=depth)
-
-
-class _NoScope:
-    """The scope constant folding evaluates in: no variables, no randomness."""
-
-    def __init__(self) -> None:
-        self.vars: dict[str, Any] = {}
-        self.rng: Any = None
-
-
-_NO_SCOPE = _NoScope()
-
-
-def _get_item(obj: Any, key: Any) -> Any:
-    try:
-        return obj[key]
-    except (KeyError, IndexError):
-        raise EvalError(f"{_short(key)} not found in {_short(obj)}") from None
-    except TypeError:
-        raise EvalError(f"cannot index {_short(obj)} with {_short(key)}") from None
-
-
-_REPR = reprlib.Repr()  # Python 3.11: no keyword arguments yet
-_REPR.maxstring = _REPR.maxother = 60
-_REPR.maxlist = _REPR.maxdict = 6
-_REPR.maxlevel = 3
-
-
-def _short(obj: Any) -> str:
-    """A short repr, built without ever making the whole text of a big value."""
-    text = _REPR.repr(obj)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _wrap_binary(op: Callable[[Any, Any], Any], sym: str) -> Callable[[Any, Any], Any]:
-    def apply(a: Any, b: Any) -> Any:
-        try:
-            return op(a, b)
-        except TypeError:
-            raise EvalError(
-                f"cannot compute {_short(a)} {sym} {_short(b)}: "
-                f"'{sym}' does not work on {kind_of(a)} and {kind_of(b)}"
-            ) from None
-        except (ZeroDivisionError, ValueError, OverflowError, RecursionError) as exc:
-            raise EvalError(f"cannot compute {_short(a)} {sym} {_short(b)}: {exc}") from None
-
-    return apply
-
-
-_BINARY: dict[str, tuple[int, Callable[[Any, Any], Any]]] = {
-    "==": (4, lambda a, b: a == b),
-    "!=": (4, lambda a, b: a != b),
-    "<": (4, lambda a, b: a < b),
-    "<=": (4, lambda a, b: a <= b),
-    ">": (4, lambda a, b: a > b),
-    ">=": (4, lambda a, b: a >= b),
-    "in": (4, lambda a, b: a in b),
-    "+": (5, budget.add),
-    "-": (5, lambda a, b: a - b),
-    "*": (6, budget.mul),
-    "/": (6, lambda a, b: a / b),
-    "//": (6, lambda a, b: a // b),
-    "%": (6, budget.mod),
-}
-_METERED_OPS = {"*", "+", "%"}  # ops that charge the per-evaluation meter (see budget.py)
 _POSTFIX_BP = 8
 
 
@@ -193,7 +100,7 @@ class _Parser:
             raise ExprError(f"expected '{text}', found {found}", self.tok.pos)
         return self.take()
 
-    def parse(self) -> _Node:
+    def parse(self) -> Node:
         if self.tok.kind == "end":
             raise ExprError("empty expression", 0)
         node = self.expr(0)
@@ -201,7 +108,7 @@ class _Parser:
             raise ExprError(_unexpected(self.tok), self.tok.pos)
         return node
 
-    def expr(self, min_bp: int) -> _Node:
+    def expr(self, min_bp: int) -> Node:
         self.level += 1
         if self.level > budget.MAX_EXPR_DEPTH:
             raise ExprError(_too_deep(), self.tok.pos)
@@ -209,7 +116,7 @@ class _Parser:
         self.level -= 1
         return left
 
-    def _expr(self, min_bp: int) -> _Node:
+    def _expr(self, min_bp: int) -> Node:
         left = self.prefix()
         while True:
             if left.depth > budget.MAX_EXPR_DEPTH:
@@ -226,8 +133,8 @@ class _Parser:
                     raise ExprError("expected 'in' after 'not'", tok.pos)
                 self.i += 2
                 left = self._binary(left, self.expr(4), "not in", lambda a, b: a not in b)
-            elif (tok.kind == "op" or tok.text == "in") and tok.text in _BINARY:
-                bp, op = _BINARY[tok.text]
+            elif (tok.kind == "op" or tok.text == "in") and tok.text in BINARY:
+                bp, op = BINARY[tok.text]
                 if bp <= min_bp:
                     return left
                 self.take()
@@ -239,7 +146,7 @@ class _Parser:
             else:
                 return left
 
-    def prefix(self) -> _Node:
+    def prefix(self) -> Node:
         tok = self.take()
         if tok.kind == "num":
             if len(tok.text) > budget.MAX_NUMBER_DIGITS:
@@ -247,20 +154,20 @@ class _Parser:
                     f"a number of {len(tok.text)} digits; the limit is {budget.MAX_NUMBER_DIGITS}",
                     tok.pos,
                 )
-            return _const(float(tok.text) if "." in tok.text else int(tok.text))
+            return const_node(float(tok.text) if "." in tok.text else int(tok.text))
         if tok.kind == "str":
-            return _const(unquote(tok.text))
+            return const_node(unquote(tok.text))
         if tok.kind == "kw":
             if tok.text in ("true", "True"):
-                return _const(True)
+                return const_node(True)
             if tok.text in ("false", "False"):
-                return _const(False)
+                return const_node(False)
             if tok.text in ("null", "None"):
-                return _const(None)
+                return const_node(None)
             if tok.text == "not":
                 inner = self.expr(3)
                 f = inner.fn
-                return _fold(lambda c: not f(c), inner)
+                return fold(lambda c: not f(c), inner)
         if tok.kind == "name":
             if self.tok.text == "(" and self.tok.kind == "op":
                 return self.call(tok)
@@ -268,7 +175,7 @@ class _Parser:
         if tok.kind == "op":
             if tok.text == "@":
                 self.names.add("@")
-                return _Node(_var_fn("@"), False)
+                return Node(var_fn("@"), False)
             if tok.text == "(":
                 inner = self.expr(0)
                 self.expect(")")
@@ -278,11 +185,11 @@ class _Parser:
             if tok.text == "-":
                 inner = self.expr(7)
                 f = inner.fn
-                neg = _wrap_binary(lambda a, _b: -a, "-")
-                return _fold(lambda c: neg(f(c), None), inner)
+                neg = wrap_binary(lambda a, _b: -a, "-")
+                return fold(lambda c: neg(f(c), None), inner)
         raise ExprError(_unexpected(tok), tok.pos)
 
-    def variable(self, tok: Tok) -> _Node:
+    def variable(self, tok: Tok) -> Node:
         if tok.text == "env":
             if self.tok.text != ".":
                 raise ExprError("write env.NAME to read an environment variable", tok.pos)
@@ -291,11 +198,11 @@ class _Parser:
             if name.kind != "name":
                 raise ExprError("expected a name after 'env.'", name.pos)
             self.env.add(name.text)
-            return _Node(_var_fn("env." + name.text), False)
+            return Node(var_fn("env." + name.text), False)
         self.names.add(tok.text)
-        return _Node(_var_fn(tok.text), False)
+        return Node(var_fn(tok.text), False)
 
-    def call(self, tok: Tok) -> _Node:
+    def call(self, tok: Tok) -> Node:
         spec = FUNCTIONS.get(tok.text)
         if spec is None:
             from loadkit.errors import did_you_mean
@@ -304,7 +211,7 @@ class _Parser:
             raise ExprError(f"unknown function '{tok.text}'.{hint}", tok.pos)
         self.functions.add(tok.text)
         self.expect("(")
-        args: list[_Node] = []
+        args: list[Node] = []
         while self.tok.text != ")":
             args.append(self.expr(0))
             if self.tok.text != ",":
@@ -321,9 +228,9 @@ class _Parser:
         node.depth = 1 + max((a.depth for a in args), default=0)
         return node
 
-    def list_literal(self) -> _Node:
+    def list_literal(self) -> Node:
         start = self.toks[self.i - 1].pos  # the '['
-        items: list[_Node] = []
+        items: list[Node] = []
         while self.tok.text != "]":
             items.append(self.expr(0))
             if self.tok.text != ",":
@@ -333,9 +240,9 @@ class _Parser:
         fns = [n.fn for n in items]
         self.metered = True
         self.op_pos = start
-        return _fold(lambda c: budget.new_list([f(c) for f in fns], "a list"), *items)
+        return fold(lambda c: budget.new_list([f(c) for f in fns], "a list"), *items)
 
-    def postfix(self, left: _Node) -> _Node:
+    def postfix(self, left: Node) -> Node:
         tok = self.take()
         lf = left.fn
         if tok.text == ".":
@@ -343,53 +250,32 @@ class _Parser:
             if name.kind not in ("name", "kw"):
                 raise ExprError("expected a name after '.'", name.pos)
             key = name.text
-            return _fold(lambda c: _get_item(lf(c), key), left)
+            return fold(lambda c: get_item(lf(c), key), left)
         index = self.expr(0)
         self.expect("]")
         xf = index.fn
-        return _fold(lambda c: _get_item(lf(c), xf(c)), left, index)
+        return fold(lambda c: get_item(lf(c), xf(c)), left, index)
 
-    def _binary(self, a: _Node, b: _Node, sym: str, op: Callable[[Any, Any], Any]) -> _Node:
-        af, bf, apply = a.fn, b.fn, _wrap_binary(op, sym)
-        self.metered |= sym in _METERED_OPS
-        return _fold(lambda c: apply(af(c), bf(c)), a, b)
+    def _binary(self, a: Node, b: Node, sym: str, op: Callable[[Any, Any], Any]) -> Node:
+        af, bf, apply = a.fn, b.fn, wrap_binary(op, sym)
+        self.metered |= sym in METERED_OPS
+        return fold(lambda c: apply(af(c), bf(c)), a, b)
 
-    def _or(self, a: _Node, b: _Node) -> _Node:
+    def _or(self, a: Node, b: Node) -> Node:
         af, bf = a.fn, b.fn
-        return _fold(lambda c: af(c) or bf(c), a, b)
+        return fold(lambda c: af(c) or bf(c), a, b)
 
-    def _and(self, a: _Node, b: _Node) -> _Node:
+    def _and(self, a: Node, b: Node) -> Node:
         af, bf = a.fn, b.fn
-        return _fold(lambda c: af(c) and bf(c), a, b)
+        return fold(lambda c: af(c) and bf(c), a, b)
 
 
 def _unexpected(tok: Tok) -> str:
     return "unexpected end of expression" if tok.kind == "end" else f"unexpected {tok.text!r}"
 
 
-def _var_fn(name: str) -> Fn:
-    def read(c: Scope) -> Any:
-        try:
-            return c.vars[name]
-        except KeyError:
-            raise EvalError(f"variable '{name}' is not set") from None
-
-    return read
-
-
 def _too_deep() -> str:
     return f"this expression nests more than {budget.MAX_EXPR_DEPTH} levels deep"
-
-
-def _metered(fn: Fn) -> Fn:
-    """``fn`` with the meter reset first: one evaluation, one allocation budget."""
-    meter = budget.METER
-
-    def root(c: Scope) -> Any:
-        meter.used = 0
-        return fn(c)
-
-    return root
 
 
 def compile_expr(text: str) -> Expr:
@@ -407,7 +293,7 @@ def compile_expr(text: str) -> Expr:
         raise ExprError(str(exc), parser.op_pos) from None
     return Expr(
         source=text,
-        fn=node.fn if node.const or not parser.metered else _metered(node.fn),
+        fn=node.fn if node.const or not parser.metered else metered_root(node.fn),
         names=frozenset(parser.names),
         env=frozenset(parser.env),
         functions=frozenset(parser.functions),

@@ -13,13 +13,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loadkit.scenario import budget
+from loadkit.scenario.budget import EvalError
+from loadkit.scenario.expr_nodes import Node, fold
 from loadkit.sources import kind_of
-
-if TYPE_CHECKING:
-    from loadkit.scenario.expr import _Node
 
 ArgFn = Callable[[Any], Any]
 
@@ -41,9 +40,7 @@ class FuncSpec:
             return str(self.min_args)
         return f"{self.min_args} to {self.max_args}"
 
-    def compile(self, name: str, args: list[ArgFn], all_const: bool) -> _Node:
-        from loadkit.scenario.expr import EvalError, _fold, _Node
-
+    def compile(self, name: str, args: list[ArgFn], all_const: bool) -> Node:
         impl = self.impl
 
         def guard(values: list[Any]) -> Any:
@@ -64,7 +61,7 @@ class FuncSpec:
             def call_rng(c: Any) -> Any:
                 return guard([c.rng, *[a(c) for a in args]])
 
-            return _Node(call_rng, False)
+            return Node(call_rng, False)
         if len(args) == 1:
             (only,) = args
 
@@ -79,8 +76,8 @@ class FuncSpec:
 
             fn = call_many
         if self.pure and all_const:
-            return _fold(fn)
-        return _Node(fn, False)
+            return fold(fn)
+        return Node(fn, False)
 
 
 def _min(*args: Any) -> Any:

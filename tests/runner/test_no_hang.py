@@ -89,7 +89,8 @@ def test_a_body_that_makes_the_scenarios_regex_backtrack_fails_requests_not_the_
 
 def _overrun(tmp_path: Path, url: str, mode: str) -> tuple[Path, list[str]]:
     run_dir = tmp_path / "run"
-    return run_dir, [sys.executable, "-m", "tests.runner.overrun_run", str(run_dir), url, mode]
+    cmd = [sys.executable, "-m", "tests.runner.wedge_run", str(run_dir), url, mode]
+    return run_dir, [*cmd, "--planned-end"]
 
 
 @pytest.mark.integration

@@ -4,12 +4,12 @@ The master sends no load. It waits for the expected workers (refusing those of a
 version or scenario), measures each one's clock offset, hands out shards, then one t0 for all;
 it writes every streamed segment into ``RUN_DIR/records/``, notices a silent worker within
 ``worker_lost_s`` (3 s: Locust heartbeats come every second) and accounts its unreported
-arrivals as dropped (``worker_lost``), and writes the manifest.
+arrivals as dropped (``worker_lost``), and writes the manifest (``master_end``: how the run
+ends on disk).
 """
 
 from __future__ import annotations
 
-import resource
 import signal
 import subprocess
 import sys
@@ -21,25 +21,21 @@ from typing import Any
 import gevent
 import gevent.event
 import locust.runners as lr
-from locust import __version__ as locust_version
 from locust.env import Environment
 
-from loadkit import __version__ as loadkit_version
 from loadkit.errors import ExitCode, InputError, RunInvalid
-from loadkit.results.merge import write_lost_arrivals
 from loadkit.results.schema import RECORDS_DIR, RunStatus
-from loadkit.results.writer import RecordKind, write_manifest
+from loadkit.results.writer import RecordKind
 from loadkit.runner.defaults import DEFAULT_DRAIN_S
-from loadkit.runner.distributed.accounting import build_manifest, lost_arrivals
 from loadkit.runner.distributed.auth import (
     ClusterKey,
     load_cluster_key,
     require_key_beyond_loopback,
 )
 from loadkit.runner.distributed.clock import assign_shards
+from loadkit.runner.distributed.master_end import cpu_s, finish, write_master_manifest
 from loadkit.runner.distributed.master_io import MasterInbox, RunFiles, load_run_files
 from loadkit.runner.distributed.messages import (
-    Bye,
     MessageType,
     Ping,
     Plan,
@@ -88,8 +84,8 @@ class Master:
         self.children: list[subprocess.Popen[bytes]] = []
         self.inbox: MasterInbox | None = None
         self.port = 0
-        self._run_mark: tuple[float, float] | None = None  # (monotonic s, CPU s) at start
-        self._run_usage: dict[str, float] = {}
+        self.run_mark: tuple[float, float] | None = None  # (monotonic s, CPU s) at start
+        self.run_usage: dict[str, float] = {}
         self.live: Any = None  # the live view (--live), a loadkit.runner.live_feed.LiveRun
 
     # -- helpers -------------------------------------------------------------------------------
@@ -98,7 +94,7 @@ class Master:
     def slots(self) -> list[WorkerSlot]:
         return self.inbox.slots if self.inbox else []
 
-    def _send(self, slot: WorkerSlot, kind: MessageType, payload: Any) -> None:
+    def send(self, slot: WorkerSlot, kind: MessageType, payload: Any) -> None:
         assert self.inbox is not None
         self.inbox.runner.send_message(kind.value, to_wire(payload), client_id=slot.client_id)
 
@@ -195,7 +191,7 @@ class Master:
     def _sync_clocks(self) -> None:
         for nonce in range(_PINGS):
             for slot in self._active():
-                self._send(slot, MessageType.PING, Ping(nonce, time.time_ns()))
+                self.send(slot, MessageType.PING, Ping(nonce, time.time_ns()))
             gevent.sleep(0.02)
         self._wait_until(lambda: all(len(s.clock_samples) >= _PINGS for s in self._active()), 2.0)
         for slot in self._active():
@@ -223,7 +219,7 @@ class Master:
                 self.spec.to_dict(),
                 self.files.extra,
             )
-            self._send(slot, MessageType.PLAN, plan)
+            self.send(slot, MessageType.PLAN, plan)
         ready = self._wait_until(
             lambda: all(s.fate is not Fate.JOINED for s in self.slots), _READY_TIMEOUT_S
         )
@@ -236,12 +232,12 @@ class Master:
             raise InputError(f"the run could not start: {reason}")
 
     def _start(self) -> None:
-        self._run_mark = (time.monotonic(), _cpu_s())
+        self.run_mark = (time.monotonic(), cpu_s())
         self.t0_ns = time.time_ns() + int(max(self.spec.start_delay_s, 0.5) * 1e9)
         for slot in self._active():
             slot.fate = Fate.RUNNING
-            self._send(slot, MessageType.START, Start(self.t0_ns))
-        self._write_manifest(RunStatus.RUNNING)
+            self.send(slot, MessageType.START, Start(self.t0_ns))
+        write_master_manifest(self, RunStatus.RUNNING)
 
     def _monitor(self) -> None:
         assert self.t0_ns is not None
@@ -318,7 +314,7 @@ class Master:
         not done at the cap, is called lost.
         """
         for slot in self._active():
-            self._send(slot, MessageType.STOP, Stop(reason))
+            self.send(slot, MessageType.STOP, Stop(reason))
         started_s = time.monotonic()
 
         def settled() -> bool:
@@ -337,89 +333,6 @@ class Master:
                 f"did not finish after being told to stop ({reason}); silent for {silent_s:.1f} s"
             )
             self.echo(f"worker {slot.worker_id} ({slot.hello.host}) lost: {slot.note}")
-
-    # -- the end -------------------------------------------------------------------------------
-
-    def _account_lost(self) -> None:
-        if self.t0_ns is None:
-            return
-        records = self.run_dir / RECORDS_DIR
-        for slot in self.slots:
-            if slot.fate is not Fate.LOST or not slot.shards:
-                continue
-            ids, offsets = self.files.schedule.for_shards(slot.shards, self.spec.shards)
-            table = lost_arrivals(
-                ids,
-                offsets,
-                slot.reported_arrival_ids(),
-                worker_id=slot.worker_id,
-                t0_ns=self.t0_ns + slot.clock_offset_ns,
-                total_shards=self.spec.shards,
-                persona_names=self.files.persona_names,
-                persona_of=self.files.persona_of,
-            )
-            slot.lost_arrivals = table.num_rows
-            write_lost_arrivals(records, slot.worker_id, table)
-            self.echo(f"worker {slot.worker_id}: {table.num_rows} arrival(s) accounted as lost")
-
-    def _write_manifest(self, status: RunStatus, ended: bool = False) -> None:
-        manifest = build_manifest(
-            self.spec,
-            status=status,
-            started_at_s=self.started_at_s,
-            ended_at_s=time.time() if ended else None,
-            t0_ns=self.t0_ns,
-            workers=self.slots,
-            versions={
-                "loadkit": loadkit_version,
-                "locust": locust_version,
-                "gevent": gevent.__version__,
-            },
-            scenario=self.files.scenario_entry,
-            profile=self.files.profile_entry,
-            plan=self.files.plan_entry,
-            stop_reason=self.stop_reason,
-            aborted_by_threshold=self.aborted_by_threshold,
-            master={
-                "bind": self.options.bind,
-                "port": self.port,
-                "expect_workers": self.options.expect_workers,
-                "worker_lost_s": self.options.worker_lost_s,
-                "dry_run": self.options.dry_run,
-                "refused": self.inbox.refused if self.inbox else [],
-                **self._run_usage,
-            },
-        )
-        write_manifest(self.run_dir, manifest)
-
-    def _finish(self) -> int:
-        if self._run_mark is not None:  # the master's own cost while records streamed in
-            wall_s, cpu_s = self._run_mark
-            self._run_usage = {
-                "run_wall_s": time.monotonic() - wall_s,
-                "run_cpu_s": _cpu_s() - cpu_s,
-            }
-        self._account_lost()
-        aborted = self.interrupted or self.aborted_by_threshold is not None
-        status = RunStatus.ABORTED if aborted else RunStatus.COMPLETED
-        if self.records_lost is not None:  # as a local run: failed, invalid (exit 3)
-            status = RunStatus.FAILED
-        self._write_manifest(status, ended=True)
-        complete = all(s.records_complete for s in self.slots)
-        for slot in self.slots:
-            if slot.fate is Fate.DONE:
-                self._send(slot, MessageType.BYE, Bye(complete))
-        gevent.sleep(0.2)  # let the goodbyes leave before the socket closes
-        lost = sum(1 for s in self.slots if s.fate is Fate.LOST)
-        self.echo(
-            f"run {self.spec.run_id}: {status.value}, {len(self.slots)} worker(s), "
-            f"{lost} lost, records {'complete' if complete else 'INCOMPLETE'}"
-        )
-        if self.records_lost is not None:
-            return ExitCode.INVALID
-        if self.aborted_by_threshold is not None:  # as a local run: failed, exit 1
-            return ExitCode.FAILED
-        return ExitCode.INTERRUPTED if self.interrupted else ExitCode.PASSED
 
     def interrupt(self) -> None:
         self.interrupted = True
@@ -444,16 +357,16 @@ class Master:
                         raise KeyboardInterrupt
             except RunInvalid as exc:
                 self.stop_reason = str(exc)
-                self._write_manifest(RunStatus.FAILED, ended=True)
+                write_master_manifest(self, RunStatus.FAILED, ended=True)
                 raise
             except KeyboardInterrupt:  # before t0: nothing was sent, say so and leave
                 self.stop_reason = "interrupted before the start"
                 self._stop_all(self.stop_reason)
-                self._write_manifest(RunStatus.ABORTED, ended=True)
+                write_master_manifest(self, RunStatus.ABORTED, ended=True)
                 return ExitCode.INTERRUPTED
             self._start()
             self._monitor()
-            return self._finish()
+            return finish(self)
         finally:
             self.close()
 
@@ -470,11 +383,6 @@ class Master:
         if self.inbox is not None:
             self.inbox.runner.greenlet.kill(block=False)
             self.inbox.runner.server.close(linger=0)
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_master(run_dir: Path, echo: Echo) -> int:

@@ -7,7 +7,7 @@ clear_cookies) and dispatches every step kind through one table, ``compile`` tur
 scenario into ``CompiledScenario``; ``types`` holds what they run on (the Visitor protocol,
 ``HttpResult``, ``Ctx``, the control signals) and ``feeders`` the CSV rows at run time.
 
-Adding a step kind: its model in ``scenario/models.py``, its parser in ``parse_steps.py`` (or
+Adding a step kind: its model in ``scenario/step_models.py``, its parser in ``parse_steps.py`` (or
 ``parse_request.py``), its compiler in ``compile_steps.py`` (or ``compile_request.py``) with
 one line in ``Compiler``'s table, and a section in docs/scenarios.md.
 """
