@@ -21,14 +21,23 @@ and never decline (``FAST_FAULTS``). Tests that start a shop should be marked
 from __future__ import annotations
 
 import gc
+import os
 import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import hypothesis
 import pytest
 
 from loadkit.demo import ShopProcess
 from tests import sharding
+
+# The property and fuzz tests draw new examples on every run on a laptop, where finding a new
+# bug is the point. CI gates a release: there each test draws the same examples every run
+# (derived from its source), so a red CI means the change under test broke something.
+hypothesis.settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
