@@ -114,11 +114,14 @@ class World:
         where = (method, path, raw[:200], headers, r.status, r.body)
         assert r.status < 500, where
         new = self.audit_since()
+        if new:
+            self.cursor = new[-1]["id"]
+        # The room opens on the sweeper's clock, not because of a request: a config example
+        # that moved the on-sale and was put back reopens it a sweep later, in any request.
+        changed = [e for e in new if e["kind"] != "room_opened"]
         if r.status >= 400:
             assert isinstance(r.body, dict) and isinstance(r.body.get("error"), str), where
-            assert new == [], (where, new)
-        elif new:
-            self.cursor = new[-1]["id"]
+            assert changed == [], (where, changed)
         return r
 
 
