@@ -20,6 +20,8 @@ A block that is deliberately not valid (an error example, another tool's config)
 
 from __future__ import annotations
 
+import ast
+import importlib
 import re
 import shlex
 import shutil
@@ -389,3 +391,39 @@ def test_every_command_uses_subcommands_and_flags_that_exist(fence: Fence) -> No
     bad = {" ".join(argv): unknown_words(argv) for argv in command_lines(fence)}
     bad = {line: words for line, words in bad.items() if words}
     assert not bad, f"{fence.where}: unknown subcommands or options: {bad}"
+
+
+INLINE_COMMAND = re.compile(r"`loadkit ([a-z][^`]*)`")
+
+
+def test_every_inline_command_uses_subcommands_and_flags_that_exist() -> None:
+    bad: dict[str, list[str]] = {}
+    for page in PAGES:
+        for match in INLINE_COMMAND.finditer(page.read_text()):
+            words = [w.strip("[]") for w in match.group(1).split()]
+            if unknown := unknown_words(words):
+                bad[f"{page.relative_to(REPO)}: `loadkit {match.group(1)}`"] = unknown
+    assert not bad, f"unknown subcommands or options: {bad}"
+
+
+# --- Python -------------------------------------------------------------------------------
+
+# docs/architecture.md lists signatures (`load_scenario(path) -> Scenario`), not code to run
+SIGNATURE_PAGES = {"architecture.md"}
+PYTHON_FENCES = [f for f in fences("python") if f.page.name not in SIGNATURE_PAGES]
+
+
+@pytest.mark.parametrize("fence", PYTHON_FENCES, ids=ids(PYTHON_FENCES))
+def test_every_python_example_parses_and_imports_what_exists(fence: Fence) -> None:
+    try:
+        tree = ast.parse(fence.body)
+    except SyntaxError as exc:
+        pytest.fail(f"{fence.where}: not Python a user could paste: {exc}")
+    missing = [
+        f"from {node.module} import {alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("loadkit")
+        for alias in node.names
+        if not hasattr(importlib.import_module(node.module), alias.name)
+    ]
+    assert not missing, f"{fence.where}: these names do not exist: {missing}"
