@@ -6,13 +6,18 @@ block of the pages and checks it with loadkit's own code:
 
 - ``yaml`` blocks are classified by what they show (a whole scenario or profile, or a fragment:
   steps, a part of a request step, top-level scenario keys, profile segments or keys) and
-  validated by ``load_scenario`` / ``load_profile_text``; a fragment is wrapped into the
-  smallest valid document around it (``WRAPPERS``). A block that fits no kind fails the test,
-  so a new example must be classified, not silently skipped.
+  checked by ``loadkit validate`` (the CLI entry, in-process: the loaders plus the threshold,
+  selector and probe checks); a fragment is wrapped into the smallest valid document around
+  it (``WRAPPERS``). A block that fits no kind fails the test, so a new example must be
+  classified, not silently skipped.
 - threshold lines in docs/thresholds.md (gates files, bare lines, the gate column of result
-  tables) parse with ``loadkit.gates.parse_threshold``;
+  tables) parse with ``loadkit.gates.parse_threshold``; an error it shows is the error
+  loadkit gives;
 - every ``loadkit ...`` command line in any block names subcommands and ``--flags`` that exist
-  in the click command tree of ``loadkit.cli`` (``demo-shop``: the demo shop's own parser).
+  in the click command tree of ``loadkit.cli`` (``demo-shop``: the demo shop's own parser),
+  and so does every inline `` `loadkit ...` `` in the prose; nothing is run;
+- ``python`` blocks parse and import names loadkit has (architecture.md's signature
+  listings aside).
 
 A block that is deliberately not valid (an error example, another tool's config) carries
 ``<!-- not-checked: why -->`` on the line before its fence.
@@ -34,12 +39,10 @@ import click
 import pytest
 import yaml
 
-from loadkit.cli import cli
+from loadkit.cli import cli, main
 from loadkit.demo.server import build_parser
 from loadkit.errors import LoadkitError, Location
 from loadkit.gates import load_thresholds_file, parse_threshold
-from loadkit.profiles import load_profile_text
-from loadkit.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
@@ -237,17 +240,26 @@ def alternatives(body: str, data: object) -> list[str]:
     return [body]
 
 
-def check_document(kind: str, text: str, folder: Path) -> None:
-    if kind == "profile":
-        load_profile_text(text, str(folder / "example.yaml"))
-        return
-    path = folder / "example.yaml"
+def loadkit_validate(folder: Path, kind: str, text: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``loadkit validate`` (the CLI entry, in-process) on the document as a user would:
+    a scenario alone, a profile with the smallest scenario. Its complaint, or "" when it
+    exits 0."""
+    path = folder / f"{kind}.yaml"
     path.write_text(text)
-    load_scenario(path)
+    argv = ["validate", str(path)]
+    if kind == "profile":
+        (folder / "scenario.yaml").write_text(_scenario(""))
+        argv = ["validate", str(folder / "scenario.yaml"), "--profile", str(path)]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    out, err = capsys.readouterr()
+    return "" if done.value.code == 0 else f"exit {done.value.code}\n{out}{err}"
 
 
 @pytest.mark.parametrize("fence", fences("yaml"), ids=ids(fences("yaml")))
-def test_every_yaml_example_validates(fence: Fence, tmp_path: Path) -> None:
+def test_every_yaml_example_validates(
+    fence: Fence, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # the pages' feeders read the shipped example data, under the scenario's folder
     shutil.copytree(REPO / "scenarios" / "data", tmp_path / "data")
     whole = textwrap.dedent(fence.body)
@@ -264,11 +276,12 @@ def test_every_yaml_example_validates(fence: Fence, tmp_path: Path) -> None:
         )
         checked_as, wrap = WRAPPERS[kind]
         document = wrap(body, data)
-        try:
-            check_document(checked_as, document, tmp_path)
-        except LoadkitError as exc:
-            pytest.fail(f"{fence.where}: the {kind} example does not validate:\n{exc}\n"
-                        f"--- checked as this {checked_as} ---\n{document}")  # fmt: skip
+        complaint = loadkit_validate(tmp_path, checked_as, document, capsys)
+        if complaint:
+            pytest.fail(
+                f"{fence.where}: the {kind} example does not validate: loadkit validate says\n"
+                f"{complaint}--- the {checked_as} checked ---\n{document}"
+            )
 
 
 def test_every_unchecked_block_says_why() -> None:
@@ -338,7 +351,9 @@ def test_every_threshold_line_in_the_thresholds_page_parses(fence: Fence, tmp_pa
 
 # --- commands -----------------------------------------------------------------------------
 
-COMMAND = re.compile(r"^(?:[A-Z_]+=\S+\s+)*(loadkit|python -m loadkit\.demo)\s+([a-z-].*)$")
+COMMAND = re.compile(
+    r"^(?:\$\s+)?(?:[A-Z_]+=\S+\s+)*(loadkit|python -m loadkit\.demo)\s+([a-z-].*)$"
+)
 
 
 def command_lines(fence: Fence) -> Iterator[list[str]]:
