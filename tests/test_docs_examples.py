@@ -15,7 +15,8 @@ block of the pages and checks it with loadkit's own code:
   loadkit gives;
 - every ``loadkit ...`` command line in any block names subcommands and ``--flags`` that exist
   in the click command tree of ``loadkit.cli`` (``demo-shop``: the demo shop's own parser),
-  and so does every inline `` `loadkit ...` `` in the prose; nothing is run;
+  and so does every inline `` `loadkit ...` `` in the prose; the shipped scenarios and
+  profiles they name exist, and so do the ``make`` targets the pages name; nothing is run;
 - ``python`` blocks parse and import names loadkit has (architecture.md's signature
   listings aside).
 
@@ -33,6 +34,7 @@ import shutil
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import click
@@ -406,6 +408,31 @@ def test_every_command_uses_subcommands_and_flags_that_exist(fence: Fence) -> No
     bad = {" ".join(argv): unknown_words(argv) for argv in command_lines(fence)}
     bad = {line: words for line, words in bad.items() if words}
     assert not bad, f"{fence.where}: unknown subcommands or options: {bad}"
+
+
+SHIPPED = re.compile(r"^(scenarios|profiles)/[\w.-]+\.yaml$")
+
+
+@pytest.mark.parametrize("fence", COMMAND_FENCES, ids=ids(COMMAND_FENCES))
+def test_every_command_names_shipped_files_that_exist(fence: Fence) -> None:
+    # a file the page has the user write first (`import-har ... -o scenarios/my-site.yaml`)
+    written = {w for f in FENCES if f.page == fence.page for argv in command_lines(f)
+               for flag, w in pairwise(argv) if flag in ("-o", "--output")}  # fmt: skip
+    named = {w for argv in command_lines(fence) for w in argv if SHIPPED.match(w)}
+    missing = sorted(w for w in named - written if not (REPO / w).is_file())
+    assert not missing, f"{fence.where}: the commands name files the repository lacks: {missing}"
+
+
+MAKE = re.compile(r"^make ([a-z-]+)", re.MULTILINE)
+
+
+def test_every_make_target_the_pages_name_exists() -> None:
+    targets = set(re.findall(r"^([a-z-]+):", (REPO / "Makefile").read_text(), re.MULTILINE))
+    named = {(f.where, t) for f in FENCES for t in MAKE.findall(f.body)}
+    named |= {(p.name, t) for p in PAGES for t in re.findall(r"`make ([a-z-]+)`", p.read_text())}
+    assert named, "the README shows make targets"
+    missing = sorted((where, t) for where, t in named if t not in targets)
+    assert not missing, f"make targets the Makefile lacks: {missing}"
 
 
 INLINE_COMMAND = re.compile(r"`loadkit ([a-z][^`]*)`")
