@@ -16,7 +16,9 @@ block of the pages and checks it with loadkit's own code:
 - every ``loadkit ...`` command line in any block names subcommands and ``--flags`` that exist
   in the click command tree of ``loadkit.cli`` (``demo-shop``: the demo shop's own parser),
   and so does every inline `` `loadkit ...` `` in the prose; the shipped scenarios and
-  profiles they name exist, and so do the ``make`` targets the pages name; nothing is run;
+  profiles they name exist, and so do the ``make`` targets the pages name; ``demo-shop``
+  lines in ``sh`` blocks parse with the shop's parser, and the JSON settings the pages show
+  (``json`` blocks, ``--faults-json``) are ones the shop accepts; nothing is run;
 - ``python`` blocks parse and import names loadkit has (architecture.md's signature
   listings aside).
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import re
 import shlex
 import shutil
@@ -42,6 +45,7 @@ import pytest
 import yaml
 
 from loadkit.cli import cli, main
+from loadkit.demo.config import ConfigError, config_from_json, faults_from_json
 from loadkit.demo.server import build_parser
 from loadkit.errors import LoadkitError, Location
 from loadkit.gates import load_thresholds_file, parse_threshold
@@ -482,3 +486,46 @@ def test_every_python_example_parses_and_imports_what_exists(fence: Fence) -> No
         if not hasattr(importlib.import_module(node.module), alias.name)
     ]
     assert not missing, f"{fence.where}: these names do not exist: {missing}"
+
+
+# --- the demo shop's JSON settings --------------------------------------------------------
+
+FAULT_KEYS = {"endpoints", "capacity_limit", "payment", "bugs"}
+JSON_FENCES = fences("json")
+JSON_FLAGS = {"--faults-json": faults_from_json, "--config-json": config_from_json}
+
+
+@pytest.mark.parametrize("fence", JSON_FENCES, ids=ids(JSON_FENCES))
+def test_every_json_example_is_settings_the_demo_shop_takes(fence: Fence) -> None:
+    data = json.loads(fence.body)
+    assert isinstance(data, dict) and set(data) <= FAULT_KEYS, (
+        f"{fence.where}: a json block that is not the demo shop's faults; teach this test its "
+        "kind, or mark it <!-- not-checked: why -->"
+    )
+    faults_from_json(data)  # ConfigError lists every problem
+
+
+def test_every_json_flag_in_the_pages_commands_is_accepted() -> None:
+    shown = [(f.where, flag, value) for f in COMMAND_FENCES for argv in command_lines(f)
+             for flag, value in pairwise(argv) if flag in JSON_FLAGS]  # fmt: skip
+    assert shown, "capacity.md starts the demo shop with --faults-json"
+    for where, flag, value in shown:
+        try:
+            JSON_FLAGS[flag](json.loads(value))
+        except (ValueError, ConfigError) as exc:
+            pytest.fail(f"{where}: {flag} {value!r} is refused: {exc}")
+
+
+def test_every_demo_shop_command_to_type_parses_with_the_shops_parser(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `sh` blocks are typed as they stand (the bare blocks may be synopses: `[flags]`), so
+    # their values must parse too: numbers, choices such as --storefront html
+    shown = [(f.where, argv[1:]) for f in COMMAND_FENCES if f.language == "sh"
+             for argv in command_lines(f) if argv[0] == "demo-shop"]  # fmt: skip
+    assert len(shown) >= 3, shown
+    for where, args in shown:
+        try:
+            build_parser().parse_args(args)
+        except SystemExit:
+            pytest.fail(f"{where}: loadkit demo-shop {' '.join(args)}\n{capsys.readouterr().err}")
