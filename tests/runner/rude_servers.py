@@ -45,6 +45,7 @@ class Seen:
     received_ns: int  # its head was read
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names, last value wins
     body_bytes: int = 0  # body bytes the server read (0 when it answered before reading it)
+    answered_ns: int | None = None  # its answer was written (stamped by ``Conn.reply`` only)
 
 
 class Conn:
@@ -100,6 +101,15 @@ class Conn:
             self.sock.sendall(data)
         except OSError:
             return False
+        return True
+
+    def reply(self, seen: Seen, data: bytes) -> bool:
+        """Write the answer to ``seen`` and stamp it answered; False when the client is gone."""
+        writing_ns = time.time_ns()
+        if not self.send(data):
+            return False
+        with self.server.lock:
+            seen.answered_ns = writing_ns
         return True
 
     def reset(self) -> None:
@@ -225,19 +235,20 @@ def answer(status: int = 200, body: bytes = b"", headers: str = "", reason: str 
 # ----------------------------------------------------------------------------- behaviours
 
 
-def keep_alive_then_close(n: int, *, drop_next: bool = False) -> Behaviour:
+def keep_alive_then_close(n: int, *, drop_next: bool | Callable[[Conn], bool] = False) -> Behaviour:
     """Answer ``n`` requests per connection (``ok <k>``), then close without saying so first.
 
-    ``drop_next``: read the (n+1)-th request's head, then close without answering (the request
-    met the server's close on the wire; the server never acts on it)."""
+    ``drop_next`` (or ``drop_next(conn)``): read the (n+1)-th request's head, then close
+    without answering (the request met the server's close on the wire; the server never acts
+    on it)."""
 
     def behave(conn: Conn) -> None:
         for k in range(1, n + 1):
             seen = conn.read_request()
             if seen is None:
                 return
-            conn.send(answer(200, f"ok {k}".encode()))
-        if drop_next:
+            conn.reply(seen, answer(200, f"ok {k}".encode()))
+        if drop_next is True or (callable(drop_next) and drop_next(conn)):
             conn.read_head()
 
     return behave

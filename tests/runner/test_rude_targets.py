@@ -406,3 +406,75 @@ def test_a_redirect_location_is_resolved_and_encoded_as_a_browser_does(
     assert [row[COL["status"]] for row in ran.rows] == [302, 200]
     assert [row[COL["hop"]] for row in ran.rows] == [0, 1]
     assert [s.path for s in seen] == [start, hop_path]
+
+
+# ----------------------------------------------------------------- the whole path: loadkit run
+
+
+def _run_scenario(url: str) -> str:
+    """Buyers send 5 POSTs, browsers 5 GETs, each tagged with its arrival and number."""
+    steps = {
+        method: "".join(
+            f"      - name: s{k}\n"
+            f"        request: {{method: {method}, path: /{method.lower()}/{k},"
+            f' query: {{a: "{{{{ arrival_id }}}}"}}{", form: {seat: A1}" if method == "POST" else ""}}}\n'
+            "        on_error: continue\n"
+            for k in range(1, 6)
+        )
+        for method in ("POST", "GET")
+    }
+    return (
+        f"name: rude\nhost: {url}\nsettings: {{request_timeout: 2s}}\npersonas:\n"
+        f"  buyer:\n    weight: 1\n    steps:\n{steps['POST']}"
+        f"  browser:\n    weight: 1\n    steps:\n{steps['GET']}"
+        "thresholds:\n  - error_rate < 50%\n"
+    )
+
+
+def _key(path: str) -> tuple[int, int]:
+    """(arrival, request number) of a path ``/<method>/<k>?a=<arrival>``."""
+    where, _, query = path.partition("?a=")
+    return int(query), int(where.rsplit("/", 1)[1])
+
+
+@pytest.mark.integration
+def test_a_run_against_a_keep_alive_limit_sends_every_post_once(tmp_path: Path) -> None:
+    # every connection answers 2 requests; on odd ones the server then closes (the next
+    # request finds the connection closed, or meets the close on the wire), on even ones it
+    # reads the 3rd request and closes (the request crosses the close). In the runner's
+    # gevent-patched process, records must say what the server lived: a POST at most once,
+    # a GET at most once more, and only after nothing came back
+    from tests.test_truth_e2e import _loadkit, _only_run, _profile, _table
+
+    behaviour = rude.keep_alive_then_close(2, drop_next=lambda conn: conn.number % 2 == 0)
+    with rude.rude_server(behaviour) as server:
+        scenario = tmp_path / "rude.yaml"
+        scenario.write_text(_run_scenario(server.url))
+        done = _loadkit(tmp_path, "run", str(scenario), "-p", str(_profile(tmp_path, 1.0, "8/s")),
+                        "--out", str(tmp_path / "out"))  # fmt: skip
+        seen = server.snapshot()
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = _table(_only_run(tmp_path / "out"), "requests")
+    assert len(records) == 8 * 5
+    by_key: dict[tuple[int, int], list[Seen]] = {}
+    for s in seen:
+        by_key.setdefault(_key(s.path), []).append(s)
+    assert set(by_key) <= {(r["arrival_id"], int(r["step"][1:])) for r in records}
+    lost = {"POST": 0, "GET": 0}
+    for rec in records:
+        got = by_key.get((rec["arrival_id"], int(rec["step"][1:])), [])
+        answered = [s for s in got if s.answered_ns is not None]
+        lost[rec["method"]] += len(got) - len(answered)
+        if rec["method"] == "POST":
+            assert len(got) <= 1, (rec, got)  # never sent twice
+            if answered:
+                assert (rec["status"], rec["outcome"], rec["bytes"]) == (200, "ok", 4)
+                assert answered[0].body_bytes == len(b"seat=A1")
+            else:  # the server closed instead of answering (it may not even have read it)
+                assert (rec["status"], rec["outcome"]) == (0, "connection_error"), (rec, got)
+                assert "closed the connection without answering" in rec["error"]
+        else:
+            assert (rec["status"], rec["outcome"]) == (200, "ok"), (rec, got)
+            assert len(answered) == 1 and len(got) <= 2, (rec, got)  # at most one resend
+            assert got[-1] is answered[0]  # the one answered is the last sent
+    assert lost["POST"] >= 1 and lost["GET"] >= 1  # both crossings happened
