@@ -12,6 +12,13 @@ leaves) and only for an idempotent method: a POST is never sent twice. A kept co
 the target closed while it was idle is dropped before a request is sent on it (the pool's
 readable check), so a target's keep-alive limit costs no error and no resend at all.
 
+An answer ends where its framing says (Content-Length, the last chunk, or the close), as in
+browsers: bytes a target sends after a complete answer (a Content-Length counted in characters
+rather than bytes, a stray body after a 204/304, an answer nobody asked for) are dropped with
+the connection, instead of failing that complete answer as a parse error or, worse, being
+appended to its body (geventhttpclient's parser read an unasked second answer into the
+first one's body: ``FinalAnswer``).
+
 ``describe`` turns the client's parse errors into the error text a record keeps.
 """
 
@@ -20,15 +27,74 @@ from __future__ import annotations
 from typing import Any, cast
 
 import gevent.socket
+import geventhttpclient.client
 from geventhttpclient.client import HTTPClient
 from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
-from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPSocketPoolResponse
+from geventhttpclient.response import (
+    HTTPConnectionClosed,
+    HTTPParseError,
+    HTTPResponse,
+    HTTPSocketPoolResponse,
+)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 NO_ANSWER = "the target closed the connection without answering"
 _KEPT = (" (on a connection kept alive from an earlier request, which the target may have closed"
          " as this one left; a {method} is not sent again)")  # fmt: skip
 CUT_SHORT = "the target closed the connection in the middle of its answer"
+
+
+class _Unasked(Exception):
+    """Raised by the parser's callback when bytes follow a complete final answer."""
+
+
+class FinalAnswer(HTTPSocketPoolResponse):
+    """geventhttpclient's socket response, ending at the end of the final (>= 200) answer.
+
+    The parser reads every byte a ``recv`` brings; after a complete final answer, what follows
+    is not part of it: a new message start (an unasked answer) is stopped at its first byte,
+    garbage no longer fails the answer, and either way the connection is closed, not kept
+    (as the client already does for a body after a HEAD answer). The connection is handed back
+    after the ``feed`` that completed the answer, not inside the parser's callback (too early
+    to know of trailing bytes).
+    """
+
+    _final_code = 0  # the final answer's status, once it is complete
+
+    def _on_message_begin(self) -> None:
+        if self._final_code:
+            raise _Unasked
+        super()._on_message_begin()
+
+    def _on_message_complete(self) -> None:
+        self.message_complete = True  # (not HTTPSocketResponse's: it hands the socket back)
+        code = HTTPResponse.get_code(self)
+        if code >= 200:  # an interim 1xx answer is followed by the final one
+            self._final_code = code
+
+    def get_code(self) -> int:
+        return self._final_code or HTTPResponse.get_code(self)
+
+    def should_close(self) -> bool:
+        if not self._final_code:
+            return True  # released before its answer was complete: the connection is spent
+        return self._trailing_data_dropped or not HTTPResponse.should_keep_alive(self)
+
+    def feed(self, data: str | bytes) -> None:
+        try:
+            super().feed(data)
+        except (HTTPParseError, _Unasked):
+            if not self._final_code:
+                raise
+            self._trailing_data_dropped = True
+            self.message_complete = True
+        if self._final_code:
+            self.release()
+
+
+# every HTTPClient.request builds its answer through this module-level name (no hook per
+# client): loadkit's runner process uses geventhttpclient only through VisitorClient
+geventhttpclient.client.HTTPSocketPoolResponse = FinalAnswer  # type: ignore[attr-defined,misc]
 
 
 class VisitorPool(ConnectionPool):
@@ -132,4 +198,4 @@ def describe(exc: HTTPParseError, method: str, reused: bool) -> str:
     return f"malformed HTTP answer from the target: {text or type(exc).__name__}"
 
 
-__all__ = ["CUT_SHORT", "NO_ANSWER", "VisitorClient", "VisitorPool", "describe"]
+__all__ = ["CUT_SHORT", "NO_ANSWER", "FinalAnswer", "VisitorClient", "VisitorPool", "describe"]

@@ -8,6 +8,7 @@ A few requests each: the whole file runs in a few seconds.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,15 @@ def heads(seen: list[Seen]) -> list[tuple[str, str, int]]:
 
 
 def test_a_keep_alive_limit_costs_no_error_and_sends_each_request_once() -> None:
-    # the server closes each connection after 2 answers without "Connection: close" (like
-    # nginx's keepalive_requests): the client sees the close before its next request
+    # the server closes each connection after 2 answers without "Connection: close" (like an
+    # idle or request-count limit); a person thinks between requests, so the close arrives
+    # before the next one (the close crossing a request is the next tests' case)
     with rude.rude_server(rude.keep_alive_then_close(2)) as server:
         v = _visitor(server.url)
-        results = [
-            send(v, m, "/x", b"n=1" if m == "POST" else None) for m in ["GET"] * 3 + ["POST"] * 3
-        ]
+        results = []
+        for method in ["GET"] * 3 + ["POST"] * 3:
+            results.append(send(v, method, "/x", b"n=1" if method == "POST" else None))
+            time.sleep(0.05)
         v.close()
         seen = server.snapshot()
     assert [r.status for r in results] == [200] * 6
@@ -332,6 +335,58 @@ def test_an_answer_shorter_than_its_content_length_then_closed_is_cut_short_at_o
     assert r.error == "the target closed the connection in the middle of its answer"
     assert r.service_ms < 2000
     assert len(seen) == 1
+
+
+def _overlong(seen: Seen) -> bytes:
+    if seen.path == "/chars":  # Content-Length counted in characters: "café" is 5 bytes
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ncaf\xc3\xa9"
+    if seen.path == "/unasked":  # a second answer nobody asked for, in the same write
+        return answer(201, b"first", "X-A: 1\r\n") + answer(200, b"unasked", "X-B: 2\r\n")
+    if seen.path == "/204":  # a body after a 204 (illegal)
+        return b"HTTP/1.1 204 No Content\r\n\r\nstray body"
+    return answer(200, b"fine")
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "content"),
+    [("/chars", 200, b"caf\xc3"), ("/unasked", 201, b"first"), ("/204", 204, b"")],
+)
+def test_bytes_after_a_complete_answer_are_not_part_of_it_and_the_connection_goes(
+    path: str, status: int, content: bytes
+) -> None:
+    # a browser ends an answer where its framing says and drops the dirty connection; the
+    # client used to fail the complete answer (a parse error) or, for an unasked second
+    # answer, append its body to the first ("firstunasked", 12 bytes for a 5-byte answer)
+    with rude.rude_server(rude.scripted(_overlong)) as server:
+        v = _visitor(server.url, request_timeout_s=2.0)
+        r, after = send(v, "GET", path), send(v, "GET", "/next")
+        v.close()
+        seen = server.snapshot()
+    assert (r.status, r.content, r.error_kind) == (status, content, None)
+    assert rows(v)[0]["bytes"] == len(content) and rows(v)[0]["outcome"] == "ok"
+    if path == "/unasked":
+        assert (r.header("x-a"), r.header("x-b")) == ("1", None)
+    assert (after.status, after.content) == (200, b"fine")
+    assert heads(seen) == [("GET", path, 1), ("GET", "/next", 2)]
+
+
+def test_connection_close_is_honoured_even_when_the_server_is_slow_to_close() -> None:
+    # "Connection: close", then the server keeps the socket open for a while: the client must
+    # not send its next request there (it would wait on a connection nobody reads)
+    def behave(conn: rude.Conn) -> None:
+        seen = conn.read_request()
+        if seen is not None:
+            conn.reply(seen, answer(200, b"bye", "Connection: close\r\n"))
+            conn.server.stopping.wait(1.0)
+
+    with rude.rude_server(behave) as server:
+        v = _visitor(server.url, request_timeout_s=3.0)
+        results = [send(v, "GET", f"/{k}") for k in range(3)]
+        v.close()
+        seen = server.snapshot()
+    assert [(r.status, r.content) for r in results] == [(200, b"bye")] * 3
+    assert all(r.service_ms < 500 for r in results)
+    assert heads(seen) == [("GET", "/0", 1), ("GET", "/1", 2), ("GET", "/2", 3)]
 
 
 # ----------------------------------------------------------------- 7. big headers, Location
