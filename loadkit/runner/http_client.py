@@ -72,9 +72,6 @@ class FinalAnswer(HTTPSocketPoolResponse):
         if code >= 200:  # an interim 1xx answer is followed by the final one
             self._final_code = code
 
-    def get_code(self) -> int:
-        return self._final_code or HTTPResponse.get_code(self)
-
     def should_close(self) -> bool:
         if not self._final_code:
             return True  # released before its answer was complete: the connection is spent
@@ -100,19 +97,15 @@ geventhttpclient.client.HTTPSocketPoolResponse = FinalAnswer  # type: ignore[att
 class VisitorPool(ConnectionPool):
     """geventhttpclient's pool of one connection, with the resend rule (module docstring).
 
-    ``arm(method)`` before each request; the client's ``request`` then asks ``get_socket``
-    once per copy it sends, and a copy the rule forbids raises ``HTTPConnectionClosed``.
+    ``VisitorClient.exchange`` starts each request; the client's ``request`` then asks
+    ``get_socket`` once per copy it sends, and a copy the rule forbids raises
+    ``HTTPConnectionClosed``.
     """
 
     _addrinfo: list[Any] | None = None  # the run's resolved address (Target.resolve)
     _resend = False  # may the request being sent go again (idempotent, not yet resent)
     _sent = False  # has the request being sent gone out once already
     _fresh = True  # was the connection of the last copy opened for it (not kept alive)
-
-    def arm(self, method: str) -> None:
-        """Start a request of ``method`` (upper case): nothing sent yet."""
-        self._sent = False
-        self._resend = method in IDEMPOTENT_METHODS
 
     @property
     def reused(self) -> bool:
@@ -178,7 +171,9 @@ class VisitorClient(HTTPClient):
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> HTTPSocketPoolResponse:
         """``request`` under the resend rule; raises what ``request`` raises."""
-        self.pool.arm(method)
+        pool = self.pool  # a new request: nothing sent yet; may go again if idempotent
+        pool._sent = False
+        pool._resend = method in IDEMPOTENT_METHODS
         return self.request(method, path, body=body, headers=headers)
 
 
