@@ -291,16 +291,19 @@ def chunked(body: bytes, *, size: int = 1, extension: str = "", trailers: str = 
     return behave
 
 
-def trickle(total: int, interval_s: float) -> Behaviour:
+def trickle(total: int, interval_s: float, *, whole: bool = False) -> Behaviour:
     """Answer with a ``total``-byte Content-Length, then send one body byte every
-    ``interval_s`` (the headers come at once; the answer is complete after total*interval_s)."""
+    ``interval_s`` (the headers come at once; the answer is complete after total*interval_s).
+    ``whole``: the status line and headers come one byte every ``interval_s`` too."""
 
     def behave(conn: Conn) -> None:
         if conn.read_request() is None:
             return
-        conn.send(f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n".encode())
-        for _ in range(total):
-            if conn.server.stopping.wait(interval_s) or not conn.send(b"x"):
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n".encode()
+        if not whole:
+            conn.send(head)
+        for byte in (head if whole else b"") + b"x" * total:
+            if conn.server.stopping.wait(interval_s) or not conn.send(bytes([byte])):
                 return
 
     return behave

@@ -176,9 +176,13 @@ def test_chunked_answers_are_whole_and_keep_the_connection(
 # ----------------------------------------------------------------- 3. a trickled body
 
 
-def test_a_trickled_body_times_out_at_the_request_timeout_not_when_the_trickle_ends() -> None:
-    # headers at once, then one byte every 300 ms for 6 s: the request owns 1 s
-    with rude.rude_server(rude.trickle(20, 0.3)) as server:
+@pytest.mark.parametrize("whole", [False, True], ids=["body", "status-line-and-headers"])
+def test_a_trickled_answer_times_out_at_the_request_timeout_not_when_the_trickle_ends(
+    whole: bool,
+) -> None:
+    # one byte every 300 ms for 6 s or more (the body only, or the whole answer): the request
+    # owns 1 s, and every byte that arrives must not push its deadline back
+    with rude.rude_server(rude.trickle(20, 0.3, whole=whole)) as server:
         v = _visitor(server.url, request_timeout_s=1.0)
         r = send(v, "GET", "/slow")
         v.close()
@@ -186,7 +190,7 @@ def test_a_trickled_body_times_out_at_the_request_timeout_not_when_the_trickle_e
     assert 1000 <= r.service_ms <= 1050
     row = rows(v)[0]
     assert (row["outcome"], row["bytes"]) == ("timeout", 0)
-    assert row["error"].startswith("timeout")
+    assert row["error"] == "timeout: no complete response in time"
 
 
 # ----------------------------------------------------------------- 4. answers without bodies
