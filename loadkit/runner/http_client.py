@@ -19,6 +19,11 @@ the connection, instead of failing that complete answer as a parse error or, wor
 appended to its body (geventhttpclient's parser read an unasked second answer into the
 first one's body: ``FinalAnswer``).
 
+A request a scenario sends with ``Expect: 100-continue`` waits at most ``CONTINUE_WAIT_S``
+for the target's word before its body goes anyway (RFC 9110 10.1.1: a client SHOULD NOT wait
+indefinitely; curl waits 1 s): geventhttpclient waited for ever, so a target that reads bodies
+without sending 100 Continue (which it may) saw every such request time out.
+
 ``describe`` turns the client's parse errors into the error text a record keeps.
 """
 
@@ -37,6 +42,7 @@ from geventhttpclient.response import (
     HTTPSocketPoolResponse,
 )
 
+CONTINUE_WAIT_S = 1.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 NO_ANSWER = "the target closed the connection without answering"
 _KEPT = (" (on a connection kept alive from an earlier request, which the target may have closed"
@@ -166,6 +172,15 @@ class VisitorClient(HTTPClient):
         self.pool = cast(VisitorPool, pool)
         if addrinfo is not None:
             self.pool._addrinfo = list(addrinfo)
+
+    def _wait_for_continue_response(
+        self, sock: gevent.socket.socket, method: str
+    ) -> tuple[bytes | None, bytes | None]:
+        try:  # the target's first byte, or its silence for CONTINUE_WAIT_S
+            gevent.socket.wait_read(sock.fileno(), timeout=CONTINUE_WAIT_S)
+        except TimeoutError:
+            return b"", None  # silence: send the body, as if told to continue
+        return super()._wait_for_continue_response(sock, method)
 
     def exchange(
         self, method: str, path: str, body: bytes, headers: dict[str, str]

@@ -262,6 +262,35 @@ def test_a_head_answer_with_an_illegal_body_is_ok_and_the_stray_body_is_never_an
     assert [s.method for s in seen] == ["HEAD", "GET", "HEAD", "GET"]
 
 
+@pytest.mark.parametrize("says_continue", [False, True], ids=["silent", "100-continue"])
+def test_expect_100_continue_sends_the_body_at_the_word_or_after_a_second_of_silence(
+    says_continue: bool,
+) -> None:
+    # a target may read the body without ever sending 100 Continue; a client that asked for
+    # one must not wait for ever (RFC 9110 10.1.1; curl waits 1 s): it used to time out
+    def behave(conn: rude.Conn) -> None:
+        seen = conn.read_head()
+        if seen is None:
+            return
+        if says_continue:
+            conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        conn.read_body(seen)
+        conn.reply(seen, answer(201, f"got {seen.body_bytes}".encode()))
+
+    with rude.rude_server(behave) as server:
+        v = _visitor(server.url, request_timeout_s=3.0)
+        r = v.http("POST", "/up", name="up", step="s", body=b"x" * 100,
+                   headers={"Expect": "100-continue"})  # fmt: skip
+        v.close()
+        seen = server.snapshot()
+    assert (r.status, r.content, r.error_kind) == (201, b"got 100", None)
+    if says_continue:
+        assert r.service_ms < 500
+    else:
+        assert 1000 <= r.service_ms <= 1500
+    assert len(seen) == 1 and seen[0].body_bytes == 100
+
+
 # ----------------------------------------------------------------- 5. early answers
 
 
