@@ -566,3 +566,17 @@ def test_a_run_against_a_keep_alive_limit_sends_every_post_once(tmp_path: Path) 
             assert len(answered) == 1 and len(got) <= 2, (rec, got)  # at most one resend
             assert got[-1] is answered[0]  # the one answered is the last sent
     assert lost["POST"] >= 1 and lost["GET"] >= 1  # both crossings happened
+
+
+def test_an_https_target_gets_the_same_client_rules(closed_port_url: str) -> None:
+    from loadkit.runner.http_client import VisitorClient, VisitorPool
+
+    url = closed_port_url.replace("http://", "https://")
+    client = VisitorClient("https", "127.0.0.1", int(url.rsplit(":", 1)[1]),
+                           connect_timeout_s=1.0, user_agent="t")  # fmt: skip
+    assert isinstance(client.pool, VisitorPool) and client.pool.ssl_context is not None
+    client.close()
+    v = _visitor(url)
+    r = send(v, "GET", "/")
+    v.close()
+    assert (r.status, r.error_kind) == (0, "connection_error") and "refused" in (r.error or "")
