@@ -1,7 +1,9 @@
 """A small per-visitor cookie jar for one origin.
 
 A visitor talks to one target, so domain matching is not needed; path scoping, deletion
-(``Max-Age<=0`` or an ``Expires`` in the past) and expiry are honoured. This is far cheaper per
+(``Max-Age<=0`` or an ``Expires`` in the past) and expiry are honoured, and a cookie whose
+name and value exceed ``MAX_COOKIE_BYTES`` is ignored, as browsers do (RFC 6265bis 5.7): kept,
+it would ride on every later request as a Cookie header no browser sends. This is far cheaper per
 request than ``http.cookiejar`` (which needs urllib request adapters), and the hot path only
 pays for it when the jar is non-empty or a response sets a cookie.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import time
 from email.utils import parsedate_to_datetime
+
+MAX_COOKIE_BYTES = 4096  # name + value (header text is latin-1: one character, one byte)
 
 
 def _parse_expiry(attrs: dict[str, str], now_s: float) -> float | None:
@@ -65,7 +69,7 @@ class CookieJar:
             first, _, rest = raw.partition(";")
             name, sep, value = first.partition("=")
             name = name.strip()
-            if not sep or not name:
+            if not sep or not name or len(name) + len(value.strip()) > MAX_COOKIE_BYTES:
                 continue
             attrs = {}
             for item in rest.split(";"):
@@ -80,4 +84,4 @@ class CookieJar:
             self._cookies[name] = (value.strip().strip('"'), path, expires)
 
 
-__all__ = ["CookieJar"]
+__all__ = ["MAX_COOKIE_BYTES", "CookieJar"]

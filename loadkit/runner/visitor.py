@@ -1,7 +1,9 @@
 """One arrival's person: own connection, own cookies, own randomness; runs one journey.
 
 HTTP goes through geventhttpclient's ``HTTPClient`` (the engine beneath Locust's
-``FastHttpSession``), one client per visitor with a single keep-alive connection. We skip
+``FastHttpSession``), one client per visitor with a single keep-alive connection, with
+loadkit's rule for sending a request again (``loadkit.runner.http_client``: at most once, only
+an idempotent one that got nothing back on a kept-alive connection; a POST never). We skip
 ``FastHttpSession``/``UserAgent`` on purpose: per visitor they build a ``CookieJar`` with urllib
 adapters and a client pool, and per request they fire Locust's request event and its rounded
 stats, which loadkit does not use (raw records are the truth). See BENCHMARKS.md for the cost.
@@ -28,13 +30,13 @@ from typing import Any
 
 import gevent
 from gevent import getcurrent
-from geventhttpclient.client import HTTPClient
 from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPParseError
 
 from loadkit.results.schema import Outcome
 from loadkit.runner.clock import Clock
 from loadkit.runner.cookies import CookieJar
+from loadkit.runner.http_client import VisitorClient, describe
 from loadkit.runner.journey import ArrivalFacts, HttpResult
 from loadkit.runner.journey.types import register_client_headers
 from loadkit.runner.recorder import Recorder
@@ -60,12 +62,14 @@ class RunState:
         self.stopping = False
 
 
-def _classify(exc: BaseException) -> tuple[str, str]:
-    """(error_kind, short text) for an exception raised while talking to the target."""
+def _classify(exc: BaseException, method: str, client: VisitorClient) -> tuple[str, str]:
+    """(error_kind, short text) for an exception raised while ``client`` sent ``method``."""
     if isinstance(exc, _RequestTimeout):
         return Outcome.TIMEOUT.value, "timeout: no complete response in time"
     if isinstance(exc, TimeoutError):
         return Outcome.TIMEOUT.value, f"timeout: {exc}" if str(exc) else "timeout"
+    if isinstance(exc, HTTPParseError):
+        return Outcome.CONNECTION_ERROR.value, redact(describe(exc, method, client.pool.reused))
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return Outcome.CONNECTION_ERROR.value, redact(text)
 
@@ -125,9 +129,9 @@ class Visitor:
         self._worker_id = worker_id
         self._state = state or RunState()
         self._jar = CookieJar()
-        self._client: HTTPClient | None = None
+        self._client: VisitorClient | None = None
         # redirect hops to other (allowed) origins: a connection and a cookie jar per origin
-        self._others: dict[Origin, tuple[HTTPClient, CookieJar]] | None = None
+        self._others: dict[Origin, tuple[VisitorClient, CookieJar]] | None = None
         self._timer: Any = None  # the loop's timer watcher for request deadlines (see _deadline)
         self._timer_s = 0.0
         # (step, name, method, attempt, intent_ns, hop) of the last http() call, for record()
@@ -169,31 +173,19 @@ class Visitor:
         """The absolute URL a request path (or URL) of this visitor goes to."""
         return self._target.url_of(url_or_path)
 
-    def _connect(self) -> HTTPClient:
+    def _connect(self) -> VisitorClient:
         t = self._target
-        self._client = self._new_client(t.scheme, t.host, t.port)
-        if t.addrinfo is not None:
-            addrinfo = list(t.addrinfo)
-            # geventhttpclient resolves on every connect; hand it the run's resolved address
-            self._client._connection_pool._resolve = lambda: addrinfo  # type: ignore[method-assign]
+        # the run's resolved address: geventhttpclient would resolve on every connect
+        self._client = self._new_client(t.scheme, t.host, t.port, t.addrinfo)
         return self._client
 
-    def _new_client(self, scheme: str, host: str, port: int) -> HTTPClient:
-        t = self._target
-        return HTTPClient(
-            host,
-            port=port,
-            ssl=scheme == "https",
-            insecure=True,
-            concurrency=1,
-            connection_timeout=t.connect_timeout_s,
-            # no per-operation socket timeout: each would cost a gevent Timeout per recv/send;
-            # the request's own deadline timer (see http) bounds the whole exchange instead
-            network_timeout=None,  # type: ignore[arg-type]  # None = no socket timeout
-            headers={"User-Agent": USER_AGENT},
-        )
+    def _new_client(
+        self, scheme: str, host: str, port: int, addrinfo: tuple[tuple[Any, ...], ...] | None = None
+    ) -> VisitorClient:
+        return VisitorClient(scheme, host, port, connect_timeout_s=self._target.connect_timeout_s,
+                             user_agent=USER_AGENT, addrinfo=addrinfo)  # fmt: skip
 
-    def _other(self, url: str) -> tuple[HTTPClient, CookieJar, str]:
+    def _other(self, url: str) -> tuple[VisitorClient, CookieJar, str]:
         """The connection, cookie jar and request target for a redirect hop to ``url``."""
         origin, path = split_origin(url)
         others = self._others if self._others is not None else {}
@@ -295,12 +287,12 @@ class Visitor:
         # update=True: the deadline counts from now, not from the loop's cached time
         timer.again(getcurrent().throw, _RequestTimeout, update=True)
         try:
-            resp = client.request(method, path, body=body or b"", headers=send_headers)
+            resp = client.exchange(method, path, body or b"", send_headers)
             content = resp.read()
             status = resp.status_code
             resp_headers = resp.info()
         except (_RequestTimeout, OSError, HTTPParseError) as exc:
-            kind, error = _classify(exc)
+            kind, error = _classify(exc, method, client)
             if client is self._client:
                 self._drop_connection()  # in an unknown state: the next request reconnects
             else:
@@ -324,7 +316,7 @@ class Visitor:
             response_ms=(end_ns - intended) / 1e6,
         )
 
-    def _drop_other(self, client: HTTPClient) -> None:
+    def _drop_other(self, client: VisitorClient) -> None:
         client.close()
         others = self._others or {}
         for origin, (c, _jar) in list(others.items()):

@@ -8,12 +8,16 @@ a POST into a GET without a body and 303 turns anything but HEAD into one; 307/3
 method and body. Cookies set on any hop are carried by the visitor's jar. Every hop's host is
 checked against the scenario's allow-list before it is sent; a refused hop or an 11th redirect
 ends the chain with an error on the last 3xx answer (recorded as ``http_error``), never a hang.
+A ``Location`` is resolved against the URL that answered (relative paths, ``?query``,
+``//host/path``) and percent-encoded as a browser's URL parser does: spaces, control and
+non-ASCII characters (the header's bytes, UTF-8 as servers write them) become ``%XX``, so the
+hop goes out as a browser would send it instead of being refused by the client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from loadkit.hosts import host_allowed
 from loadkit.results.schema import Outcome
@@ -23,6 +27,9 @@ MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _BODY_HEADERS = frozenset({"content-type", "content-length"})
 _ORIGIN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# ASCII a browser leaves as it is in a URL (WHATWG URL: its path and query percent-encode sets
+# hold C0 controls, space, '"', '<', '>', '`', '{', '}' and every non-ASCII byte)
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[\\]^_|~"
 _OK = Outcome.OK
 
 
@@ -66,7 +73,7 @@ class Redirects:
             if hop == MAX_REDIRECTS:
                 return r, (f"too many redirects: still {r.status} after {MAX_REDIRECTS} hops "
                            f"(a redirect loop?), last Location {_clip(location)!r}")  # fmt: skip
-            target = urljoin(current, location.strip())
+            target = urljoin(current, _as_browsers_send(location))
             refused = self._refused(target)
             if refused is not None:
                 return r, refused
@@ -98,6 +105,17 @@ class Redirects:
                     f"{parts.hostname!r} is not on the scenario's allow-list (add it to "
                     "allow_hosts if you own it)")  # fmt: skip
         return None
+
+
+def _as_browsers_send(location: str) -> str:
+    """A Location value as a browser turns it into a URL: trimmed, tabs and newlines removed,
+    and what may not appear in a request line percent-encoded (an existing ``%XX`` stays)."""
+    text = location.strip().replace("\t", "")
+    try:
+        raw = text.encode("latin-1")  # the header's own bytes (the client decoded them latin-1)
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8")
+    return quote(raw, safe=_URL_SAFE)
 
 
 def _origin(url: str) -> tuple[str, str, int]:
