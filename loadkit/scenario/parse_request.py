@@ -26,6 +26,7 @@ from loadkit.sources import Problems, YamlList, YamlMap
 from loadkit.units import parse_fraction
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_BREAKS = ("\r", "\n", "\0")  # never in a header name or value (RFC 9110 5.5)
 _REQUEST_KEYS = ("method", "path", "query", "headers", "json", "form", "body", "name", "timeout",
                  "follow_redirects")  # fmt: skip
 _RETRY_ERRORS = ("timeout", "connection_error", "expectation_failed")
@@ -139,11 +140,22 @@ class RequestParser(CheckParser):
         if not isinstance(value, YamlMap):
             self.problems.add(f"{key} must be a mapping of name: value.", spec.value_loc(key))
             return ()
-        return tuple(
+        pairs = tuple(
             (str(k), self.values.template(v if isinstance(v, str) else _scalar_text(v),
                                           value.value_loc(k), f"{key}.{k}"))
             for k, v in value.items()
         )  # fmt: skip
+        if key == "headers":
+            for (name, template), k in zip(pairs, value, strict=True):
+                if any(ch in name for ch in _BREAKS) or (
+                    template.const and any(ch in str(template.value) for ch in _BREAKS)
+                ):
+                    self.problems.add(
+                        f"header {name[:40]!r} holds a line break (CR, LF or NUL), which no"
+                        " HTTP header may carry: remove it.",
+                        value.value_loc(k),
+                    )
+        return pairs
 
     def _body(self, spec: YamlMap, key: str) -> Template | None:
         if key not in spec:

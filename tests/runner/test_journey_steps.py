@@ -197,6 +197,22 @@ def test_unrenderable_template_fails_only_this_journey(
     assert len(ran.rows) == 1
 
 
+def test_a_captured_line_break_in_a_header_fails_the_journey_without_showing_the_value(
+    tmp_path: Path, server: JourneyServer
+) -> None:
+    """A header carrying CR/LF would be a second header (an injection): never sent, and the
+    message does not show the value, which is often a token."""
+    ran = run(tmp_path, server, """\
+      - set: {tok: "secret-123\\r\\nX-Evil: 1"}
+      - name: pay
+        request: {method: GET, path: /json, headers: {Authorization: "Bearer {{ tok }}"}}
+""")  # fmt: skip
+    assert ran.end.outcome is ArrivalOutcome.FAILED
+    assert ran.end.reason is not None and ran.end.reason.startswith("pay: header 'Authorization'")
+    assert "line break" in ran.end.reason and "secret-123" not in ran.end.reason
+    assert ran.rows == []  # nothing was sent
+
+
 def test_request_after_think_is_intended_at_the_think_due_time(
     tmp_path: Path, server: JourneyServer
 ) -> None:

@@ -98,6 +98,10 @@ def test_every_problem_is_reported_once_with_its_position(tmp_path: Path) -> Non
         ("- include: nowhere", "no block called 'nowhere'"),
         ("- think: 1s\n        request: GET /", "a step has one kind, this one has 2"),
         ("- 42", "a step must be a mapping"),
+        (
+            '- request: {method: GET, path: /, headers: {X-A: "a\\r\\nX-Evil: 1"}}',
+            "header 'X-A' holds a line break (CR, LF or NUL)",
+        ),
     ],
 )
 def test_step_problems(tmp_path: Path, steps: str, fragment: str) -> None:

@@ -96,7 +96,13 @@ def _headers_fn(step: RequestStep) -> Callable[[Ctx], dict[str, str] | None]:
     def headers(c: Ctx) -> dict[str, str]:
         out = dict(fixed)
         for key, f in dynamic:
-            out[key] = _text(f(c))
+            value = out[key] = _text(f(c))
+            if "\r" in value or "\n" in value or "\0" in value:
+                # the value is not shown: a header is where tokens and keys travel
+                raise EvalError(
+                    f"header {key!r} got a line break (CR, LF or NUL) from its template, which"
+                    " no HTTP header may carry: the request was not sent"
+                )
         return out
 
     return headers
