@@ -213,6 +213,23 @@ def test_a_captured_line_break_in_a_header_fails_the_journey_without_showing_the
     assert ran.rows == []  # nothing was sent
 
 
+def test_a_rendered_path_is_percent_encoded_as_a_browser_sends_it(
+    tmp_path: Path, server: JourneyServer
+) -> None:
+    """A space, a CR/LF (which would end the request line: an injected header or request)
+    and non-ASCII letters in a path rendered from data go percent-encoded; %XX stays."""
+    ran = run(tmp_path, server, """\
+      - set: {p: "a b\\r\\nX-Evil: 1/\u00e9/%41"}
+      - request: GET /echo/{{ p }}
+        capture: {_path: $.path, _evil: {json: "$.headers['x-evil']", default: none}}
+      - request: {method: GET, path: "/echo/{{ p }}", query: {q: "{{ p }}"}}
+        capture: {_path2: $.path}
+""")  # fmt: skip
+    assert ran.end.outcome is ArrivalOutcome.COMPLETED, ran.end
+    assert ran.vars["_path"] == ran.vars["_path2"] == "/echo/a%20b%0D%0AX-Evil:%201/%C3%A9/%41"
+    assert ran.vars["_evil"] == "none"
+
+
 def test_request_after_think_is_intended_at_the_think_due_time(
     tmp_path: Path, server: JourneyServer
 ) -> None:

@@ -29,7 +29,7 @@ _BODY_HEADERS = frozenset({"content-type", "content-length"})
 _ORIGIN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 # ASCII a browser leaves as it is in a URL (WHATWG URL: its path and query percent-encode sets
 # hold C0 controls, space, '"', '<', '>', '`', '{', '}' and every non-ASCII byte)
-_URL_SAFE = "!#$%&'()*+,-./:;=?@[\\]^_|~"
+URL_SAFE = "!#$%&'()*+,-./:;=?@[\\]^_|~"
 _OK = Outcome.OK
 
 
@@ -115,7 +115,7 @@ def _as_browsers_send(location: str) -> str:
         raw = text.encode("latin-1")  # the header's own bytes (the client decoded them latin-1)
     except UnicodeEncodeError:
         raw = text.encode("utf-8")
-    return quote(raw, safe=_URL_SAFE)
+    return quote(raw, safe=URL_SAFE)
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -138,4 +138,4 @@ def _clip(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "Redirects"]
+__all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "URL_SAFE", "Redirects"]
