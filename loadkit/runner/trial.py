@@ -168,7 +168,8 @@ def run_trial(
         try:
             end = p.run(visitor)
         except Exception as exc:  # as in a run: this journey fails, with the reason, no traceback
-            end = JourneyEnd(ArrivalOutcome.FAILED, f"{type(exc).__name__}: {exc}", "")
+            failed = redact(f"{type(exc).__name__}: {exc}")
+            end = JourneyEnd(ArrivalOutcome.FAILED, failed, getattr(inner, "last_step", "") or "")
         finally:
             close = getattr(inner, "close", None)
             if close is not None:
