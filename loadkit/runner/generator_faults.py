@@ -113,6 +113,35 @@ class FdReserve:
         return isinstance(exc, OSError) and exc.errno in _OUT_OF_FDS
 
 
+# descriptors a run's process uses besides its visitors' connections (interpreter, pyarrow,
+# the record writer's reserve, the live page)
+OWN_FDS = 64
+
+
+def hard_open_files_limit(cap: int = OPEN_FILES_CAP) -> int | None:
+    """The open-files limit a run on this machine gets (``raise_open_files_limit`` lifts the
+    soft limit to the hard one, at most ``cap``); None where unknown."""
+    if resource is None:
+        return None
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return cap if hard == resource.RLIM_INFINITY else min(int(hard), cap)
+
+
+def open_files_warning(peak_in_flight: float | None, limit: int | None) -> str | None:
+    """A warning when ``peak_in_flight`` visitors (one connection, so one descriptor, each)
+    could exceed a process allowed ``limit`` open files; None when they fit or are unknown."""
+    if peak_in_flight is None or limit is None or peak_in_flight + OWN_FDS <= limit:
+        return None
+    workers = -(-int(peak_in_flight + OWN_FDS) // max(1, limit - OWN_FDS))
+    return (
+        f"warning: about {peak_in_flight:,.0f} visitors in flight at the peak, each holding a "
+        f"connection (a file descriptor), but a process here may open {limit:,} files: raise "
+        f"the hard limit (`ulimit -Hn`, systemd LimitNOFILE=) or spread the crowd over "
+        f"{workers}+ workers (--workers), else requests fail as generator faults (EMFILE) and "
+        "the run is invalid"
+    )
+
+
 def generator_fault(exc: BaseException) -> str | None:
     """The error text of a request that failed for want of the generator's own resources, or
     None when ``exc`` (or the error it was raised from) is no such failure.
@@ -148,6 +177,8 @@ __all__ = [
     "RESERVED_FDS",
     "FdReserve",
     "generator_fault",
+    "hard_open_files_limit",
     "open_files_limit",
+    "open_files_warning",
     "raise_open_files_limit",
 ]
