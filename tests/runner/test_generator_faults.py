@@ -129,7 +129,7 @@ def test_records_are_written_when_the_crowd_took_every_descriptor(
     tmp_path: Path, restore_nofile: tuple[int, int]
 ) -> None:
     _soft, hard = restore_nofile
-    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 64
+    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 256
     resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 24, hard))
     flusher = Flusher(Recorder(), SegmentWriter(tmp_path, 0), 1.0)
     flusher.warm_up()  # imports done before the descriptors run out, as a run does
@@ -156,6 +156,7 @@ def test_records_are_written_when_the_crowd_took_every_descriptor(
     ]
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
 def test_a_reserve_gives_back_what_it_holds() -> None:
     reserve = FdReserve(size=3)
     before = len(os.listdir("/proc/self/fd"))
