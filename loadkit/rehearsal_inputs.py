@@ -101,12 +101,19 @@ def plan_text(scenario: Path, profile: Path | None, seed: int | None) -> str:
     # the seed from the same sources as ``run`` (flag > LOADKIT_SEED > default)
     schedule = compile_schedule(inputs.profile, int(resolve_one("seed", seed).value))
     journey_s = inputs.scenario.expected_journey_s() or None  # no think time: no estimate
-    text = format_plan(plan(inputs.profile, schedule, journey_s))
+    planned = plan(inputs.profile, schedule, journey_s)
+    text = format_plan(planned)
     if journey_s is not None:
         text += (
             "\n(the journey length counts the scenario's think times only: time spent queueing"
             " and waiting on slow responses adds visitors in flight)"
         )
+    from loadkit.runner.generator_faults import hard_open_files_limit, open_files_warning
+
+    in_flight = max(planned.peak_in_flight or 0.0, planned.peak_in_flight_window or 0.0)
+    fds = open_files_warning(in_flight or None, hard_open_files_limit())
+    if fds is not None:
+        text += "\n" + fds
     from loadkit.capacity.workers import plan_workers
 
     return text + "\n" + plan_workers(inputs.scenario, inputs.profile.peak_rate()[0]).text()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from loadkit.analysis.failures import run_failures
+from loadkit.analysis.failures import generator_faults, run_failures
 from loadkit.analysis.gates import evaluate_gates, scenario_facts, with_scenario
 from loadkit.analysis.journeys import journey_tables
 from loadkit.analysis.model import (
@@ -211,7 +211,11 @@ def analyze(
         raise run.blame_lost_records(exc) from None
     gates += tuple(p.gate() for p in probes)
     validity = check_validity(
-        run.manifest, records.arrivals, partial_reasons=info.partial_reasons, budget=budget
+        run.manifest,
+        records.arrivals,
+        partial_reasons=info.partial_reasons,
+        budget=budget,
+        generator_faults=generator_faults(run, records.requests),
     )
     ok = int((records.requests["outcome"] == Outcome.OK.value).sum())
     aborted_by = run.manifest.get("aborted_by_threshold")

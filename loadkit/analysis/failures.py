@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from loadkit.results.reader import Run
-from loadkit.results.schema import Outcome
+from loadkit.results.schema import GENERATOR_FAULT_PREFIX, Outcome
 
 FAILURE_COLUMNS = ("status", "outcome", "error", "step", "count", "first_s", "last_s")
 MAX_FAILURE_ROWS = 50
@@ -51,4 +51,22 @@ def run_failures(run: Run, requests: pd.DataFrame) -> pd.DataFrame:
     return failure_table(detail)
 
 
-__all__ = ["FAILURE_COLUMNS", "MAX_FAILURE_ROWS", "failure_table", "run_failures"]
+def generator_faults(run: Run, requests: pd.DataFrame) -> dict[str, int]:
+    """Error text -> count of the requests the load generator's own resources failed
+    (``connection_error`` rows whose text starts ``GENERATOR_FAULT_PREFIX``), most frequent
+    first; empty when none. The error column is read only when a connection error exists."""
+    failed = (requests["outcome"].astype(str) == Outcome.CONNECTION_ERROR.value).to_numpy()
+    if not failed.any():
+        return {}
+    errors = run.load_requests(["error"])["error"][failed].astype(object).dropna().astype(str)
+    faults = errors[errors.str.startswith(GENERATOR_FAULT_PREFIX)]
+    return {str(k): int(v) for k, v in faults.value_counts().items()}
+
+
+__all__ = [
+    "FAILURE_COLUMNS",
+    "MAX_FAILURE_ROWS",
+    "failure_table",
+    "generator_faults",
+    "run_failures",
+]

@@ -45,6 +45,7 @@ class ValidityBudget:
     max_drop_fraction: float = 0.001
     max_lost_workers: int = 0
     max_cpu_percent: float = 90.0
+    max_generator_faults: int = 0  # requests the generator's own resources failed (fds, ports)
     min_ok_requests: int = 1
 
 

@@ -4,11 +4,13 @@ A run whose generator fell behind is *invalid*, whatever its latencies: start la
 over budget, too many dropped arrivals, lost workers (manifest ``workers[].fate`` in
 ``LOST_FATES``), generator CPU over budget (per worker, the first the manifest records of
 ``cpu_percent_p95``, ``cpu_percent_max``, ``cpu_percent``: the p95 of 1 s samples is preferred
-so one GC pause does not invalidate a run), a partial folder, or status ``failed``.
+so one GC pause does not invalidate a run), requests that failed for want of the generator's
+own file descriptors or ports (generator faults), a partial folder, or status ``failed``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -97,6 +99,24 @@ def _workers(manifest: dict[str, Any], budget: ValidityBudget) -> list[ValidityC
     return checks
 
 
+def _generator_faults(faults: Mapping[str, int], budget: ValidityBudget) -> ValidityCheck:
+    """Requests that failed for want of the generator's own resources (file descriptors,
+    ephemeral ports, socket buffers): the target was never asked, so its error rate is not
+    known either."""
+    n = sum(faults.values())
+    ok = n <= budget.max_generator_faults
+    detail = ""
+    if not ok:
+        worst = max(faults, key=lambda text: faults[text])
+        detail = (
+            f"{n:,} requests failed because the load generator ran out of its own resources, "
+            f"not because of the target; most often: {worst}"
+        )
+    return ValidityCheck(
+        "generator faults", ok, f"{n:,} requests", f"≤ {budget.max_generator_faults:,}", detail
+    )
+
+
 def _worker_cpu(worker: dict[str, Any]) -> float | None:
     """The worker's CPU figure: the first of ``_CPU_KEYS`` it records."""
     for key in _CPU_KEYS:
@@ -112,9 +132,15 @@ def check_validity(
     *,
     partial_reasons: tuple[str, ...],
     budget: ValidityBudget,
+    generator_faults: Mapping[str, int] | None = None,
 ) -> Validity:
-    """All validity checks; ``Validity.valid`` is false when any fails (verdict invalid)."""
+    """All validity checks; ``Validity.valid`` is false when any fails (verdict invalid).
+
+    ``generator_faults`` (error text -> count, ``failures.generator_faults``) adds the
+    generator-faults check; None (not counted) leaves it out."""
     checks = [_lateness(arrivals, budget), _drops(arrivals, budget), *_workers(manifest, budget)]
+    if generator_faults is not None:
+        checks.append(_generator_faults(generator_faults, budget))
     if partial_reasons:
         checks.append(
             ValidityCheck(

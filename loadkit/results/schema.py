@@ -43,6 +43,12 @@ class Outcome(StrEnum):
     EXPECTATION_FAILED = "expectation_failed"  # status fine, but an `expect` on the body failed
 
 
+# A ``connection_error`` whose ``error`` text starts with this failed because the load
+# generator ran out of its own resources (file descriptors, ephemeral ports, socket buffers),
+# not because of the target: the analyzer counts such rows as generator faults (run invalid).
+GENERATOR_FAULT_PREFIX = "generator fault"
+
+
 class ArrivalOutcome(StrEnum):
     """How one arrival's journey ended."""
 
@@ -153,6 +159,7 @@ __all__ = [
     "ANALYSIS_DIR",
     "ARRIVAL_SCHEMA",
     "CONSTANT_FILL",
+    "GENERATOR_FAULT_PREFIX",
     "INTENT_FILL",
     "MANIFEST_KEYS",
     "MANIFEST_NAME",

@@ -120,11 +120,12 @@ class SegmentWriter:
         return self.write_table(kind, rows_to_table(rows, SCHEMAS[kind]))
 
     def write_table(self, kind: RecordKind, table: pa.Table) -> Path | None:
-        """Write a table (of the kind's schema) as one new segment, atomically."""
+        """Write a table (of the kind's schema) as one new segment, atomically. A write that
+        fails uses up no sequence number, so the segments a retry writes leave no gap."""
         if table.num_rows == 0:
             return None
-        self._seq[kind] += 1
-        path = self.records_dir / segment_name(kind, self.worker_id, self._seq[kind])
+        seq = self._seq[kind] + 1
+        path = self.records_dir / segment_name(kind, self.worker_id, seq)
         tmp = path.with_name(path.name + ".tmp")
         try:
             pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
@@ -133,6 +134,7 @@ class SegmentWriter:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+        self._seq[kind] = seq
         self.written[kind] += table.num_rows
         return path
 

@@ -117,6 +117,8 @@ class Engine:
             gevent.Greenlet[Any, None]
         ] = []  # parked visitor greenlets (_runner), the next to reuse last
         self.timer_kind: str | None = None
+        # the soft RLIMIT_NOFILE the run had (set by session.build_engine; None: unknown)
+        self.open_files_limit: int | None = None
         self._finished = gevent.event.Event()
         # what a journey killed at the end records: cut, by a stop (Ctrl-C, a threshold, lost
         # records) or by the drain deadline; never failed, which would blame the target

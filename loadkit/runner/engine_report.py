@@ -43,6 +43,7 @@ def progress_snapshot(
         in_flight=engine.in_flight,
         requests_per_s=(requests - since[1]) / dt_s,
         errors=engine.recorder.error_count,
+        generator_faults=engine.recorder.generator_faults,
         lateness_p99_ms=percentile(window, 99.0),
         final=final,
         cpu_percent=engine.cpu_line.sample(),
@@ -96,6 +97,7 @@ def engine_result(engine: Engine) -> EngineResult:
         cpu_percent_max=cpu.get("cpu_percent_max"),
         cpu_percent_p95=cpu.get("cpu_percent_p95"),
         start_timer=engine.timer_kind,
+        open_files_limit=engine.open_files_limit,
     )
 
 

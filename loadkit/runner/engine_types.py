@@ -94,6 +94,7 @@ class EngineResult:
     cpu_percent_max: float | None = None  # this process's CPU per 1 s sample (100 = 1 core)
     cpu_percent_p95: float | None = None
     start_timer: str | None = None  # "timerfd" or "libev" (loadkit.runner.start_timer)
+    open_files_limit: int | None = None  # the soft RLIMIT_NOFILE the run had (None: unknown)
 
 
 __all__ = [

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from gevent import monkey
 
 from loadkit.results.writer import SCHEMAS, RecordKind, SegmentWriter, rows_to_table
+from loadkit.runner.generator_faults import FdReserve
 from loadkit.runner.recorder import Recorder, Row
 
 _real_sleep = monkey.get_original("time", "sleep")  # ``rescue`` runs outside the gevent loop
@@ -91,6 +92,7 @@ class Flusher:
         # way there: what ``rescue`` must still write (or wait for) when the loop is wedged
         self._in_hand: list[tuple[RecordKind, list[Row]]] = []
         self._writing = 0
+        self.reserve = FdReserve()  # held while the load runs (start .. stop)
 
     def _write(self, kind: RecordKind, table: pa.Table) -> None:
         """In a pool thread: lower this thread's priority once, then write the segment."""
@@ -101,7 +103,16 @@ class Flusher:
                 self._niced_threads.add(tid)
                 with contextlib.suppress(OSError):  # not permitted: keep the default priority
                     os.setpriority(os.PRIO_PROCESS, tid, WRITER_NICE)
-            self.writer.write_table(kind, table)
+            try:
+                self.writer.write_table(kind, table)
+            except OSError as exc:
+                # the crowd took every descriptor: write with the reserve's, then take it back
+                if not (self.reserve.out_of_fds(exc) and self.reserve.release()):
+                    raise
+                try:
+                    self.writer.write_table(kind, table)
+                finally:
+                    self.reserve.take()
         finally:
             self._writing -= 1
 
@@ -155,6 +166,7 @@ class Flusher:
             self.flush_once()
 
     def start(self) -> None:
+        self.reserve.take()
         self._greenlet = gevent.spawn(self._loop)
 
     def stop(self) -> None:
@@ -166,6 +178,7 @@ class Flusher:
         if self._greenlet is not None:
             self._greenlet.join()
         self.flush_once(final=True)
+        self.reserve.release()
 
     def rescue(self, wait_s: float = 1.0) -> int:
         """For the stop watchdog (another OS thread, the gevent loop wedged): let the writes

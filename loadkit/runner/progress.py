@@ -31,6 +31,7 @@ class Progress:
     lateness_p99_ms: float | None
     final: bool = False
     cpu_percent: float | None = None  # this process's CPU over the last interval (100 = 1 core)
+    generator_faults: int = 0  # of ``errors``: requests the generator's own resources failed
 
 
 def phase_at(phases: Sequence[Phase], elapsed_s: float) -> str:
@@ -61,6 +62,8 @@ def format_progress(p: Progress) -> str:
     if p.final:
         head += " done:"
     cpu = "" if p.cpu_percent is None else f", cpu {p.cpu_percent:.0f}%"
+    if p.generator_faults:  # said only when there are some: they make the run invalid
+        cpu += f", {p.generator_faults} generator faults (run invalid: see the error text)"
     return (
         f"{head} arrivals {p.started}/{p.scheduled} started, {p.dropped} dropped, "
         f"{p.in_flight} in flight, {p.requests_per_s:.0f} req/s, {p.errors} errors, "

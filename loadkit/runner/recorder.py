@@ -18,12 +18,21 @@ Row = tuple[Any, ...]
 class Recorder:
     """Rows waiting for the next flush, plus running totals for progress lines."""
 
-    __slots__ = ("arrival_taps", "arrivals", "error_count", "requests", "taps")
+    __slots__ = (
+        "arrival_taps",
+        "arrivals",
+        "error_count",
+        "generator_faults",
+        "requests",
+        "taps",
+    )
 
     def __init__(self) -> None:
         self.requests: list[Row] = []
         self.arrivals: list[Row] = []
         self.error_count = 0  # request rows with an outcome other than ok, so far
+        # of those, requests the generator's own resources failed (runner.generator_faults)
+        self.generator_faults = 0
         # called with each request list ``take`` hands over (the live threshold guard uses
         # this to see rows a flush took before it looked); must not modify the list
         self.taps: list[Callable[[list[Row]], None]] = []

@@ -27,6 +27,7 @@ from loadkit.runner.core import (
     PersonaLike,
 )
 from loadkit.runner.flusher import Flusher
+from loadkit.runner.generator_faults import raise_open_files_limit
 from loadkit.runner.manifest import finish_manifest, start_manifest
 from loadkit.runner.progress import Progress
 from loadkit.runner.recorder import Recorder
@@ -206,10 +207,13 @@ def build_engine(
 ) -> Engine:
     """The engine of a plan: the one way a local run and a distributed worker build theirs.
 
-    The target's address is resolved here, once, before the load (visitors then connect
-    without a DNS lookup each). A write the flusher cannot make stops the engine (within a
+    The soft open-files limit is raised to the hard limit first (the engine's
+    ``open_files_limit`` is what the process then has). The target's address is resolved
+    here, once, before the load (visitors then connect without a DNS lookup each). A write the flusher cannot make stops the engine (within a
     flush interval). Raises TargetError when the host does not resolve.
     """
+    # raised before the first socket: a default soft limit of 1,024 would fail a big crowd
+    open_files = raise_open_files_limit()
     target = Target.from_url(
         plan.target_url,
         request_timeout_s=spec.request_timeout_s,
@@ -230,6 +234,7 @@ def build_engine(
         on_progress=on_progress,
         guard=guard,
     )
+    engine.open_files_limit = open_files
     # records that cannot be written stop the load: never keep loading while dropping records
     flusher.on_error = lambda exc: engine.stop(RECORDS_LOST)
     return engine
@@ -296,7 +301,7 @@ def _pick_t0_ns(spec: RunSpec, now_ns: int) -> int:
     return now_ns + int(spec.start_delay_s * 1e9)
 
 
-def _worker_fields(result: EngineResult | None) -> dict[str, float | str]:
+def _worker_fields(result: EngineResult | None) -> dict[str, float | str | int]:
     """What the engine measured about itself, for this worker's manifest entry."""
     if result is None:
         return {}
@@ -304,6 +309,7 @@ def _worker_fields(result: EngineResult | None) -> dict[str, float | str]:
         "cpu_percent_max": result.cpu_percent_max,
         "cpu_percent_p95": result.cpu_percent_p95,
         "start_timer": result.start_timer,
+        "open_files_limit": result.open_files_limit,
     }
     return {k: v for k, v in fields.items() if v is not None}
 

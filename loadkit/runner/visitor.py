@@ -33,9 +33,10 @@ from gevent import getcurrent
 from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPParseError
 
-from loadkit.results.schema import Outcome
+from loadkit.results.schema import GENERATOR_FAULT_PREFIX, Outcome
 from loadkit.runner.clock import Clock
 from loadkit.runner.cookies import CookieJar
+from loadkit.runner.generator_faults import generator_fault
 from loadkit.runner.http_client import VisitorClient, describe
 from loadkit.runner.journey import ArrivalFacts, HttpResult
 from loadkit.runner.journey.types import register_client_headers
@@ -70,6 +71,9 @@ def _classify(exc: BaseException, method: str, client: VisitorClient) -> tuple[s
         return Outcome.TIMEOUT.value, f"timeout: {exc}" if str(exc) else "timeout"
     if isinstance(exc, HTTPParseError):
         return Outcome.CONNECTION_ERROR.value, redact(describe(exc, method, client.pool.reused))
+    fault = generator_fault(exc)  # this process ran out of fds/ports: not the target's doing
+    if fault is not None:
+        return Outcome.CONNECTION_ERROR.value, fault
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return Outcome.CONNECTION_ERROR.value, redact(text)
 
@@ -293,6 +297,8 @@ class Visitor:
             resp_headers = resp.info()
         except (_RequestTimeout, OSError, HTTPParseError) as exc:
             kind, error = _classify(exc, method, client)
+            if error.startswith(GENERATOR_FAULT_PREFIX):
+                self._recorder.generator_faults += 1
             if client is self._client:
                 self._drop_connection()  # in an unknown state: the next request reconnects
             else:

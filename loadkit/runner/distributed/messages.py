@@ -173,6 +173,7 @@ class Done:
     cpu_percent_max: float | None = None  # the worker's CPU per 1 s sample (100 = 1 core)
     cpu_percent_p95: float | None = None
     start_timer: str | None = None  # "timerfd" or "libev"
+    open_files_limit: int | None = None  # the worker's soft RLIMIT_NOFILE during the run
 
 
 @dataclass(frozen=True)

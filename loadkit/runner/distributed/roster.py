@@ -95,7 +95,7 @@ class WorkerSlot:
             return np.empty(0, dtype=np.int64)
         return np.unique(np.concatenate(self.arrival_ids))
 
-    def _self_report(self) -> dict[str, float | str]:
+    def _self_report(self) -> dict[str, float | str | int]:
         """The worker's generator CPU (the analyzer's validity check) and start timer, when it
         reported them."""
         if self.done is None:
@@ -104,9 +104,11 @@ class WorkerSlot:
             "cpu_percent_max": self.done.cpu_percent_max,
             "cpu_percent_p95": self.done.cpu_percent_p95,
         }
-        out: dict[str, float | str] = {k: float(v) for k, v in cpu.items() if v is not None}
+        out: dict[str, float | str | int] = {k: float(v) for k, v in cpu.items() if v is not None}
         if self.done.start_timer is not None:
             out["start_timer"] = self.done.start_timer
+        if self.done.open_files_limit is not None:
+            out["open_files_limit"] = self.done.open_files_limit
         return out
 
     def manifest_entry(self) -> dict[str, Any]:

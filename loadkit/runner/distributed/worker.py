@@ -289,6 +289,7 @@ class Worker:
             cpu_percent_max=result.cpu_percent_max,
             cpu_percent_p95=result.cpu_percent_p95,
             start_timer=result.start_timer,
+            open_files_limit=result.open_files_limit,
         )
         self.send(MessageType.DONE, done)
         # Wait for the goodbye, i.e. until the master has our lk_done: leaving earlier closes

@@ -55,6 +55,7 @@ def test_two_workers_record_every_arrival_of_the_schedule_once(
     for w in by_id.values():  # each worker's generator CPU, for the analyzer's validity check
         assert 0 <= w["cpu_percent_p95"] <= w["cpu_percent_max"]
         assert w["start_timer"] in ("timerfd", "libev")
+        assert w["open_files_limit"] >= 64  # the soft RLIMIT_NOFILE the worker ran with
 
     rows = arrivals_of(run_dir).to_pylist()
     assert sorted(r["arrival_id"] for r in rows) == list(range(40))

@@ -84,15 +84,25 @@ def test_a_workers_cpu_from_its_done_goes_into_its_manifest_entry() -> None:
     slot = _slot()
     assert "cpu_percent_max" not in slot.manifest_entry()  # nothing reported yet
     done = Done(
-        3, "completed", {}, {}, cpu_percent_max=41.5, cpu_percent_p95=30.0, start_timer="timerfd"
+        3,
+        "completed",
+        {},
+        {},
+        cpu_percent_max=41.5,
+        cpu_percent_p95=30.0,
+        start_timer="timerfd",
+        open_files_limit=20_000,
     )
     wire = to_wire(done)
     slot.done = from_wire(MessageType.DONE.value, wire)
     entry = slot.manifest_entry()
     assert (entry["cpu_percent_max"], entry["cpu_percent_p95"]) == (41.5, 30.0)
     assert entry["start_timer"] == "timerfd"
+    assert entry["open_files_limit"] == 20_000  # the limit the worker's run had
     # an older worker's lk_done has no CPU keys: the entry simply has none
-    old = {k: v for k, v in wire.items() if not k.startswith(("cpu_", "aborted_", "start_"))}
+    old = {
+        k: v for k, v in wire.items() if not k.startswith(("cpu_", "aborted_", "start_", "open_"))
+    }
     slot.done = from_wire(MessageType.DONE.value, old)
     assert slot.done.aborted_by_threshold is None
     assert "cpu_percent_p95" not in slot.manifest_entry()
