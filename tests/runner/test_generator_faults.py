@@ -13,16 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from loadkit.analysis.model import ValidityBudget
 from loadkit.analysis.validity import check_validity
-from loadkit.results.schema import GENERATOR_FAULT_PREFIX, REQUEST_SCHEMA, Outcome
-from loadkit.results.writer import RecordKind, SegmentWriter, list_segments, rows_to_table
-from loadkit.runner.flusher import Flusher, _sample_value
+from loadkit.results.schema import GENERATOR_FAULT_PREFIX, Outcome
 from loadkit.runner.generator_faults import (
-    FdReserve,
     generator_fault,
     hard_open_files_limit,
     open_files_limit,
@@ -30,7 +26,6 @@ from loadkit.runner.generator_faults import (
     raise_open_files_limit,
 )
 from loadkit.runner.progress import Progress, format_progress
-from loadkit.runner.recorder import Recorder
 from loadkit.runner.visitor import _classify
 
 FAULTS = {
@@ -91,19 +86,22 @@ def restore_nofile() -> Iterator[tuple[int, int]]:
     resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
 
-def test_the_soft_open_files_limit_is_raised_to_the_hard_one(
-    restore_nofile: tuple[int, int],
-) -> None:
-    _soft, hard = restore_nofile
+def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < 300:
         pytest.skip(f"the hard limit here ({hard}) leaves no room to raise")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
-    assert open_files_limit() == 256
-    got = raise_open_files_limit(cap=4096)
+    # in a child: a soft limit of 256 here would refuse other tests' threads their sockets
+    code = (
+        "import resource; from loadkit.runner.generator_faults import open_files_limit,"
+        " raise_open_files_limit; hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1];"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard));"
+        "print(open_files_limit(), raise_open_files_limit(cap=4096),"
+        " *resource.getrlimit(resource.RLIMIT_NOFILE))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     expected = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
-    assert got == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    # the hard limit stays as it was
-    assert resource.getrlimit(resource.RLIMIT_NOFILE)[1] == hard
+    # raised to the hard limit (capped), and the hard limit stays as it was
+    assert out.stdout.split() == ["256", str(expected), str(expected), str(hard)], out.stderr
 
 
 def test_the_limit_is_never_lowered_and_a_capped_hard_limit_is_kept(
@@ -121,49 +119,27 @@ def test_the_limit_is_never_lowered_and_a_capped_hard_limit_is_kept(
     assert out.stdout.split("\n")[0] == "200 (200, 200)", out.stdout + out.stderr
 
 
-def _requests_table() -> pa.Table:
-    return rows_to_table([tuple(_sample_value(f.type) for f in REQUEST_SCHEMA)], REQUEST_SCHEMA)
+def _in_a_child(*args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.runner.fd_child", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.stdout.strip().endswith("ok"), done.stdout + done.stderr
 
 
-def test_records_are_written_when_the_crowd_took_every_descriptor(
-    tmp_path: Path, restore_nofile: tuple[int, int]
-) -> None:
-    _soft, hard = restore_nofile
-    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 256
-    resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 24, hard))
-    flusher = Flusher(Recorder(), SegmentWriter(tmp_path, 0), 1.0)
-    flusher.warm_up()  # imports done before the descriptors run out, as a run does
-    tables = [_requests_table(), _requests_table()]
-    flusher.reserve.take()
-    hog: list[int] = []
-    try:
-        while True:  # what a crowd of sockets does: take every descriptor left
-            try:
-                hog.append(os.open(os.devnull, os.O_RDONLY))
-            except OSError as exc:
-                assert exc.errno == errno.EMFILE
-                break
-        flusher._write(RecordKind.REQUESTS, tables[0])
-        flusher._write(RecordKind.REQUESTS, tables[1])  # the reserve was taken back
-    finally:
-        for fd in hog:
-            os.close(fd)
-        flusher.reserve.release()
-    segments = list_segments(tmp_path / "records", RecordKind.REQUESTS, 0)
-    assert [p.name for p in segments] == [
-        "requests-w0-000001.parquet",
-        "requests-w0-000002.parquet",
-    ]
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_records_are_written_when_the_crowd_took_every_descriptor(tmp_path: Path) -> None:
+    """The flusher's reserve lets it write when every other descriptor is taken (in a child:
+    see tests/runner/fd_child.py)."""
+    _in_a_child("records", str(tmp_path))
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
 def test_a_reserve_gives_back_what_it_holds() -> None:
-    reserve = FdReserve(size=3)
-    before = len(os.listdir("/proc/self/fd"))
-    reserve.take()
-    assert len(os.listdir("/proc/self/fd")) == before + 3
-    assert reserve.release() is True and reserve.release() is False
-    assert len(os.listdir("/proc/self/fd")) == before
+    _in_a_child("reserve")
 
 
 def test_the_progress_line_shows_generator_faults_only_when_there_are_some() -> None:
