@@ -216,18 +216,26 @@ def test_a_captured_line_break_in_a_header_fails_the_journey_without_showing_the
 def test_a_rendered_path_is_percent_encoded_as_a_browser_sends_it(
     tmp_path: Path, server: JourneyServer
 ) -> None:
-    """A space, a CR/LF (which would end the request line: an injected header or request)
-    and non-ASCII letters in a path rendered from data go percent-encoded; %XX stays."""
+    """A space, a CR/LF (which would end the request line: an injected header or request),
+    non-ASCII letters and the marks a browser encodes (< { } >) in a path rendered from data
+    go percent-encoded; %XX stays."""
     ran = run(tmp_path, server, """\
-      - set: {p: "a b\\r\\nX-Evil: 1/\u00e9/%41"}
+      - set: {p: "a b\\r\\nX-Evil: 1/\u00e9/%41/<{x}>"}
       - request: GET /echo/{{ p }}
         capture: {_path: $.path, _evil: {json: "$.headers['x-evil']", default: none}}
       - request: {method: GET, path: "/echo/{{ p }}", query: {q: "{{ p }}"}}
         capture: {_path2: $.path}
-""")  # fmt: skip
+      - request: "GET /echo/{{ marks }}"
+        capture: {_path3: $.path}
+""", head='variables: {marks: "<{x}>"}\n')  # fmt: skip
     assert ran.end.outcome is ArrivalOutcome.COMPLETED, ran.end
-    assert ran.vars["_path"] == ran.vars["_path2"] == "/echo/a%20b%0D%0AX-Evil:%201/%C3%A9/%41"
+    assert (
+        ran.vars["_path"]
+        == ran.vars["_path2"]
+        == ("/echo/a%20b%0D%0AX-Evil:%201/%C3%A9/%41/%3C%7Bx%7D%3E")
+    )
     assert ran.vars["_evil"] == "none"
+    assert ran.vars["_path3"] == "/echo/%3C%7Bx%7D%3E"  # encoded alone too, as quote() would
 
 
 def test_request_after_think_is_intended_at_the_think_due_time(

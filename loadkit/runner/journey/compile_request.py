@@ -9,7 +9,6 @@ No parsing, no logging, no dict-of-dicts.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -18,7 +17,7 @@ from loadkit.results.schema import ArrivalOutcome, Outcome
 from loadkit.runner.journey.captures import captures_fn
 from loadkit.runner.journey.checks import classifier
 from loadkit.runner.journey.per_visitor import fixed_per_journey
-from loadkit.runner.journey.redirects import REDIRECT_STATUSES, URL_SAFE, Redirects
+from loadkit.runner.journey.redirects import REDIRECT_STATUSES, Redirects, as_sent
 from loadkit.runner.journey.types import (
     ArrivalFacts,
     Ctx,
@@ -47,34 +46,21 @@ def _render_fn(t: Template) -> Callable[[Ctx], Any]:
     return t.render  # type: ignore[return-value]
 
 
-# what may not appear in a request line as it is: a space, a control character, non-ASCII
-_NOT_SENT_AS_IS = re.compile(r"[^!-~]")
-
-
-def _as_sent(target: str) -> str:
-    """A rendered path as a browser sends it: spaces, control characters (a CR/LF would end
-    the request line) and non-ASCII letters percent-encoded (UTF-8); the rest, ``%XX``
-    included, as written. Costs one regex search when there is nothing to encode."""
-    if _NOT_SENT_AS_IS.search(target) is None:
-        return target
-    return quote(target.encode("utf-8"), safe=URL_SAFE)
-
-
 def _url_fn(step: RequestStep) -> Callable[[Ctx], str]:
     req = step.request
     path, query = req.path, req.query
     if not query:
         if path.const:
-            text = _as_sent(str(path.value))
+            text = as_sent(str(path.value))
             return lambda _c: text
         render = path.render
-        return lambda c: _as_sent(str(render(c)))
+        return lambda c: as_sent(str(render(c)))
     parts = [(k, _render_fn(v)) for k, v in query]
     path_fn = _render_fn(path)
 
     def url(c: Ctx) -> str:
         pairs = [(k, _text(f(c))) for k, f in parts]
-        return f"{_as_sent(path_fn(c))}?{urlencode(pairs, quote_via=quote)}"
+        return f"{as_sent(path_fn(c))}?{urlencode(pairs, quote_via=quote)}"
 
     if path.const and all(v.const for _, v in query):
         text = url(None)  # type: ignore[arg-type]
