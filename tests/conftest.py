@@ -98,7 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # press Ctrl-C on a run would see it ignored. Handled, it is reset to default at exec.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    sharding.take_shard_setting(config)
+    sharding.take_settings(config)
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k took out what this run does not select

@@ -28,7 +28,7 @@ _SHARD = pytest.StashKey[str]()
 _record_to: list[str] = []  # where record() appends, when measuring
 
 
-def take_shard_setting(config: pytest.Config) -> None:
+def take_settings(config: pytest.Config) -> None:
     """Read ``LOADKIT_TEST_SHARD`` and ``LOADKIT_TEST_DURATIONS_OUT`` once and take them out
     of the environment, so a pytest that a test starts runs whole and records nothing."""
     shard = os.environ.pop("LOADKIT_TEST_SHARD", "")
